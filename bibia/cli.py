@@ -1,0 +1,94 @@
+"""`bibia`: the command line of the pipeline (see docs/architecture.md and the README)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bibia.errors import BibiaError, ConfigError
+from bibia.settings import Settings
+
+log = logging.getLogger("bibia")
+DEMO_OUTPUT = Path("demo-output")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bibia",
+        description="Bibliothèque d'IA territoriales: Tally form -> DuckDB -> exports.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sync = sub.add_parser("sync", help="pull new submissions, normalise, validate, load, export")
+    sync.add_argument("--full", action="store_true", help="re-read every submission")
+    sync.add_argument(
+        "--demo", action="store_true",
+        help="run against the bundled demo form, served on loopback (no key needed)",
+    )
+    sub.add_parser("rebuild", help="re-derive every table and export from the raw submissions")
+    serve = sub.add_parser("serve", help="run sync on a schedule through a Prefect server")
+    when = serve.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar="EXPR", help='cron expression, e.g. "0 * * * *"')
+    when.add_argument("--interval", metavar="SECONDS", type=float, help="seconds between runs")
+    serve.add_argument("--full", action="store_true", help="scheduled runs re-read everything")
+    status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
+    status.add_argument("--runs", type=int, default=10, help="how many runs to show")
+    return parser
+
+
+def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -> Settings:
+    changes: dict[str, object] = {"tally_max_requests_per_minute": 0.0}
+    if not env.get("BIBIA_DB"):
+        changes["db_path"] = DEMO_OUTPUT / "bibia.duckdb"
+    if not env.get("BIBIA_EXPORT_DIR"):
+        changes["export_dir"] = DEMO_OUTPUT / "exports"
+    return settings.with_(**changes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("urllib3", "prefect", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+        if args.command == "sync":
+            from bibia import commands
+
+            if args.demo:
+                settings = _demo_settings(settings, os.environ)
+                return commands.sync_demo(settings, full=args.full)
+            return commands.sync(settings, full=args.full)
+        if args.command == "rebuild":
+            from bibia import commands
+
+            return commands.rebuild(settings)
+        if args.command == "serve":
+            from bibia import commands
+
+            return commands.serve(settings, cron=args.cron, interval=args.interval,
+                                  full=args.full)
+        if args.command == "status":
+            from bibia import status
+
+            print(status.render(settings, runs=args.runs))
+            return 0
+    except BibiaError as exc:
+        print(f"bibia: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("bibia: interrupted", file=sys.stderr)
+        return 1
+    raise ConfigError(f"unknown command {args.command}")  # argparse prevents this
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Build the demo form (questions, form definition, submissions) in Tally's API shapes.
+
+    python -m bibia.demo.build        # rewrites bibia/demo/demo_form.json
+
+Answers come in every shape the API is known to use, in turn: lists of option texts, option
+ids (resolved through the form definition), bare strings for single choices, and `value`
+instead of `answer`. Deterministic: the same file every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bibia.demo import DEMO_FORM_ID, DEMO_FORM_PATH
+from bibia.demo.projects import DEFAULTS, PARTIAL, PROJECTS
+from transforms.normalise import luhn_ok
+
+TAXONOMY = Path(__file__).resolve().parents[2] / "schemas" / "taxonomy.yaml"
+NAMESPACE = uuid.UUID("6f1c2a57-3b1e-4d52-9a8e-2f0b5c7d9e11")
+
+# (question id, title as worded on the live form, Tally type, field, vocabulary for options)
+QUESTIONS: list[tuple[str, str, str, str | None, str | None]] = [
+    ("q7Kp2A", "Porteur *", "INPUT_TEXT", "coll_nom", None),
+    ("qB3m9Z", "Projet", "INPUT_TEXT", "nom_projet", None),
+    ("qS1r7T", "Identifiant SIRET de la collectivité", "INPUT_TEXT", "coll_siret", None),
+    ("qT4y6C", "Type de collectivité ?", "DROPDOWN", "coll_type", "coll_type"),
+    ("qD8a3E", "Date de démarrage du projet", "INPUT_TEXT", "projet_date", None),
+    ("qM5t1S", "Maturité :", "MULTIPLE_CHOICE", "projet_status", "projet_status"),
+    ("qA2b8N", "Description d’un projet abandonné", "TEXTAREA", "status_abandon", None),
+    ("qP6r4T", "Partenaires associés", "INPUT_TEXT", "partenaires", None),
+    ("qU9s2D", "Description globale du service et de ses usages", "TEXTAREA",
+     "usage_description", None),
+    ("qH1m5E", "Thème principal", "MULTIPLE_CHOICE", "theme", "theme"),
+    ("qS7t3H", "Sous-thèmes :", "CHECKBOXES", "sous_theme", "sous_theme"),
+    ("qA4u8D", "Audience du service", "CHECKBOXES", "audience_service", "audience_service"),
+    ("qL2i6N", "URL information", "INPUT_LINK", "url_infos", None),
+    ("qI5m9G", "Image", "FILE_UPLOAD", "image_url", None),
+    ("qC3o7N", "Contact du service en charge", "INPUT_EMAIL", "projet_contact", None),
+    ("qF8i2N", "Financement", "INPUT_TEXT", "financement", None),
+    ("qB6u4D", "Budget", "DROPDOWN", "budget", "budget"),
+    ("qD1e5V", "Développement et mise en oeuvre", "MULTIPLE_CHOICE", "mise_en_oeuvre",
+     "mise_en_oeuvre"),
+    ("qH9b3G", "Hébergement du service", "MULTIPLE_CHOICE", "herbergement", "herbergement"),
+    ("qN4a8L", "Nom de l'algorithme", "INPUT_TEXT", "nom_algorithme", None),
+    ("qD7a2G", "Description globale de l'algorithme", "TEXTAREA",
+     "algorithme_description", None),
+    ("qO5p9S", "Opérations effectuées par l’algorithme", "TEXTAREA",
+     "algorithme_operations", None),
+    ("qT3a6L", "Type d'algorithme", "CHECKBOXES", "type_algorithme", "type_algorithme"),
+    ("qE8n1V", "Évaluation de l'impact environnemental", "TEXTAREA",
+     "impact_environnement", None),
+    ("qS2d7S", "Source des données", "CHECKBOXES", "donnees_source", "donnees_source"),
+    ("qM6c4A", "Mode de collecte et d'accès des données traitées", "MULTI_SELECT",
+     "donnees_acces", "donnees_acces"),
+    ("qR1e9S", "URL ressource", "INPUT_LINK", "url_ressources", None),
+    ("qX5r3C", "Acceptez-vous d'être recontacté·e par d'autres collectivités ?",
+     "MULTIPLE_CHOICE", None, None),
+]
+DELETED = ("qO0l1D", "Thématique (ancienne question)", "INPUT_TEXT")
+CHOICE_TYPES = {"DROPDOWN", "MULTIPLE_CHOICE", "CHECKBOXES", "MULTI_SELECT"}
+OPTION_BLOCK = {
+    "DROPDOWN": "DROPDOWN_OPTION",
+    "MULTIPLE_CHOICE": "MULTIPLE_CHOICE_OPTION",
+    "CHECKBOXES": "CHECKBOX",
+    "MULTI_SELECT": "MULTI_SELECT_OPTION",
+}
+RECONTACT = ["Oui", "Non"]
+
+
+def short_id(*parts: str, length: int = 6) -> str:
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    number = int.from_bytes(digest[:8], "big")
+    out = ""
+    for _ in range(length):
+        number, rest = divmod(number, 62)
+        out += alphabet[rest]
+    return out
+
+
+def option_id(question_id: str, text: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{question_id}:{text}"))
+
+
+def siret_for(siren: str, typed: str | None = None) -> str:
+    """A Luhn-valid SIRET for the SIREN (NIC made up), typed the way the entry says."""
+    base = next(
+        siren + f"0001{d}" for d in range(10) if luhn_ok(siren + f"0001{d}")
+    )
+    if typed and typed.startswith("drag"):  # a spreadsheet drag-increment: checksum broken
+        bumped = str(int(base) + int(typed[4:]))
+        assert not luhn_ok(bumped)
+        return bumped
+    if typed == "spaced":
+        return f"{base[:3]} {base[3:6]} {base[6:9]} {base[9:]}"
+    if typed == "dotted":
+        return f"{base[:3]}.{base[3:6]}.{base[6:9]}.{base[9:]}"
+    return base
+
+
+def options_by_vocabulary() -> dict[str, list[str]]:
+    data = yaml.safe_load(TAXONOMY.read_text(encoding="utf-8"))
+    return {name: [v["label"] for v in spec["values"]] for name, spec in data["vocabularies"].items()}
+
+
+def entries() -> list[dict[str, Any]]:
+    """Projects with their defaults and resubmissions resolved."""
+    by_key: dict[str, dict[str, Any]] = {}
+    out = []
+    for raw in PROJECTS:
+        base = dict(by_key[raw["same_as"]]) if "same_as" in raw else dict(DEFAULTS)
+        base.update(raw)
+        by_key[raw["key"]] = base
+        out.append(base)
+    return out
+
+
+def build() -> dict[str, Any]:
+    vocab_options = options_by_vocabulary()
+    options: dict[str, list[str]] = {}
+    questions, blocks = [], []
+    for qid, title, qtype, _field, vocabulary in QUESTIONS:
+        questions.append(
+            {
+                "id": qid, "type": qtype, "title": title, "isDeleted": False,
+                "fields": [{"uuid": str(uuid.uuid5(NAMESPACE, qid)), "type": "INPUT_FIELD",
+                            "questionType": qtype, "title": title}],
+            }
+        )
+        blocks.append({"uuid": str(uuid.uuid5(NAMESPACE, "title" + qid)), "type": "TITLE",
+                       "groupUuid": qid, "payload": {"title": title}})
+        if qtype in CHOICE_TYPES:
+            texts = vocab_options[vocabulary] if vocabulary else RECONTACT
+            options[qid] = texts
+            for text in texts:
+                blocks.append({"uuid": option_id(qid, text), "type": OPTION_BLOCK[qtype],
+                               "groupUuid": qid, "payload": {"text": text}})
+    questions.append({"id": DELETED[0], "type": DELETED[2], "title": DELETED[1],
+                      "isDeleted": True, "fields": []})
+
+    def encode(qid: str, qtype: str, value: Any, turn: int) -> Any:
+        if qtype not in CHOICE_TYPES:
+            return value
+        values = value if isinstance(value, list) else [value]
+        if turn % 3 == 1 and all(v in options[qid] for v in values):
+            return [option_id(qid, v) for v in values]  # option ids, as webhooks send them
+        if turn % 3 == 2 and not isinstance(value, list):
+            return value  # a bare string for a single choice
+        return values
+
+    submissions = []
+    for turn, entry in enumerate(entries() + [dict(p, partial=True) for p in PARTIAL]):
+        sid = short_id("submission", entry["key"])
+        answers: dict[str, Any] = {
+            **{k: entry.get(k) for _q, _t, _y, k, _v in QUESTIONS if k},
+            "coll_siret": siret_for(entry["siren"], entry.get("siret_typed")),
+        }
+        if entry.get("image", True) is not None:
+            slug = short_id("logo", entry["siren"], length=8)
+            answers["image_url"] = [{
+                "id": slug, "name": f"logo-{entry['siren']}.png",
+                "url": f"https://storage.tally.so/private/logo-{slug}.png",
+                "mimeType": "image/png", "size": 10_240 + len(slug),
+            }]
+        responses = []
+        for qid, _title, qtype, field, _vocab in QUESTIONS:
+            value = answers.get(field) if field else ("Oui" if turn % 2 else "Non")
+            if value is None or value == [] or value == "":
+                continue  # unanswered questions are absent
+            key = "value" if turn % 4 == 3 else "answer"
+            responses.append({"id": short_id("response", entry["key"], qid, length=7),
+                              "questionId": qid, key: encode(qid, qtype, value, turn)})
+        if turn % 5 == 0:
+            responses.append({"id": short_id("response", entry["key"], DELETED[0], length=7),
+                              "questionId": DELETED[0], "answer": entry.get("theme") or ""})
+        submissions.append({
+            "id": sid, "formId": DEMO_FORM_ID,
+            "respondentId": short_id("respondent", entry.get("coll_nom", "")),
+            "isCompleted": not entry.get("partial", False),
+            "submittedAt": entry["submitted_at"], "responses": responses,
+        })
+    return {"id": DEMO_FORM_ID, "name": "Bibliothèque d'IA territoriales (démo)",
+            "questions": questions, "blocks": blocks, "submissions": submissions}
+
+
+def main() -> None:
+    text = json.dumps(build(), ensure_ascii=False, indent=1) + "\n"
+    Path(DEMO_FORM_PATH).write_text(text, encoding="utf-8")
+    print(f"wrote {DEMO_FORM_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The two jobs, `sync` and `rebuild`, as sequences of plain steps.
+
+The steps are plain functions of `bibia.extract`, `transforms` and `warehouse`. `step` decides
+how each one runs: directly (the default), or as a Prefect task (see `flows/`). Everything
+between the extraction and the export commit happens in one DuckDB transaction: a failed run
+writes nothing but its own `sync_runs` row, and the previous exports stay in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import duckdb
+
+from bibia.errors import BibiaError
+from bibia.extract import Extracted, PageCallback, extract
+from bibia.settings import Settings
+from transforms.derive import derive
+from transforms.mapping import FieldMapping, FormShape, plan_fields
+from transforms.taxonomy import Taxonomy
+from warehouse import raw
+from warehouse.db import connect, writer_lock
+from warehouse.export import StagedExport, clean_stale_staging, stage_exports
+from warehouse.load import raw_submissions, replace_derived, replace_taxonomy
+
+log = logging.getLogger("bibia")
+T = TypeVar("T")
+Step = Callable[..., Any]
+
+
+def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return fn(*args, **kwargs)
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    kind: str
+    form_id: str | None
+    started_at: datetime
+    ended_at: datetime | None = None
+    status: str = "running"
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    exported: int = 0
+    requests: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("notes")
+        row.pop("deleted")
+        return row
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_id(moment: datetime) -> str:
+    return f"{moment:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _record(con: duckdb.DuckDBPyConnection, report: RunReport) -> None:
+    row = report.as_row()
+    columns = list(row)
+    con.execute(
+        f"INSERT OR REPLACE INTO sync_runs ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+
+
+def _load_config(settings: Settings) -> tuple[Taxonomy, FieldMapping]:
+    return Taxonomy.load(settings.taxonomy_path), FieldMapping.load(settings.mapping_path)
+
+
+def _derive_and_stage(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    report: RunReport,
+    form_id: str,
+    touched: list[str] | None,
+    taxonomy: Taxonomy,
+    mapping: FieldMapping,
+) -> None:
+    """Normalise, validate and load what `touched` names (None: everything)."""
+    form = FormShape.from_snapshots(raw.form_snapshots(con, form_id))
+    plan = plan_fields(form, mapping)
+    report.notes.extend(plan.report())
+    raws = raw_submissions(con, form_id, touched)
+    derived = derive(raws, plan, form, taxonomy)
+    replace_derived(con, derived, touched, report.run_id, report.started_at)
+    replace_taxonomy(con, taxonomy)
+
+
+def _land(
+    con: duckdb.DuckDBPyConnection, extracted: Extracted, report: RunReport, full: bool
+) -> list[str]:
+    raw.save_form_snapshot(
+        con, extracted.form_id, extracted.questions, extracted.definition,
+        report.run_id, report.started_at,
+    )
+    landed = raw.land_submissions(
+        con, extracted.form_id, extracted.submissions, report.run_id, report.started_at, full
+    )
+    report.fetched, report.new = landed.fetched, len(landed.new_ids)
+    report.updated, report.deleted = len(landed.changed_ids), len(landed.deleted_ids)
+    if landed.partial_skipped:
+        report.notes.append(f"{landed.partial_skipped} partial submissions ignored")
+    return landed.touched
+
+
+def _stage(con: duckdb.DuckDBPyConnection, settings: Settings, report: RunReport,
+           taxonomy: Taxonomy) -> StagedExport:
+    clean_stale_staging(settings.export_dir)
+    staged = stage_exports(con, settings.export_dir, report.run_id, taxonomy)
+    row = con.execute("SELECT count(*) FROM quarantine").fetchone()
+    report.quarantined = int(row[0]) if row else 0
+    report.exported = staged.rows
+    return staged
+
+
+def _finish(con: duckdb.DuckDBPyConnection, report: RunReport, error: BaseException | None) -> None:
+    report.ended_at = now_utc()
+    report.status = "failed" if error else "succeeded"
+    if error is not None:
+        text = str(error) if isinstance(error, BibiaError) else f"{type(error).__name__}: {error}"
+        report.error = text.splitlines()[0] if text else type(error).__name__
+    _record(con, report)
+
+
+def run_job(
+    settings: Settings,
+    kind: str,
+    *,
+    step: Step = run_directly,
+    on_page: PageCallback | None = None,
+    fail_at: str | None = None,
+) -> RunReport:
+    """`kind`: `sync`, `sync_full` or `rebuild`. `fail_at` names a point where to raise, for
+    the tests of failure semantics ("after_commit", "before_commit")."""
+    full = kind == "sync_full"
+    if kind != "rebuild":
+        settings.require_tally()
+    taxonomy, mapping = _load_config(settings)
+    with writer_lock(settings.db_path, settings.lock_timeout_seconds):
+        con = connect(settings.db_path)
+        started = now_utc()
+        report = RunReport(new_run_id(started), kind, settings.tally_form_id, started)
+        _record(con, report)
+        staged: StagedExport | None = None
+        try:
+            if kind == "rebuild":
+                form_ids = [r[0] for r in con.execute(
+                    "SELECT DISTINCT form_id FROM raw_tally_submissions ORDER BY 1").fetchall()]
+                report.form_id = ",".join(form_ids) or None
+                con.execute("BEGIN TRANSACTION")
+                if not form_ids:
+                    replace_taxonomy(con, taxonomy)
+                for form_id in form_ids:
+                    step("derive_and_load", _derive_and_stage, con, settings, report, form_id,
+                         None, taxonomy, mapping)
+            else:
+                form_id = settings.tally_form_id or ""
+                since = None if full else raw.last_submitted_at(con, form_id)
+                extracted = step("extract", extract, settings, since, started, on_page)
+                report.requests = extracted.requests
+                con.execute("BEGIN TRANSACTION")
+                touched = step("land", _land, con, extracted, report, full)
+                step("derive_and_load", _derive_and_stage, con, settings, report, form_id,
+                     touched, taxonomy, mapping)
+            staged = step("export", _stage, con, settings, report, taxonomy)
+            if fail_at == "before_commit":
+                raise BibiaError("injected failure before the commit")
+            con.execute("COMMIT")
+            if fail_at == "after_commit":
+                raise BibiaError("injected failure between the commit and the export rename")
+            step("publish", staged.publish)
+        except BaseException as exc:
+            if staged is not None:
+                staged.discard()
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # nothing to roll back (failed before BEGIN, or after COMMIT)
+            _finish(con, report, exc)
+            con.close()
+            raise
+        _finish(con, report, None)
+        con.close()
+    for note in report.notes:
+        log.info("%s", note)
+    return report

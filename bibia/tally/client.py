@@ -1,0 +1,257 @@
+"""A small, careful client for Tally's REST API.
+
+- bearer key and a pinned `tally-version` header on every call;
+- `filter=completed`, `limit=500`, pages until `hasMore` is false or a page is empty;
+- timeouts on every call; retries on 429 (honouring `Retry-After`), 5xx and dropped
+  connections, with exponential backoff and jitter; client-side pacing;
+- a 401/403/404 or a body that is not the documented JSON raises `TallyError` with one line.
+
+The key is only ever placed in the Authorization header: it is not logged, not part of any
+message and not stored.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from bibia.errors import TallyError
+from bibia.settings import TALLY_VERSION, Settings
+
+log = logging.getLogger("bibia.tally")
+
+PAGE_LIMIT = 500  # Tally's maximum
+MAX_PAGES = 100_000  # loop guard: 50 million submissions
+MAX_RETRY_AFTER_SECONDS = 300.0
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+def iso_z(moment: datetime) -> str:
+    """`2024-12-30T09:02:01.000Z`, the format Tally uses."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class Page:
+    number: int
+    submissions: list[dict[str, Any]]
+    questions: list[dict[str, Any]]
+    has_more: bool
+    total_completed: int | None
+
+
+class Pacer:
+    """At most `per_minute` requests a minute, spaced evenly (0 turns pacing off)."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.clock()
+            if now < self._next:
+                self.sleep(self._next - now)
+                now = self._next
+            self._next = now + self.interval
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, min(float(value), MAX_RETRY_AFTER_SECONDS))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, min(delta, MAX_RETRY_AFTER_SECONDS))
+
+
+class TallyClient:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backoff_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        settings.require_tally()
+        self.base_url = settings.tally_api_url.rstrip("/")
+        self.form_id: str = settings.tally_form_id or ""
+        self.timeout = settings.tally_timeout_seconds
+        self.max_retries = settings.tally_max_retries
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+        self.pacer = Pacer(settings.tally_max_requests_per_minute, sleep=sleep)
+        self.requests_made = 0
+        self.retries = 0
+        self._session = requests.Session()
+        self._session.headers.update(
+            {
+                "Authorization": f"Bearer {settings.tally_api_key}",
+                "tally-version": TALLY_VERSION,
+                "Accept": "application/json",
+                "User-Agent": "bibia (Bibliotheque d'IA territoriales data pipeline)",
+            }
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> TallyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one request, with pacing and retries ------------------------------------------------
+    def get_json(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
+        what = what or path
+        url = f"{self.base_url}{path}"
+        last_problem = ""
+        for attempt in range(self.max_retries + 1):
+            self.pacer.wait()
+            self.requests_made += 1
+            try:
+                response = self._session.get(url, params=params, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_problem = f"connection failed ({type(exc).__name__})"
+                delay = self._backoff(attempt)
+            else:
+                if response.status_code in RETRYABLE_STATUS:
+                    last_problem = f"HTTP {response.status_code}"
+                    delay = retry_after_seconds(response.headers.get("Retry-After"))
+                    if delay is None:
+                        delay = self._backoff(attempt)
+                else:
+                    return self._decode(response, what)
+            if attempt == self.max_retries:
+                break
+            self.retries += 1
+            log.warning("Tally %s: %s, retry %d in %.1f s", what, last_problem, attempt + 1, delay)
+            self.sleep(delay)
+        raise TallyError(
+            f"Tally kept failing on {what} after {self.max_retries + 1} attempts ({last_problem})"
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.backoff_seconds * (2**attempt)
+        return min(base + random.uniform(0, base), 120.0)  # full jitter on top of the base
+
+    def _decode(self, response: requests.Response, what: str) -> Any:
+        status = response.status_code
+        if status == 401:
+            raise TallyError("Tally rejected TALLY_API_KEY (HTTP 401): check the key or renew it")
+        if status == 403:
+            raise TallyError(
+                f"Tally refused access to form {self.form_id} (HTTP 403): "
+                "the user owning TALLY_API_KEY cannot read it"
+            )
+        if status == 404:
+            raise TallyError(
+                f"Tally has no form {self.form_id} for this key (HTTP 404): "
+                "check TALLY_FORM_ID, or the form was deleted"
+            )
+        if status >= 400:
+            detail = response.text[:200].replace("\n", " ")
+            raise TallyError(f"Tally rejected {what} (HTTP {status}): {detail}")
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise TallyError(
+                f"Tally answered {what} with something that is not JSON ({kind}, "
+                f"{len(response.content)} bytes)"
+            ) from None
+
+    # -- endpoints --------------------------------------------------------------------------
+    def get_form(self) -> dict[str, Any]:
+        body = self.get_json(f"/forms/{self.form_id}", what=f"form {self.form_id}")
+        if not isinstance(body, dict):
+            raise TallyError(f"Tally answered form {self.form_id} with an unexpected shape")
+        return body
+
+    def iter_pages(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[Page]:
+        """Completed submissions, page after page, bounded by [start, end] (both inclusive)."""
+        params: dict[str, Any] = {"filter": "completed", "limit": PAGE_LIMIT}
+        if start is not None:
+            params["startDate"] = iso_z(start)
+        if end is not None:
+            params["endDate"] = iso_z(end)
+        for number in range(1, MAX_PAGES + 1):
+            what = f"page {number} of form {self.form_id}"
+            body = self.get_json(
+                f"/forms/{self.form_id}/submissions", {**params, "page": number}, what=what
+            )
+            page = parse_page(body, number, what)
+            yield page
+            if not page.has_more or not page.submissions:
+                return
+        raise TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped")
+
+
+def parse_page(body: Any, number: int, what: str) -> Page:
+    """Check a submissions page against the documented shape."""
+
+    def bad(reason: str) -> TallyError:
+        return TallyError(f"Tally answered {what} with an undocumented shape: {reason}")
+
+    if not isinstance(body, dict):
+        raise bad(f"a {type(body).__name__} instead of an object")
+    submissions = body.get("submissions")
+    if not isinstance(submissions, list):
+        raise bad("no `submissions` list")
+    has_more = body.get("hasMore")
+    if not isinstance(has_more, bool):
+        raise bad("no boolean `hasMore`")
+    questions = body.get("questions") or []
+    if not isinstance(questions, list):
+        raise bad("`questions` is not a list")
+    for item in submissions:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise bad("a submission without an `id`")
+        if not isinstance(item.get("submittedAt"), str):
+            raise bad(f"submission {item['id']} has no `submittedAt`")
+        if not isinstance(item.get("responses", []), list):
+            raise bad(f"submission {item['id']} has no `responses` list")
+    totals = body.get("totalNumberOfSubmissionsPerFilter")
+    total = totals.get("completed") if isinstance(totals, dict) else None
+    return Page(
+        number=number,
+        submissions=submissions,
+        questions=questions,
+        has_more=has_more,
+        total_completed=total if isinstance(total, int) else None,
+    )

@@ -1,0 +1,32 @@
+"""Folding of labels and titles, shared by the question mapping and the taxonomy."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "«": '"', "»": '"'})
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"}
+_DASHES = str.maketrans({"–": "-", "—": "-", "‑": "-", "‐": "-"})
+_TRAILING = re.compile(r"[\s?:*.!;,\-]+$")
+_LEADING = re.compile(r"^[\s*\-•]+")
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """The matching key of a label: case, accents, apostrophes, ligatures, spaces, trailing
+    punctuation folded away. `fold("Élu ")` == `fold("elu")`."""
+    text = text.translate(_APOSTROPHES).translate(_DASHES)
+    for ligature, plain in _LIGATURES.items():
+        text = text.replace(ligature, plain)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _SPACES.sub(" ", text.casefold()).strip()
+    text = _TRAILING.sub("", text)
+    text = _LEADING.sub("", text)
+    return text.replace(" '", "'").replace("' ", "'")
+
+
+def squash(text: str) -> str:
+    """Single-line text: internal whitespace and newlines collapsed to one space."""
+    return _SPACES.sub(" ", text).strip()

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Run anything in bibia's locked environment, on a machine that only has Python 3.11+.
+
+    python3 run.py bibia sync --demo     # the pipeline on the bundled demo form
+    python3 run.py check                 # every check: ruff, mypy, pytest
+    python3 run.py <command...>          # any command inside the environment
+
+The first call installs uv (from PyPI, pinned) into .tools/, then uv installs the exact
+versions of uv.lock into .venv/. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+UV_VERSION = "0.13.9"
+ROOT = Path(__file__).resolve().parent
+TOOLS = ROOT / ".tools"
+CHECKS = (
+    ["ruff", "check", "."],
+    ["ruff", "format", "--check", "."],
+    ["mypy"],
+    ["pytest", "-q"],
+)
+
+
+def _uv() -> Path:
+    binary = TOOLS / ("Scripts/uv.exe" if os.name == "nt" else "bin/uv")
+    if binary.exists():
+        return binary
+    if sys.version_info < (3, 11):
+        sys.exit("bibia needs Python 3.11 or newer")
+    print(f"run.py: installing uv {UV_VERSION} into {TOOLS} (once)", file=sys.stderr)
+    venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS)
+    python = TOOLS / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         f"uv=={UV_VERSION}"],
+        check=True,
+    )
+    return binary
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    env = {
+        **os.environ,
+        "UV_PYTHON": os.environ.get("UV_PYTHON", sys.executable),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    uv = str(_uv())
+    sync = subprocess.run([uv, "sync", "--frozen", "--quiet"], cwd=ROOT, env=env)
+    if sync.returncode:
+        return sync.returncode
+    commands = CHECKS if argv == ["check"] else [argv]
+    for command in commands:
+        print(f"run.py: {' '.join(command)}", file=sys.stderr, flush=True)
+        done = subprocess.run([uv, "run", "--frozen", "--no-sync", *command], env=env)
+        if done.returncode:
+            return done.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

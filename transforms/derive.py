@@ -1,0 +1,128 @@
+"""Raw submissions -> normalised records -> valid versions, quarantine and issues.
+
+Pure: no database, no network. `warehouse.load` writes what this returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from schemas.project import ProjectVersion, columns_meta
+from transforms import normalise
+from transforms.identity import projet_id
+from transforms.mapping import FieldPlan, FormShape, map_submission
+from transforms.taxonomy import Taxonomy
+from transforms.validate import (
+    ERROR,
+    open_vocabulary_fields,
+    rule_warnings,
+    schema_issues,
+    validation_schema,
+)
+
+
+@dataclass(frozen=True)
+class RawSubmission:
+    submission_id: str
+    submitted_at: datetime  # UTC, naive
+    payload: dict[str, Any]
+
+
+@dataclass
+class Derived:
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _normaliser(kind: str, vocabulary: str | None, taxonomy: Taxonomy) -> Callable[[Any], Any]:
+    if kind == "enum" and vocabulary:
+        vocab = taxonomy[vocabulary]
+        return lambda v: normalise.enum(v, vocab)
+    if kind == "enum_list" and vocabulary:
+        vocab = taxonomy[vocabulary]
+        return lambda v: normalise.enum_list(v, vocab)
+    return {
+        "text": normalise.text,
+        "longtext": normalise.long_text,
+        "siret": normalise.siret,
+        "month": normalise.month,
+        "url": normalise.url,
+        "email": normalise.email,
+    }[kind]
+
+
+class Normaliser:
+    """Normalises mapped records field by field, following each column's `kind`."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.fields = {
+            name: _normaliser(col.metadata["kind"], col.metadata["vocabulary"], taxonomy)
+            for name, col in columns_meta().items()
+            if col.metadata.get("form_title")
+        }
+
+    def record(self, mapped: dict[str, Any]) -> dict[str, Any]:
+        return {name: fn(mapped.get(name)) for name, fn in self.fields.items()}
+
+
+def build_record(
+    raw: RawSubmission, plan: FieldPlan, form: FormShape, normaliser: Normaliser
+) -> dict[str, Any]:
+    mapped, extra = map_submission(raw.payload, plan, form)
+    record = normaliser.record(mapped)
+    coll_type = normaliser.taxonomy["coll_type"].by_label(record.get("coll_type") or "")
+    record.update(
+        projet_id=projet_id(record["coll_siret"], record["nom_projet"]),
+        date=raw.submitted_at.strftime("%Y-%m-%d"),
+        latitude=None,
+        longitude=None,
+        submission_id=raw.submission_id,
+        submitted_at=raw.submitted_at,
+        coll_groupe=coll_type.group if coll_type else None,
+        extra=json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None,
+    )
+    return {name: record.get(name) for name in columns_meta()}
+
+
+def derive(
+    raws: Iterable[RawSubmission], plan: FieldPlan, form: FormShape, taxonomy: Taxonomy
+) -> Derived:
+    normaliser = Normaliser(taxonomy)
+    records = [build_record(raw, plan, form, normaliser) for raw in raws]
+    out = Derived()
+    if not records:
+        return out
+    frame = pd.DataFrame.from_records(records, columns=list(columns_meta())).astype(object)
+    frame = frame.where(frame.notna(), None)
+    out.issues = schema_issues(frame, taxonomy, validation_schema(taxonomy))
+    open_fields = open_vocabulary_fields(taxonomy)
+    for record in records:
+        out.issues.extend(rule_warnings(record, taxonomy, open_fields))
+    failing: dict[str, list[dict[str, Any]]] = {}
+    for issue in out.issues:
+        if issue["severity"] == ERROR:
+            failing.setdefault(issue["submission_id"], []).append(issue)
+    for record in records:
+        errors = failing.get(record["submission_id"])
+        if errors:
+            out.quarantined.append(
+                {
+                    "submission_id": record["submission_id"],
+                    "submitted_at": record["submitted_at"],
+                    "reason": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+                }
+            )
+        else:
+            out.versions.append(record)
+    return out
+
+
+__all__ = ["Derived", "ProjectVersion", "RawSubmission", "derive"]

@@ -1,0 +1,212 @@
+"""From Tally questions and answers to data-model fields.
+
+Questions are keyed by id; their titles are matched (folded) against `schemas/mapping.yaml`.
+Answers come in every shape the API is known to use: `answer` or `value`; strings, numbers,
+lists of option texts, a bare string for a single choice, option ids (resolved through the
+form definition), file objects (their URLs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bibia.errors import ConfigError, MappingError
+from bibia.text import fold
+from schemas.project import form_fields
+
+log = logging.getLogger("bibia.mapping")
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    titles: dict[str, str]  # folded question title -> field
+    pinned: dict[str, str]  # question id -> field
+
+    @classmethod
+    def load(cls, path: Path) -> FieldMapping:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"mapping file not found: {path}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"mapping file {path} is not valid YAML: {exc}") from None
+        known = form_fields()
+        titles: dict[str, str] = {}
+        for name, spellings in (data.get("titles") or {}).items():
+            if name not in known:
+                raise ConfigError(f"mapping file {path}: {name!r} is not a field of the model")
+            for spelling in [known[name].metadata["form_title"], *(spellings or [])]:
+                titles[fold(str(spelling))] = name
+        for name, col in known.items():  # the data model's own titles always match
+            titles.setdefault(fold(col.metadata["form_title"]), name)
+        pinned = {str(k): str(v) for k, v in (data.get("questions") or {}).items()}
+        for qid, name in pinned.items():
+            if name not in known:
+                raise ConfigError(f"mapping file {path}: question {qid} pinned to unknown {name!r}")
+        return cls(titles=titles, pinned=pinned)
+
+
+@dataclass
+class Question:
+    question_id: str
+    title: str
+    type: str
+    deleted: bool
+    current: bool = True  # in the form as last fetched (else known from an older snapshot)
+
+
+@dataclass
+class FormShape:
+    """What the form says about its questions and choice options."""
+
+    questions: dict[str, Question]
+    options: dict[str, str]  # option id -> option text
+
+    @classmethod
+    def from_snapshots(
+        cls, snapshots: list[tuple[list[dict[str, Any]], dict[str, Any] | None]]
+    ) -> FormShape:
+        """Merge snapshots, oldest first: the last one is the form as it is now; older ones
+        keep questions that have since disappeared, so their old answers still map."""
+        merged = FormShape({}, {})
+        for position, (questions, definition) in enumerate(snapshots):
+            shape = cls.from_snapshot(questions, definition)
+            last = position == len(snapshots) - 1
+            for question in shape.questions.values():
+                question.current = last
+            merged.questions.update(shape.questions)
+            merged.options.update(shape.options)
+        return merged
+
+    @classmethod
+    def from_snapshot(
+        cls, questions: list[dict[str, Any]], definition: dict[str, Any] | None
+    ) -> FormShape:
+        found: dict[str, Question] = {}
+        options: dict[str, str] = {}
+        for q in questions:
+            qid = str(q.get("id", ""))
+            if not qid:
+                continue
+            title = q.get("title") or ""
+            for f in q.get("fields") or []:
+                title = title or f.get("title") or ""
+                for opt in f.get("options") or []:
+                    if isinstance(opt, dict) and "id" in opt and "text" in opt:
+                        options[str(opt["id"])] = str(opt["text"])
+            found[qid] = Question(qid, str(title), str(q.get("type", "")), bool(q.get("isDeleted")))
+        for block in (definition or {}).get("blocks") or []:
+            kind = str(block.get("type", ""))
+            payload = block.get("payload") or {}
+            if (kind.endswith("_OPTION") or kind == "CHECKBOX") and "text" in payload:
+                for key in (block.get("uuid"), payload.get("id")):
+                    if key:
+                        options[str(key)] = str(payload["text"])
+        return cls(found, options)
+
+
+@dataclass
+class FieldPlan:
+    """Which question feeds which field, and what the form carries that maps to nothing."""
+
+    by_question: dict[str, str]
+    unmapped: list[Question] = field(default_factory=list)
+    deleted: list[Question] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+
+    def report(self) -> list[str]:
+        lines = [f"question {q.question_id} {q.title!r} feeds no field" for q in self.unmapped]
+        lines += [
+            f"question {q.question_id} {q.title!r} is deleted in the form; its answers still map"
+            for q in self.deleted
+        ]
+        lines += [f"no question of the form feeds optional field {n}" for n in self.missing_optional]
+        return lines
+
+
+def plan_fields(form: FormShape, mapping: FieldMapping) -> FieldPlan:
+    """Match questions to fields. A required field with no question, or a pinned question that
+    disappeared, fails the run: the mapping must be fixed before anything is published."""
+    for qid, name in mapping.pinned.items():
+        if qid not in form.questions or not form.questions[qid].current:
+            raise MappingError(
+                f"question {qid}, pinned to {name} in the mapping file, is no longer in the form"
+            )
+    plan = FieldPlan(by_question={})
+    for q in form.questions.values():
+        name = mapping.pinned.get(q.question_id) or mapping.titles.get(fold(q.title))
+        if name is None:
+            plan.unmapped.append(q)
+            continue
+        plan.by_question[q.question_id] = name
+        if q.deleted:
+            plan.deleted.append(q)
+    fed = set(plan.by_question.values())
+    live = {
+        n
+        for qid, n in plan.by_question.items()
+        if form.questions[qid].current and not form.questions[qid].deleted
+    }
+    for name, col in form_fields().items():
+        if col.metadata["required"] and name not in live:
+            title = col.metadata["form_title"]
+            raise MappingError(
+                f"no question of the form feeds required field {name} (title {title!r}): "
+                "add the form's wording to schemas/mapping.yaml"
+            )
+        if name not in fed:
+            plan.missing_optional.append(name)
+    return plan
+
+
+def answer_value(response: dict[str, Any], form: FormShape) -> Any:
+    """The answer of one response in a plain shape: text, number, or list of texts."""
+    value = response["answer"] if "answer" in response else response.get("value")
+    return _plain(value, form)
+
+
+def _plain(value: Any, form: FormShape) -> Any:
+    if isinstance(value, str):
+        return form.options.get(value, value)
+    if isinstance(value, list):
+        items = [_plain(v, form) for v in value]
+        return [v for v in items if v is not None and v != ""]
+    if isinstance(value, dict):
+        if "url" in value:  # a file object
+            return value["url"]
+        if "text" in value:
+            return value["text"]
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)  # a matrix
+    return value
+
+
+def map_submission(
+    payload: dict[str, Any], plan: FieldPlan, form: FormShape
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(field -> answer, title -> answer of unmapped questions)."""
+    record: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for response in payload.get("responses") or []:
+        qid = str(response.get("questionId", ""))
+        value = answer_value(response, form)
+        if value is None or value == "" or value == []:
+            continue
+        name = plan.by_question.get(qid)
+        if name is None:
+            question = form.questions.get(qid)
+            extra[question.title if question else qid] = value
+            continue
+        if name in record:  # two questions feed one field: keep both answers
+            before = record[name]
+            record[name] = (before if isinstance(before, list) else [before]) + (
+                value if isinstance(value, list) else [value]
+            )
+        else:
+            record[name] = value
+    return record, extra

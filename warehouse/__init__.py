@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: migrations, the raw landing, the derived tables and the exports."""

@@ -1,0 +1,127 @@
+"""Writing derived records to the warehouse (inside the run's transaction)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from schemas.project import columns_meta
+from transforms.derive import Derived, RawSubmission
+from transforms.taxonomy import Taxonomy
+
+_ARROW_TYPES = {
+    "enum_list": pa.list_(pa.string()),
+    "number": pa.float64(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def arrow_schema() -> pa.Schema:
+    """project_versions as Arrow, from the pandera model's `kind` metadata."""
+    return pa.schema(
+        [
+            pa.field(name, _ARROW_TYPES.get(col.metadata["kind"], pa.string()))
+            for name, col in columns_meta().items()
+        ]
+    )
+
+
+def raw_submissions(
+    con: duckdb.DuckDBPyConnection, form_id: str, ids: Iterable[str] | None = None
+) -> list[RawSubmission]:
+    """Live (not deleted) raw submissions of the form; all of them, or those of `ids`."""
+    query = """SELECT submission_id, submitted_at, payload FROM raw_tally_submissions
+               WHERE form_id = ? AND deleted_at IS NULL"""
+    if ids is None:
+        rows = con.execute(query + " ORDER BY submission_id", [form_id]).fetchall()
+    else:
+        table = pa.table({"submission_id": pa.array(sorted(set(ids)), pa.string())})
+        con.register("wanted_ids", table)
+        try:
+            rows = con.execute(
+                query + " AND submission_id IN (SELECT submission_id FROM wanted_ids)"
+                " ORDER BY submission_id",
+                [form_id],
+            ).fetchall()
+        finally:
+            con.unregister("wanted_ids")
+    return [RawSubmission(sid, at, json.loads(payload)) for sid, at, payload in rows]
+
+
+def replace_derived(
+    con: duckdb.DuckDBPyConnection,
+    derived: Derived,
+    touched: Iterable[str] | None,
+    run_id: str,
+    now: datetime,
+) -> None:
+    """Replace what was derived for the `touched` submissions (None: for all) by `derived`.
+    A submission staying in quarantine keeps the run it has been held since."""
+    if touched is None:
+        scope = "TRUE"
+    else:
+        con.register(
+            "touched_ids", pa.table({"submission_id": pa.array(sorted(set(touched)), pa.string())})
+        )
+        scope = "submission_id IN (SELECT submission_id FROM touched_ids)"
+    since = {
+        sid: (run, at)
+        for sid, run, at in con.execute(
+            f"SELECT submission_id, since_run_id, since_at FROM quarantine WHERE {scope}"
+        ).fetchall()
+    }
+    for table in ("project_versions", "quarantine", "validation_issues"):
+        con.execute(f"DELETE FROM {table} WHERE {scope}")
+    if touched is not None:
+        con.unregister("touched_ids")
+
+    if derived.versions:
+        schema = arrow_schema()
+        versions = pa.Table.from_pylist(derived.versions, schema=schema)
+        con.register("new_versions", versions)
+        con.execute(
+            f"INSERT INTO project_versions ({', '.join(schema.names)}) "
+            f"SELECT {', '.join(schema.names)} FROM new_versions"
+        )
+        con.unregister("new_versions")
+    if derived.quarantined:
+        rows = [
+            {
+                **q,
+                "since_run_id": since.get(q["submission_id"], (run_id, now))[0],
+                "since_at": since.get(q["submission_id"], (run_id, now))[1],
+            }
+            for q in derived.quarantined
+        ]
+        _insert(con, "quarantine", rows,
+                ["submission_id", "submitted_at", "since_run_id", "since_at", "reason"])
+    if derived.issues:
+        rows = [{**issue, "run_id": run_id} for issue in derived.issues]
+        _insert(con, "validation_issues", rows,
+                ["run_id", "submission_id", "field", "value", "severity", "message"])
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]], columns: list[str]
+) -> None:
+    data = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+    con.register("rows_to_insert", data)
+    try:
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(columns)} FROM rows_to_insert"
+        )
+    finally:
+        con.unregister("rows_to_insert")
+
+
+def replace_taxonomy(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> None:
+    con.execute("DELETE FROM taxonomy_terms")
+    _insert(con, "taxonomy_terms", taxonomy.rows(),
+            ["vocabulary", "code", "label", "parent_code", "group_label", "position",
+             "taxonomy_version"])

@@ -1,0 +1,81 @@
+"""A small migration runner: applies `warehouse/migrations/NNN_name.sql` in order, once each,
+recording them in `schema_migrations`; refuses to run on a database whose applied migrations
+were edited since."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from bibia.errors import BibiaError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+
+def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise BibiaError(f"migration file {path.name} is not named NNN_name.sql")
+        found.append(Migration(int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise BibiaError("two migration files share a version number")
+    return found
+
+
+def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply what is missing; return the names applied."""
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+               version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
+               checksum VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"""
+    )
+    applied = {
+        version: (name, checksum)
+        for version, name, checksum in con.execute(
+            "SELECT version, name, checksum FROM schema_migrations"
+        ).fetchall()
+    }
+    done = []
+    for migration in available(directory):
+        if migration.version in applied:
+            name, checksum = applied[migration.version]
+            if checksum != migration.checksum:
+                raise BibiaError(
+                    f"migration {name} was edited after it was applied to this warehouse: "
+                    "add a new migration instead"
+                )
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(migration.sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                [migration.version, migration.name, migration.checksum,
+                 datetime.now(UTC).replace(tzinfo=None)],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        done.append(migration.name)
+    return done
