@@ -32,20 +32,28 @@ def _uv() -> Path:
     binary = TOOLS / ("Scripts/uv.exe" if os.name == "nt" else "bin/uv")
     if binary.exists():
         return binary
-    if sys.version_info < (3, 11):
-        sys.exit("bibia needs Python 3.11 or newer")
     print(f"run.py: installing uv {UV_VERSION} into {TOOLS} (once)", file=sys.stderr)
     venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS)
     python = TOOLS / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         f"uv=={UV_VERSION}"],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"uv=={UV_VERSION}",
+        ],
         check=True,
     )
     return binary
 
 
 def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before any check
+        print("bibia needs Python 3.11 or newer", file=sys.stderr)
+        return 2
     if not argv:
         print(__doc__)
         return 2

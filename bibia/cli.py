@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="pull new submissions, normalise, validate, load, export")
     sync.add_argument("--full", action="store_true", help="re-read every submission")
     sync.add_argument(
-        "--demo", action="store_true",
+        "--demo",
+        action="store_true",
         help="run against the bundled demo form, served on loopback (no key needed)",
     )
     sub.add_parser("rebuild", help="re-derive every table and export from the raw submissions")
@@ -74,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from bibia import commands
 
-            return commands.serve(settings, cron=args.cron, interval=args.interval,
-                                  full=args.full)
+            return commands.serve(settings, cron=args.cron, interval=args.interval, full=args.full)
         if args.command == "status":
             from bibia import status
 

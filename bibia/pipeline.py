@@ -8,6 +8,7 @@ writes nothing but its own `sync_runs` row, and the previous exports stay in pla
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from transforms.derive import derive
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
-from warehouse.db import connect, writer_lock
+from warehouse.db import connect, scalar, writer_lock
 from warehouse.export import StagedExport, clean_stale_staging, stage_exports
 from warehouse.load import raw_submissions, replace_derived, replace_taxonomy
 
@@ -107,8 +108,12 @@ def _land(
     con: duckdb.DuckDBPyConnection, extracted: Extracted, report: RunReport, full: bool
 ) -> list[str]:
     raw.save_form_snapshot(
-        con, extracted.form_id, extracted.questions, extracted.definition,
-        report.run_id, report.started_at,
+        con,
+        extracted.form_id,
+        extracted.questions,
+        extracted.definition,
+        report.run_id,
+        report.started_at,
     )
     landed = raw.land_submissions(
         con, extracted.form_id, extracted.submissions, report.run_id, report.started_at, full
@@ -120,12 +125,12 @@ def _land(
     return landed.touched
 
 
-def _stage(con: duckdb.DuckDBPyConnection, settings: Settings, report: RunReport,
-           taxonomy: Taxonomy) -> StagedExport:
+def _stage(
+    con: duckdb.DuckDBPyConnection, settings: Settings, report: RunReport, taxonomy: Taxonomy
+) -> StagedExport:
     clean_stale_staging(settings.export_dir)
     staged = stage_exports(con, settings.export_dir, report.run_id, taxonomy)
-    row = con.execute("SELECT count(*) FROM quarantine").fetchone()
-    report.quarantined = int(row[0]) if row else 0
+    report.quarantined = int(scalar(con, "SELECT count(*) FROM quarantine"))
     report.exported = staged.rows
     return staged
 
@@ -161,15 +166,28 @@ def run_job(
         staged: StagedExport | None = None
         try:
             if kind == "rebuild":
-                form_ids = [r[0] for r in con.execute(
-                    "SELECT DISTINCT form_id FROM raw_tally_submissions ORDER BY 1").fetchall()]
+                form_ids = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT DISTINCT form_id FROM raw_tally_submissions ORDER BY 1"
+                    ).fetchall()
+                ]
                 report.form_id = ",".join(form_ids) or None
                 con.execute("BEGIN TRANSACTION")
                 if not form_ids:
                     replace_taxonomy(con, taxonomy)
                 for form_id in form_ids:
-                    step("derive_and_load", _derive_and_stage, con, settings, report, form_id,
-                         None, taxonomy, mapping)
+                    step(
+                        "derive_and_load",
+                        _derive_and_stage,
+                        con,
+                        settings,
+                        report,
+                        form_id,
+                        None,
+                        taxonomy,
+                        mapping,
+                    )
             else:
                 form_id = settings.tally_form_id or ""
                 since = None if full else raw.last_submitted_at(con, form_id)
@@ -177,8 +195,17 @@ def run_job(
                 report.requests = extracted.requests
                 con.execute("BEGIN TRANSACTION")
                 touched = step("land", _land, con, extracted, report, full)
-                step("derive_and_load", _derive_and_stage, con, settings, report, form_id,
-                     touched, taxonomy, mapping)
+                step(
+                    "derive_and_load",
+                    _derive_and_stage,
+                    con,
+                    settings,
+                    report,
+                    form_id,
+                    touched,
+                    taxonomy,
+                    mapping,
+                )
             staged = step("export", _stage, con, settings, report, taxonomy)
             if fail_at == "before_commit":
                 raise BibiaError("injected failure before the commit")
@@ -189,10 +216,8 @@ def run_job(
         except BaseException as exc:
             if staged is not None:
                 staged.discard()
-            try:
+            with contextlib.suppress(duckdb.Error):  # nothing to undo before BEGIN/after COMMIT
                 con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass  # nothing to roll back (failed before BEGIN, or after COMMIT)
             _finish(con, report, exc)
             con.close()
             raise

@@ -28,6 +28,7 @@ class Settings:
     tally_max_requests_per_minute: float = 90.0
     tally_timeout_seconds: float = 30.0
     tally_max_retries: int = 6
+    tally_backoff_seconds: float = 1.0  # first retry delay without Retry-After, then doubled
     db_path: Path = Path("warehouse/bibia.duckdb")
     export_dir: Path = Path("exports")
     taxonomy_path: Path = DEFAULT_TAXONOMY

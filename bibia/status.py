@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bibia.settings import Settings
-from warehouse.db import connect
+from warehouse.db import connect, first_row
 
 EXPORT_FILES = ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json")
 
@@ -62,10 +62,11 @@ def render(settings: Settings, runs: int = 10) -> str:
         ).fetchall():
             shown = f" = {value!r}" if value is not None else ""
             out.append(f"      {field}{shown}: {message}")
-    warnings = con.execute(
+    warnings = first_row(
+        con,
         "SELECT count(*), count(DISTINCT submission_id) FROM validation_issues "
-        "WHERE severity = 'warning'"
-    ).fetchone()
+        "WHERE severity = 'warning'",
+    )
     if warnings and warnings[0]:
         out.append(
             f"  (and {warnings[0]} warning(s) on {warnings[1]} submission(s), which do not hold "

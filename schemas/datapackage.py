@@ -48,7 +48,9 @@ def _field(name: str, col: Any, taxonomy: Taxonomy, for_csv: bool) -> dict[str, 
             constraints["enum"] = vocab.labels
         # the vocabulary as a whole, also for lists and open vocabularies
         out["bibia:vocabulary"] = {
-            "name": vocab.name, "open": vocab.open, "values": vocab.labels,
+            "name": vocab.name,
+            "open": vocab.open,
+            "values": vocab.labels,
             "taxonomy_version": taxonomy.version,
         }
     if not constraints:
@@ -73,8 +75,13 @@ def datapackage(access: str, taxonomy: Taxonomy) -> dict[str, Any]:
             "Projets d'intelligence artificielle des collectivités territoriales françaises, "
             "une ligne par projet (sa dernière version valide)."
         ),
-        "licenses": [{"name": "etalab-2.0", "title": "Licence Ouverte / Open Licence 2.0",
-                      "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence"}],
+        "licenses": [
+            {
+                "name": "etalab-2.0",
+                "title": "Licence Ouverte / Open Licence 2.0",
+                "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+            }
+        ],
         "keywords": ["intelligence artificielle", "collectivités", "bibliothèque d'IA"],
         "bibia:taxonomy_version": taxonomy.version,
         "resources": [

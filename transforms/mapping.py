@@ -126,17 +126,19 @@ class FieldPlan:
             f"question {q.question_id} {q.title!r} is deleted in the form; its answers still map"
             for q in self.deleted
         ]
-        lines += [f"no question of the form feeds optional field {n}" for n in self.missing_optional]
+        lines += [
+            f"no question of the form feeds optional field {n}" for n in self.missing_optional
+        ]
         return lines
 
 
 def plan_fields(form: FormShape, mapping: FieldMapping) -> FieldPlan:
     """Match questions to fields. A required field with no question, or a pinned question that
     disappeared, fails the run: the mapping must be fixed before anything is published."""
-    for qid, name in mapping.pinned.items():
+    for qid, pinned in mapping.pinned.items():
         if qid not in form.questions or not form.questions[qid].current:
             raise MappingError(
-                f"question {qid}, pinned to {name} in the mapping file, is no longer in the form"
+                f"question {qid}, pinned to {pinned} in the mapping file, is no longer in the form"
             )
     plan = FieldPlan(by_question={})
     for q in form.questions.values():

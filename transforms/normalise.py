@@ -19,7 +19,8 @@ _MONTH_FORMS = (
 )
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 URL_PATTERN = r"^https?://[^\s/?#@]+\.[^\s/?#@]+(?:[/?#]\S*)?$"
-EMAIL_PATTERN = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)+$"
+_LABEL = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
+EMAIL_PATTERN = rf"^[a-z0-9!#$%&'*+/=?^_`{{|}}~.\-]+@{_LABEL}(?:\.{_LABEL})+$"
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 SIRET_PATTERN = r"^\d{14}$"
 _SPLITTERS = (";", ",", " - ", "-", "/", "\n")

@@ -36,6 +36,10 @@ def _element_check(code: str, test: Callable[[Any], bool]) -> pa.Check:
     return pa.Check(test, element_wise=True, error=code, name=code)
 
 
+def _max_items_check(limit: int) -> pa.Check:
+    return _element_check(f"max_items:{limit}", lambda v: len(v) <= limit)
+
+
 def _vocab_check(vocab: Vocabulary) -> pa.Check:
     labels = frozenset(vocab.labels)
     if vocab.multi:
@@ -71,7 +75,7 @@ def validation_schema(taxonomy: Taxonomy) -> pa.DataFrameSchema:
                 checks.append(_vocab_check(vocab))
             if vocab.max_items:
                 limit = vocab.max_items
-                checks.append(_element_check(f"max_items:{limit}", lambda v, n=limit: len(v) <= n))
+                checks.append(_max_items_check(limit))
         # dtype checks are replaced by the kind checks: records are built by bibia itself
         updates[name] = {"checks": checks, "dtype": None}
     return schema.update_columns(updates)
@@ -162,14 +166,18 @@ def rule_warnings(
         warn("status_abandon", None, "projet abandonné sans description de l'abandon")
     siret = record.get("coll_siret") or ""
     coll_type = taxonomy["coll_type"].by_label(record.get("coll_type") or "")
-    if coll_type is not None and coll_type.siren_prefixes and siret[:1] == "2":
-        if siret[:2] not in coll_type.siren_prefixes:
-            warn(
-                "coll_type",
-                coll_type.label,
-                f"le SIREN {siret[:9]} ne correspond pas au type déclaré « {coll_type.label} » "
-                f"(préfixe {siret[:2]}, attendu {' ou '.join(coll_type.siren_prefixes)})",
-            )
+    if (
+        coll_type is not None
+        and coll_type.siren_prefixes
+        and siret[:1] == "2"
+        and siret[:2] not in coll_type.siren_prefixes
+    ):
+        warn(
+            "coll_type",
+            coll_type.label,
+            f"le SIREN {siret[:9]} ne correspond pas au type déclaré « {coll_type.label} » "
+            f"(préfixe {siret[:2]}, attendu {' ou '.join(coll_type.siren_prefixes)})",
+        )
     for name, vocab in open_fields.items():
         values = record.get(name) or []
         for value in values if isinstance(values, list) else [values]:

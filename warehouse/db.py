@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -54,3 +55,17 @@ def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     if not read_only:
         migrate(con)
     return con
+
+
+def first_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of a query, with the result fully consumed (duckdb 2 refuses new work on a
+    connection whose last result was only partly fetched)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
+    row = first_row(con, sql, params)
+    return row[0] if row else None

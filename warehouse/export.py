@@ -14,6 +14,7 @@ import duckdb
 from schemas.datapackage import EXPORT_NAME, LIST_DELIMITER, datapackage
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
 from transforms.taxonomy import Taxonomy
+from warehouse.db import scalar
 
 VIEWS = {PUBLIC: "public_projects", RESTRICTED: "restricted_projects"}
 FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet would run as a formula
@@ -94,6 +95,5 @@ def stage_exports(
         if access == RESTRICTED:
             for path in (csv_path, parquet_path, package):
                 path.chmod(0o600)
-        row = con.execute(f"SELECT count(*) FROM {view}").fetchone()
-        rows = int(row[0]) if row else 0
+        rows = int(scalar(con, f"SELECT count(*) FROM {view}"))
     return StagedExport(staging=staging, target=export_dir, rows=rows)

@@ -98,12 +98,20 @@ def replace_derived(
             }
             for q in derived.quarantined
         ]
-        _insert(con, "quarantine", rows,
-                ["submission_id", "submitted_at", "since_run_id", "since_at", "reason"])
+        _insert(
+            con,
+            "quarantine",
+            rows,
+            ["submission_id", "submitted_at", "since_run_id", "since_at", "reason"],
+        )
     if derived.issues:
         rows = [{**issue, "run_id": run_id} for issue in derived.issues]
-        _insert(con, "validation_issues", rows,
-                ["run_id", "submission_id", "field", "value", "severity", "message"])
+        _insert(
+            con,
+            "validation_issues",
+            rows,
+            ["run_id", "submission_id", "field", "value", "severity", "message"],
+        )
 
 
 def _insert(
@@ -122,6 +130,17 @@ def _insert(
 
 def replace_taxonomy(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> None:
     con.execute("DELETE FROM taxonomy_terms")
-    _insert(con, "taxonomy_terms", taxonomy.rows(),
-            ["vocabulary", "code", "label", "parent_code", "group_label", "position",
-             "taxonomy_version"])
+    _insert(
+        con,
+        "taxonomy_terms",
+        taxonomy.rows(),
+        [
+            "vocabulary",
+            "code",
+            "label",
+            "parent_code",
+            "group_label",
+            "position",
+            "taxonomy_version",
+        ],
+    )

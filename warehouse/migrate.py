@@ -70,8 +70,12 @@ def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) ->
             con.execute(migration.sql)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
-                [migration.version, migration.name, migration.checksum,
-                 datetime.now(UTC).replace(tzinfo=None)],
+                [
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                    datetime.now(UTC).replace(tzinfo=None),
+                ],
             )
             con.execute("COMMIT")
         except Exception:

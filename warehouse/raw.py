@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from bibia.tally.emulator import parse_iso
+from warehouse.db import scalar
 
 
 def canonical_json(payload: Any) -> str:
@@ -44,10 +45,10 @@ class Landed:
 
 
 def last_submitted_at(con: duckdb.DuckDBPyConnection, form_id: str) -> datetime | None:
-    row = con.execute(
-        "SELECT max(submitted_at) FROM raw_tally_submissions WHERE form_id = ?", [form_id]
-    ).fetchone()
-    return row[0] if row else None
+    value: datetime | None = scalar(
+        con, "SELECT max(submitted_at) FROM raw_tally_submissions WHERE form_id = ?", [form_id]
+    )
+    return value
 
 
 def land_submissions(
@@ -150,12 +151,26 @@ def save_form_snapshot(
     """Keep what the form said about its questions, so `rebuild` can map without network."""
     body = {"questions": questions, "definition": definition}
     digest = content_hash(body)
+    latest = scalar(
+        con,
+        "SELECT content_hash FROM raw_tally_forms WHERE form_id = ? "
+        "ORDER BY fetched_at DESC LIMIT 1",
+        [form_id],
+    )
+    if latest == digest:
+        return  # the form has not changed since the last snapshot
     con.execute(
         """INSERT INTO raw_tally_forms VALUES (?, ?, ?::JSON, ?::JSON, ?, ?)
            ON CONFLICT (form_id, content_hash) DO UPDATE SET run_id = excluded.run_id,
                fetched_at = excluded.fetched_at""",
-        [form_id, digest, canonical_json(questions),
-         canonical_json(definition) if definition is not None else None, run_id, now],
+        [
+            form_id,
+            digest,
+            canonical_json(questions),
+            canonical_json(definition) if definition is not None else None,
+            run_id,
+            now,
+        ],
     )
 
 

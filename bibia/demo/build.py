@@ -34,8 +34,13 @@ QUESTIONS: list[tuple[str, str, str, str | None, str | None]] = [
     ("qM5t1S", "Maturité :", "MULTIPLE_CHOICE", "projet_status", "projet_status"),
     ("qA2b8N", "Description d’un projet abandonné", "TEXTAREA", "status_abandon", None),
     ("qP6r4T", "Partenaires associés", "INPUT_TEXT", "partenaires", None),
-    ("qU9s2D", "Description globale du service et de ses usages", "TEXTAREA",
-     "usage_description", None),
+    (
+        "qU9s2D",
+        "Description globale du service et de ses usages",
+        "TEXTAREA",
+        "usage_description",
+        None,
+    ),
     ("qH1m5E", "Thème principal", "MULTIPLE_CHOICE", "theme", "theme"),
     ("qS7t3H", "Sous-thèmes :", "CHECKBOXES", "sous_theme", "sous_theme"),
     ("qA4u8D", "Audience du service", "CHECKBOXES", "audience_service", "audience_service"),
@@ -44,23 +49,35 @@ QUESTIONS: list[tuple[str, str, str, str | None, str | None]] = [
     ("qC3o7N", "Contact du service en charge", "INPUT_EMAIL", "projet_contact", None),
     ("qF8i2N", "Financement", "INPUT_TEXT", "financement", None),
     ("qB6u4D", "Budget", "DROPDOWN", "budget", "budget"),
-    ("qD1e5V", "Développement et mise en oeuvre", "MULTIPLE_CHOICE", "mise_en_oeuvre",
-     "mise_en_oeuvre"),
+    (
+        "qD1e5V",
+        "Développement et mise en oeuvre",
+        "MULTIPLE_CHOICE",
+        "mise_en_oeuvre",
+        "mise_en_oeuvre",
+    ),
     ("qH9b3G", "Hébergement du service", "MULTIPLE_CHOICE", "herbergement", "herbergement"),
     ("qN4a8L", "Nom de l'algorithme", "INPUT_TEXT", "nom_algorithme", None),
-    ("qD7a2G", "Description globale de l'algorithme", "TEXTAREA",
-     "algorithme_description", None),
-    ("qO5p9S", "Opérations effectuées par l’algorithme", "TEXTAREA",
-     "algorithme_operations", None),
+    ("qD7a2G", "Description globale de l'algorithme", "TEXTAREA", "algorithme_description", None),
+    ("qO5p9S", "Opérations effectuées par l’algorithme", "TEXTAREA", "algorithme_operations", None),
     ("qT3a6L", "Type d'algorithme", "CHECKBOXES", "type_algorithme", "type_algorithme"),
-    ("qE8n1V", "Évaluation de l'impact environnemental", "TEXTAREA",
-     "impact_environnement", None),
+    ("qE8n1V", "Évaluation de l'impact environnemental", "TEXTAREA", "impact_environnement", None),
     ("qS2d7S", "Source des données", "CHECKBOXES", "donnees_source", "donnees_source"),
-    ("qM6c4A", "Mode de collecte et d'accès des données traitées", "MULTI_SELECT",
-     "donnees_acces", "donnees_acces"),
+    (
+        "qM6c4A",
+        "Mode de collecte et d'accès des données traitées",
+        "MULTI_SELECT",
+        "donnees_acces",
+        "donnees_acces",
+    ),
     ("qR1e9S", "URL ressource", "INPUT_LINK", "url_ressources", None),
-    ("qX5r3C", "Acceptez-vous d'être recontacté·e par d'autres collectivités ?",
-     "MULTIPLE_CHOICE", None, None),
+    (
+        "qX5r3C",
+        "Acceptez-vous d'être recontacté·e par d'autres collectivités ?",
+        "MULTIPLE_CHOICE",
+        None,
+        None,
+    ),
 ]
 DELETED = ("qO0l1D", "Thématique (ancienne question)", "INPUT_TEXT")
 CHOICE_TYPES = {"DROPDOWN", "MULTIPLE_CHOICE", "CHECKBOXES", "MULTI_SELECT"}
@@ -90,9 +107,7 @@ def option_id(question_id: str, text: str) -> str:
 
 def siret_for(siren: str, typed: str | None = None) -> str:
     """A Luhn-valid SIRET for the SIREN (NIC made up), typed the way the entry says."""
-    base = next(
-        siren + f"0001{d}" for d in range(10) if luhn_ok(siren + f"0001{d}")
-    )
+    base = next(siren + f"0001{d}" for d in range(10) if luhn_ok(siren + f"0001{d}"))
     if typed and typed.startswith("drag"):  # a spreadsheet drag-increment: checksum broken
         bumped = str(int(base) + int(typed[4:]))
         assert not luhn_ok(bumped)
@@ -106,7 +121,9 @@ def siret_for(siren: str, typed: str | None = None) -> str:
 
 def options_by_vocabulary() -> dict[str, list[str]]:
     data = yaml.safe_load(TAXONOMY.read_text(encoding="utf-8"))
-    return {name: [v["label"] for v in spec["values"]] for name, spec in data["vocabularies"].items()}
+    return {
+        name: [v["label"] for v in spec["values"]] for name, spec in data["vocabularies"].items()
+    }
 
 
 def entries() -> list[dict[str, Any]]:
@@ -128,21 +145,43 @@ def build() -> dict[str, Any]:
     for qid, title, qtype, _field, vocabulary in QUESTIONS:
         questions.append(
             {
-                "id": qid, "type": qtype, "title": title, "isDeleted": False,
-                "fields": [{"uuid": str(uuid.uuid5(NAMESPACE, qid)), "type": "INPUT_FIELD",
-                            "questionType": qtype, "title": title}],
+                "id": qid,
+                "type": qtype,
+                "title": title,
+                "isDeleted": False,
+                "fields": [
+                    {
+                        "uuid": str(uuid.uuid5(NAMESPACE, qid)),
+                        "type": "INPUT_FIELD",
+                        "questionType": qtype,
+                        "title": title,
+                    }
+                ],
             }
         )
-        blocks.append({"uuid": str(uuid.uuid5(NAMESPACE, "title" + qid)), "type": "TITLE",
-                       "groupUuid": qid, "payload": {"title": title}})
+        blocks.append(
+            {
+                "uuid": str(uuid.uuid5(NAMESPACE, "title" + qid)),
+                "type": "TITLE",
+                "groupUuid": qid,
+                "payload": {"title": title},
+            }
+        )
         if qtype in CHOICE_TYPES:
             texts = vocab_options[vocabulary] if vocabulary else RECONTACT
             options[qid] = texts
             for text in texts:
-                blocks.append({"uuid": option_id(qid, text), "type": OPTION_BLOCK[qtype],
-                               "groupUuid": qid, "payload": {"text": text}})
-    questions.append({"id": DELETED[0], "type": DELETED[2], "title": DELETED[1],
-                      "isDeleted": True, "fields": []})
+                blocks.append(
+                    {
+                        "uuid": option_id(qid, text),
+                        "type": OPTION_BLOCK[qtype],
+                        "groupUuid": qid,
+                        "payload": {"text": text},
+                    }
+                )
+    questions.append(
+        {"id": DELETED[0], "type": DELETED[2], "title": DELETED[1], "isDeleted": True, "fields": []}
+    )
 
     def encode(qid: str, qtype: str, value: Any, turn: int) -> Any:
         if qtype not in CHOICE_TYPES:
@@ -163,30 +202,53 @@ def build() -> dict[str, Any]:
         }
         if entry.get("image", True) is not None:
             slug = short_id("logo", entry["siren"], length=8)
-            answers["image_url"] = [{
-                "id": slug, "name": f"logo-{entry['siren']}.png",
-                "url": f"https://storage.tally.so/private/logo-{slug}.png",
-                "mimeType": "image/png", "size": 10_240 + len(slug),
-            }]
+            answers["image_url"] = [
+                {
+                    "id": slug,
+                    "name": f"logo-{entry['siren']}.png",
+                    "url": f"https://storage.tally.so/private/logo-{slug}.png",
+                    "mimeType": "image/png",
+                    "size": 10_240 + len(slug),
+                }
+            ]
         responses = []
         for qid, _title, qtype, field, _vocab in QUESTIONS:
             value = answers.get(field) if field else ("Oui" if turn % 2 else "Non")
             if value is None or value == [] or value == "":
                 continue  # unanswered questions are absent
             key = "value" if turn % 4 == 3 else "answer"
-            responses.append({"id": short_id("response", entry["key"], qid, length=7),
-                              "questionId": qid, key: encode(qid, qtype, value, turn)})
+            responses.append(
+                {
+                    "id": short_id("response", entry["key"], qid, length=7),
+                    "questionId": qid,
+                    key: encode(qid, qtype, value, turn),
+                }
+            )
         if turn % 5 == 0:
-            responses.append({"id": short_id("response", entry["key"], DELETED[0], length=7),
-                              "questionId": DELETED[0], "answer": entry.get("theme") or ""})
-        submissions.append({
-            "id": sid, "formId": DEMO_FORM_ID,
-            "respondentId": short_id("respondent", entry.get("coll_nom", "")),
-            "isCompleted": not entry.get("partial", False),
-            "submittedAt": entry["submitted_at"], "responses": responses,
-        })
-    return {"id": DEMO_FORM_ID, "name": "Bibliothèque d'IA territoriales (démo)",
-            "questions": questions, "blocks": blocks, "submissions": submissions}
+            responses.append(
+                {
+                    "id": short_id("response", entry["key"], DELETED[0], length=7),
+                    "questionId": DELETED[0],
+                    "answer": entry.get("theme") or "",
+                }
+            )
+        submissions.append(
+            {
+                "id": sid,
+                "formId": DEMO_FORM_ID,
+                "respondentId": short_id("respondent", entry.get("coll_nom", "")),
+                "isCompleted": not entry.get("partial", False),
+                "submittedAt": entry["submitted_at"],
+                "responses": responses,
+            }
+        )
+    return {
+        "id": DEMO_FORM_ID,
+        "name": "Bibliothèque d'IA territoriales (démo)",
+        "questions": questions,
+        "blocks": blocks,
+        "submissions": submissions,
+    }
 
 
 def main() -> None:

@@ -99,7 +99,6 @@ class TallyClient:
         self,
         settings: Settings,
         *,
-        backoff_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         settings.require_tally()
@@ -107,7 +106,7 @@ class TallyClient:
         self.form_id: str = settings.tally_form_id or ""
         self.timeout = settings.tally_timeout_seconds
         self.max_retries = settings.tally_max_retries
-        self.backoff_seconds = backoff_seconds
+        self.backoff_seconds = settings.tally_backoff_seconds
         self.sleep = sleep
         self.pacer = Pacer(settings.tally_max_requests_per_minute, sleep=sleep)
         self.requests_made = 0
@@ -147,9 +146,8 @@ class TallyClient:
             else:
                 if response.status_code in RETRYABLE_STATUS:
                     last_problem = f"HTTP {response.status_code}"
-                    delay = retry_after_seconds(response.headers.get("Retry-After"))
-                    if delay is None:
-                        delay = self._backoff(attempt)
+                    told = retry_after_seconds(response.headers.get("Retry-After"))
+                    delay = self._backoff(attempt) if told is None else told
                 else:
                     return self._decode(response, what)
             if attempt == self.max_retries:

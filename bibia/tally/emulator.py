@@ -268,8 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
                 return
             if fault.garbage:
-                self._send(200, b"<html><body>Bad gateway</body></html>",
-                           {"Content-Type": "text/html"})
+                self._send(
+                    200, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"}
+                )
                 return
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             self._json(fault.status or 500, {"message": "injected fault"}, headers)

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real Tally emulator on loopback, real DuckDB files in tmp folders."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
+from bibia.settings import Settings
+from bibia.tally.emulator import EmulatedForm, TallyEmulator
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_form_data() -> dict[str, Any]:
+    with open(DEMO_FORM_PATH, encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
+@pytest.fixture
+def demo_form(demo_form_data: dict[str, Any]) -> EmulatedForm:
+    return EmulatedForm.from_json(copy.deepcopy(demo_form_data))
+
+
+def start_emulator(*forms: EmulatedForm, **options: Any) -> TallyEmulator:
+    return TallyEmulator(list(forms), api_key=DEMO_API_KEY, **options).start()
+
+
+@pytest.fixture
+def emulator(demo_form: EmulatedForm) -> Iterator[TallyEmulator]:
+    server = start_emulator(demo_form)
+    yield server
+    server.stop()
+
+
+def make_settings(tmp_path: Path, url: str, **changes: Any) -> Settings:
+    base = Settings(
+        tally_api_key=DEMO_API_KEY,
+        tally_form_id=DEMO_FORM_ID,
+        tally_api_url=url,
+        tally_max_requests_per_minute=0,
+        tally_backoff_seconds=0.01,
+        tally_timeout_seconds=5,
+        db_path=tmp_path / "warehouse" / "bibia.duckdb",
+        export_dir=tmp_path / "exports",
+    )
+    return base.with_(**changes)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, emulator: TallyEmulator) -> Settings:
+    return make_settings(tmp_path, emulator.url)
+
+
+def query(settings: Settings, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def table_snapshot(settings: Settings, table: str) -> list[tuple[Any, ...]]:
+    return query(settings, f"SELECT * FROM {table} ORDER BY ALL")
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a `bibia` process needs to run with these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "BIBIA_"))}
+    env.update(
+        TALLY_API_KEY=settings.tally_api_key or "",
+        TALLY_FORM_ID=settings.tally_form_id or "",
+        TALLY_API_URL=settings.tally_api_url,
+        TALLY_MAX_REQUESTS_PER_MINUTE="0",
+        BIBIA_DB=str(settings.db_path),
+        BIBIA_EXPORT_DIR=str(settings.export_dir),
+        DO_NOT_TRACK="1",
+    )
+    env.update(extra)
+    return env
