@@ -90,3 +90,45 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+VALID_ANSWERS: dict[str, Any] = {
+    "coll_nom": "Rennes Métropole",
+    "nom_projet": "Pilotage des stations d'épuration",
+    "coll_siret": "24350013900015",
+    "coll_type": "Métropole",
+    "projet_date": "09/2021",
+    "projet_status": "En déploiement",
+    "usage_description": "Pilotage de l'aération.",
+    "theme": "Transition écologique et énergétique",
+    "sous_theme": ["Gestion de l'eau"],
+    "audience_service": ["Agent"],
+    "image_url": "https://exemple.fr/logo.png",
+    "mise_en_oeuvre": "Marché public",
+    "herbergement": "Cloud chez un tiers",
+    "nom_algorithme": "Purecontrol",
+    "type_algorithme": ["Machine learning"],
+    "donnees_source": ["Open data"],
+    "donnees_acces": ["Par API"],
+}
+
+
+def tally_submission(
+    sid: str, answers: dict[str, Any], submitted_at: str = "2026-01-05T10:00:00.000Z"
+) -> dict[str, Any]:
+    """A submission on the demo form's questions, answering field by field (None: unanswered)."""
+    from bibia.demo.build import QUESTIONS
+
+    by_field = {field: qid for qid, _t, _y, field, _v in QUESTIONS if field}
+    return {
+        "id": sid,
+        "formId": DEMO_FORM_ID,
+        "respondentId": "r-" + sid,
+        "isCompleted": True,
+        "submittedAt": submitted_at,
+        "responses": [
+            {"id": f"{sid}-{by_field[f]}", "questionId": by_field[f], "answer": v}
+            for f, v in answers.items()
+            if v is not None
+        ],
+    }

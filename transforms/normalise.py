@@ -106,15 +106,27 @@ def month(value: Any) -> str | None:
             (year, mon), day = groups, 1
         elif form == "my":
             (mon, year), day = groups, 1
-        else:  # day/month/year, or the spreadsheet's month/day/year when day > 12
+        else:
             first, second, year = groups
-            day, mon = (first, second) if second <= 12 else (second, first)
+            day, mon = _day_month(found.group(1), found.group(2), first, second)
         try:
             date(year, mon, day)
         except ValueError:
             return raw
         return f"{year:04d}-{mon:02d}"
     return raw
+
+
+def _day_month(first_text: str, second_text: str, first: int, second: int) -> tuple[int, int]:
+    """JJ/MM/AAAA as French contributors type it, or M/D/YYYY as spreadsheets export it.
+    Decision: a part over 12 settles it; otherwise zero-padded parts (`01/09/2021`) are read
+    day first and unpadded ones (`7/1/2023`, a spreadsheet's) month first."""
+    if second > 12:
+        return second, first
+    if first > 12:
+        return first, second
+    padded = len(first_text) == 2 and len(second_text) == 2
+    return (first, second) if padded else (second, first)
 
 
 def url(value: Any) -> str | None:
