@@ -150,10 +150,9 @@ def run_job(
     *,
     step: Step = run_directly,
     on_page: PageCallback | None = None,
-    fail_at: str | None = None,
 ) -> RunReport:
-    """`kind`: `sync`, `sync_full` or `rebuild`. `fail_at` names a point where to raise, for
-    the tests of failure semantics ("after_commit", "before_commit")."""
+    """`kind`: `sync`, `sync_full` or `rebuild`. Each step runs through `step(name, fn, *args)`:
+    extract, land, derive_and_load, export (staged aside), then publish after the commit."""
     full = kind == "sync_full"
     if kind != "rebuild":
         settings.require_tally()
@@ -207,11 +206,7 @@ def run_job(
                     mapping,
                 )
             staged = step("export", _stage, con, settings, report, taxonomy)
-            if fail_at == "before_commit":
-                raise BibiaError("injected failure before the commit")
             con.execute("COMMIT")
-            if fail_at == "after_commit":
-                raise BibiaError("injected failure between the commit and the export rename")
             step("publish", staged.publish)
         except BaseException as exc:
             if staged is not None:

@@ -23,17 +23,14 @@ def _field(name: str, col: Any, taxonomy: Taxonomy, for_csv: bool) -> dict[str, 
     vocab = taxonomy[meta["vocabulary"]] if meta["vocabulary"] else None
     if kind == "number":
         out["type"] = "number"
-    elif kind == "enum_list":
-        if for_csv:
-            out.update(type="list", delimiter=LIST_DELIMITER, itemType="string")
-        else:
-            out["type"] = "array"
+    elif kind == "enum_list" and for_csv:  # a list of labels, joined
+        out.update(type="list", delimiter=LIST_DELIMITER, itemType="string")
+    elif kind == "enum_list":  # a Parquet list<string> column, which Table Schema cannot type
+        out.update(type="any", **{"bibia:parquetType": "list<string>"})
     elif kind == "day":
         out.update(type="date", format="%Y-%m-%d")
     elif kind == "month":
-        out.update(type="yearmonth") if not for_csv else out.update(
-            type="string", constraints={"pattern": r"\d{4}-\d{2}"}
-        )
+        out["type"] = "yearmonth"
     else:
         out["type"] = "string"
         if kind == "url":

@@ -1,0 +1,202 @@
+"""Contracts of the warehouse's other tables. Like `ProjectVersion`, each column carries its
+title, description, access level and kind; the DDL test checks the migrations against them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from schemas.project import INTERNAL, ProjectVersion, column
+
+RUN_STATUSES = ["running", "succeeded", "failed"]
+SEVERITIES = ["error", "warning"]
+
+
+class RawTallySubmission(pa.DataFrameModel):
+    """A completed Tally submission, exactly as received."""
+
+    submission_id: Series[str] = column(
+        "Soumission", "Tally submission id.", access=INTERNAL, kind="id", required=True
+    )
+    form_id: Series[str] = column(
+        "Formulaire", "Tally form id.", access=INTERNAL, kind="id", required=True
+    )
+    respondent_id: Series[str] = column(
+        "Répondant", "Tally respondent id.", access=INTERNAL, kind="id"
+    )
+    submitted_at: Series[Any] = column(
+        "Soumis le (UTC)",
+        "When Tally received it.",
+        access=INTERNAL,
+        kind="timestamp",
+        required=True,
+    )
+    payload: Series[str] = column(
+        "Contenu",
+        "The submission object as received (JSON).",
+        access=INTERNAL,
+        kind="json",
+        required=True,
+    )
+    content_hash: Series[str] = column(
+        "Empreinte",
+        "sha256 of the canonical JSON payload.",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    first_run_id: Series[str] = column(
+        "Vue d'abord par", "Run that first saw it.", access=INTERNAL, kind="id", required=True
+    )
+    content_run_id: Series[str] = column(
+        "Contenu vu d'abord par",
+        "Run that first saw this content.",
+        access=INTERNAL,
+        kind="id",
+        required=True,
+    )
+    first_seen_at: Series[Any] = column(
+        "Vue le (UTC)", "When it was first seen.", access=INTERNAL, kind="timestamp", required=True
+    )
+    content_seen_at: Series[Any] = column(
+        "Contenu vu le (UTC)",
+        "When this content was first seen.",
+        access=INTERNAL,
+        kind="timestamp",
+        required=True,
+    )
+    deleted_run_id: Series[str] = column(
+        "Supprimée selon", "Full run that no longer found it.", access=INTERNAL, kind="id"
+    )
+    deleted_at: Series[Any] = column(
+        "Supprimée le (UTC)", "When it was found deleted.", access=INTERNAL, kind="timestamp"
+    )
+
+
+class Quarantine(pa.DataFrameModel):
+    """A submission held back from the exports until it is fixed."""
+
+    submission_id: Series[str] = column(
+        "Soumission", "Tally submission id.", access=INTERNAL, kind="id", required=True
+    )
+    submitted_at: Series[Any] = column(
+        "Soumis le (UTC)",
+        "When Tally received it.",
+        access=INTERNAL,
+        kind="timestamp",
+        required=True,
+    )
+    since_run_id: Series[str] = column(
+        "Retenue depuis", "First run that held it back.", access=INTERNAL, kind="id", required=True
+    )
+    since_at: Series[Any] = column(
+        "Retenue le (UTC)",
+        "When it was first held back.",
+        access=INTERNAL,
+        kind="timestamp",
+        required=True,
+    )
+    reason: Series[str] = column(
+        "Motif", "The errors, field by field.", access=INTERNAL, kind="text", required=True
+    )
+
+
+class ValidationIssue(pa.DataFrameModel):
+    """A problem found in a submission: an error holds it back, a warning does not."""
+
+    run_id: Series[str] = column(
+        "Exécution", "Run that found it.", access=INTERNAL, kind="id", required=True
+    )
+    submission_id: Series[str] = column(
+        "Soumission", "Tally submission id.", access=INTERNAL, kind="id", required=True
+    )
+    field: Series[str] = column(
+        "Champ", "Field of the data model.", access=INTERNAL, kind="text", required=True
+    )
+    value: Series[str] = column(
+        "Valeur", "The offending value, as normalised.", access=INTERNAL, kind="text"
+    )
+    severity: Series[str] = column(
+        "Gravité", "error or warning.", access=INTERNAL, kind="text", required=True
+    )
+    message: Series[str] = column(
+        "Message",
+        "What is wrong, for a curator (in French).",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+
+    @pa.check("severity")
+    def known_severity(cls, severity: Series[str]) -> Series[bool]:
+        return severity.isin(SEVERITIES)
+
+
+class SyncRun(pa.DataFrameModel):
+    """One run of sync or rebuild, recorded even when it fails."""
+
+    run_id: Series[str] = column(
+        "Exécution",
+        "Run id (start time and a random suffix).",
+        access=INTERNAL,
+        kind="id",
+        required=True,
+    )
+    kind: Series[str] = column(
+        "Type", "sync, sync_full or rebuild.", access=INTERNAL, kind="text", required=True
+    )
+    form_id: Series[str] = column("Formulaire", "Tally form id.", access=INTERNAL, kind="id")
+    started_at: Series[Any] = column(
+        "Début (UTC)", "Start.", access=INTERNAL, kind="timestamp", required=True
+    )
+    ended_at: Series[Any] = column("Fin (UTC)", "End.", access=INTERNAL, kind="timestamp")
+    status: Series[str] = column(
+        "État", "running, succeeded or failed.", access=INTERNAL, kind="text", required=True
+    )
+    fetched: Series[int] = column(
+        "Lues", "Completed submissions read from Tally.", access=INTERNAL, kind="integer"
+    )
+    new: Series[int] = column(
+        "Nouvelles", "Submissions never seen before.", access=INTERNAL, kind="integer"
+    )
+    updated: Series[int] = column(
+        "Modifiées",
+        "Submissions seen before with another content.",
+        access=INTERNAL,
+        kind="integer",
+    )
+    quarantined: Series[int] = column(
+        "En quarantaine", "Submissions held back after the run.", access=INTERNAL, kind="integer"
+    )
+    exported: Series[int] = column(
+        "Exportés", "Projects in the exports after the run.", access=INTERNAL, kind="integer"
+    )
+    requests: Series[int] = column(
+        "Requêtes", "HTTP requests made to Tally.", access=INTERNAL, kind="integer"
+    )
+    error: Series[str] = column(
+        "Erreur", "Why the run failed (one line).", access=INTERNAL, kind="text"
+    )
+
+
+TABLES: dict[str, type[pa.DataFrameModel]] = {
+    "raw_tally_submissions": RawTallySubmission,
+    "project_versions": ProjectVersion,
+    "quarantine": Quarantine,
+    "validation_issues": ValidationIssue,
+    "sync_runs": SyncRun,
+}
+
+DUCKDB_TYPES = {
+    "enum_list": "VARCHAR[]",
+    "number": "DOUBLE",
+    "timestamp": "TIMESTAMP",
+    "json": "JSON",
+    "integer": "INTEGER",
+}
+
+
+def duckdb_type(kind: str) -> str:
+    return DUCKDB_TYPES.get(kind, "VARCHAR")

@@ -1,0 +1,310 @@
+"""The exports: access split by construction, determinism, atomicity, round trips."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from frictionless import validate
+
+from bibia.demo.synthetic import synthetic_form
+from bibia.pipeline import run_directly, run_job
+from bibia.tally.emulator import EmulatedForm
+from schemas.project import PUBLIC, RESTRICTED, export_columns
+from tests.conftest import (
+    ROOT,
+    VALID_ANSWERS,
+    make_settings,
+    query,
+    start_emulator,
+    tally_submission,
+)
+
+CONTRACT_PUBLIC = [
+    "projet_id",
+    "coll_nom",
+    "nom_projet",
+    "coll_siret",
+    "coll_type",
+    "projet_date",
+    "projet_status",
+    "status_abandon",
+    "partenaires",
+    "usage_description",
+    "theme",
+    "sous_theme",
+    "audience_service",
+    "url_infos",
+    "image_url",
+    "date",
+    "latitude",
+    "longitude",
+]
+CONTRACT_RESTRICTED = [
+    *CONTRACT_PUBLIC,
+    "projet_contact",
+    "financement",
+    "budget",
+    "mise_en_oeuvre",
+    "herbergement",
+    "nom_algorithme",
+    "algorithme_description",
+    "algorithme_operations",
+    "type_algorithme",
+    "impact_environnement",
+    "donnees_source",
+    "donnees_acces",
+    "url_ressources",
+]
+RESTRICTED_ONLY = set(CONTRACT_RESTRICTED) - set(CONTRACT_PUBLIC)
+EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+FILES = ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json")
+
+
+def export_bytes(export_dir: Path) -> dict[str, bytes]:
+    """What readers see: the published files (not a staging folder set aside)."""
+    return {
+        str(p.relative_to(export_dir)): p.read_bytes()
+        for access in (PUBLIC, RESTRICTED)
+        for p in sorted((export_dir / access).iterdir())
+    }
+
+
+def test_column_lists_follow_the_contract():
+    assert export_columns(PUBLIC) == CONTRACT_PUBLIC
+    assert export_columns(RESTRICTED) == CONTRACT_RESTRICTED
+
+
+def assert_public_is_clean(export_dir: Path) -> None:
+    public = export_dir / "public"
+    assert sorted(p.name for p in public.iterdir()) == sorted(FILES)
+    with open(public / "bibliotheque_ia.csv", encoding="utf-8", newline="") as handle:
+        assert next(csv.reader(handle)) == CONTRACT_PUBLIC
+    assert pq.read_schema(public / "bibliotheque_ia.parquet").names == CONTRACT_PUBLIC
+    package = json.loads((public / "datapackage.json").read_text(encoding="utf-8"))
+    for resource in package["resources"]:
+        assert [f["name"] for f in resource["schema"]["fields"]] == CONTRACT_PUBLIC
+    for path in public.iterdir():
+        data = path.read_bytes()
+        if path.suffix == ".parquet":  # look inside: every value, not the compressed bytes
+            data = pd.read_parquet(path).to_json(force_ascii=False).encode()
+        assert not EMAIL.search(data), path
+        for name in RESTRICTED_ONLY:
+            assert name.encode() not in data, (path, name)
+
+
+def test_public_exports_carry_no_restricted_data_on_the_demo_form(settings):
+    run_job(settings, "sync")
+    assert_public_is_clean(settings.export_dir)
+    restricted = pd.read_parquet(settings.export_dir / "restricted" / "bibliotheque_ia.parquet")
+    assert restricted["projet_contact"].notna().sum() >= 3  # the split removed real e-mails
+
+
+def test_public_exports_carry_no_restricted_data_when_every_field_is_filled(tmp_path):
+    form = synthetic_form(300)
+    for sub in form["submissions"]:  # fill the optional restricted fields too
+        sub["responses"] += [
+            {"id": f"{sub['id']}-i", "questionId": "qE8n1V", "answer": "Green Algorithms: 3 kg"},
+            {"id": f"{sub['id']}-r", "questionId": "qR1e9S", "answer": "github.com/x/y"},
+        ]
+    server = start_emulator(EmulatedForm.from_json(form))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        report = run_job(settings, "sync")
+    finally:
+        server.stop()
+    assert report.exported == 300
+    restricted = pd.read_parquet(settings.export_dir / "restricted" / "bibliotheque_ia.parquet")
+    assert restricted[sorted(RESTRICTED_ONLY)].notna().all().all()
+    assert_public_is_clean(settings.export_dir)
+
+
+def test_the_same_sync_gives_byte_identical_exports(tmp_path, emulator):
+    first = make_settings(tmp_path / "a", emulator.url)
+    second = make_settings(tmp_path / "b", emulator.url)
+    run_job(first, "sync")
+    run_job(second, "sync")
+    assert export_bytes(first.export_dir) == export_bytes(second.export_dir)
+    before = export_bytes(first.export_dir)
+    run_job(first, "sync")  # nothing new
+    run_job(first, "rebuild")
+    assert export_bytes(first.export_dir) == before
+
+
+def test_restricted_files_are_readable_by_their_owner_only(settings):
+    run_job(settings, "sync")
+    folder = settings.export_dir / "restricted"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name in FILES:
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("access", [PUBLIC, RESTRICTED])
+def test_datapackage_is_a_valid_frictionless_package(settings, access):
+    run_job(settings, "sync")
+    folder = settings.export_dir / access
+    report = validate(str(folder / "datapackage.json"))
+    assert report.valid, report.flatten(["type", "note"])
+    package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    csv_fields = {f["name"]: f for f in package["resources"][0]["schema"]["fields"]}
+    assert csv_fields["theme"]["constraints"]["enum"][0] == "Transition écologique et énergétique"
+    assert csv_fields["coll_nom"]["title"] == "Porteur" and csv_fields["coll_nom"]["description"]
+    assert csv_fields["sous_theme"]["type"] == "list"
+
+
+def test_parquet_keeps_lists_and_csv_joins_them(settings):
+    run_job(settings, "sync")
+    table = pq.read_table(settings.export_dir / "public" / "bibliotheque_ia.parquet")
+    assert str(table.schema.field("audience_service").type) == "list<element: string>"
+    frame = pd.read_csv(
+        settings.export_dir / "public" / "bibliotheque_ia.csv", dtype=str, keep_default_na=False
+    )
+    parquet = table.to_pandas()
+    for csv_cell, items in zip(frame["audience_service"], parquet["audience_service"], strict=True):
+        assert csv_cell == ", ".join(items)
+
+
+TRICKY = (
+    'Ligne 1 avec "guillemets"; point-virgule, virgule\nLigne 2 🤖 émoji — tiret\r\n\tindentée\n'
+) + "x" * 6_000
+
+
+def test_tricky_text_round_trips_through_parquet_and_csv(tmp_path):
+    form = synthetic_form(0)
+    form["submissions"] = [
+        tally_submission(
+            "tricky1",
+            {
+                **VALID_ANSWERS,
+                "usage_description": TRICKY,
+                "nom_projet": '=HYPERLINK("http://x")',
+                "partenaires": "+33 1 23 45 67 89",
+            },
+        ),
+        tally_submission(
+            "tricky2", {**VALID_ANSWERS, "nom_projet": "@Projet", "partenaires": "-Pôle TES"}
+        ),
+    ]
+    server = start_emulator(EmulatedForm.from_json(form))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        run_job(settings, "sync")
+    finally:
+        server.stop()
+    expected_text = TRICKY.replace("\r\n", "\n").strip()  # long text: CRLF -> LF, trimmed
+    parquet = pd.read_parquet(settings.export_dir / "public" / "bibliotheque_ia.parquet")
+    parquet = parquet.set_index("nom_projet")
+    assert parquet.loc['=HYPERLINK("http://x")', "usage_description"] == expected_text
+    assert parquet.loc['=HYPERLINK("http://x")', "partenaires"] == "+33 1 23 45 67 89"
+    frame = pd.read_csv(
+        settings.export_dir / "public" / "bibliotheque_ia.csv", dtype=str, keep_default_na=False
+    ).set_index("nom_projet")
+    assert set(frame.index) == {'\'=HYPERLINK("http://x")', "'@Projet"}  # neutralised
+    row = frame.loc['\'=HYPERLINK("http://x")']
+    assert row["usage_description"] == expected_text
+    assert row["partenaires"] == "'+33 1 23 45 67 89"
+    assert frame.loc["'@Projet", "partenaires"] == "'-Pôle TES"
+    assert row["latitude"] == ""  # numbers are never prefixed (negative longitudes!)
+
+
+def _fail_at(target: str):
+    def step(name, fn, *args, **kwargs):
+        if name == target:
+            raise OSError(f"disk full while running {name}")
+        return run_directly(name, fn, *args, **kwargs)
+
+    return step
+
+
+def _grow(emulator) -> None:
+    form = emulator.forms["bibiaD"]
+    emulator.add_submissions(
+        "bibiaD",
+        [
+            tally_submission(
+                "grown1",
+                {**VALID_ANSWERS, "nom_projet": "Projet ajouté"},
+                "2026-11-20T10:00:00.000Z",
+            )
+        ],
+    )
+    assert form.submissions[-1]["id"] == "grown1"
+
+
+def assert_exports_readable(export_dir: Path, rows: int) -> None:
+    for access in (PUBLIC, RESTRICTED):
+        folder = export_dir / access
+        assert len(pd.read_parquet(folder / "bibliotheque_ia.parquet")) == rows
+        assert len(pd.read_csv(folder / "bibliotheque_ia.csv")) == rows
+        json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "target", ["export", "publish"], ids=["failing-before-the-commit", "failing-after-the-commit"]
+)
+def test_a_failed_run_leaves_the_previous_exports_complete(settings, emulator, target):
+    first = run_job(settings, "sync")
+    before = export_bytes(settings.export_dir)
+    _grow(emulator)
+    with pytest.raises(OSError, match="disk full"):
+        run_job(settings, "sync", step=_fail_at(target))
+    assert export_bytes(settings.export_dir) == before
+    assert_exports_readable(settings.export_dir, first.exported)
+    ((status, error),) = query(
+        settings, "SELECT status, error FROM sync_runs ORDER BY started_at DESC LIMIT 1"
+    )
+    assert status == "failed" and "disk full" in error
+    committed = query(
+        settings, "SELECT count(*) FROM raw_tally_submissions WHERE submission_id = 'grown1'"
+    )
+    assert committed == [(1 if target == "publish" else 0,)]
+    after = run_job(settings, "sync_full")  # the next run catches up
+    assert after.exported == first.exported + 1
+    assert_exports_readable(settings.export_dir, first.exported + 1)
+
+
+KILL_BETWEEN_COMMIT_AND_RENAME = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from bibia.pipeline import run_job, run_directly
+from tests.conftest import make_settings
+from pathlib import Path
+
+def step(name, fn, *args, **kwargs):
+    if name == "publish":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_directly(name, fn, *args, **kwargs)
+
+run_job(make_settings(Path({tmp!r}), {url!r}), "sync", step=step)
+"""
+
+
+def test_a_run_killed_between_the_commit_and_the_rename(settings, emulator, tmp_path):
+    first = run_job(settings, "sync")
+    before = export_bytes(settings.export_dir)
+    _grow(emulator)
+    script = KILL_BETWEEN_COMMIT_AND_RENAME.format(
+        root=str(ROOT), tmp=str(tmp_path), url=emulator.url
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == -9
+    assert export_bytes(settings.export_dir) == before
+    assert_exports_readable(settings.export_dir, first.exported)
+    assert any(settings.export_dir.glob(".staging-*"))  # what the killed run left aside
+    after = run_job(settings, "sync_full")
+    assert not any(settings.export_dir.glob(".staging-*"))
+    assert_exports_readable(settings.export_dir, after.exported)

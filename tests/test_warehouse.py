@@ -1,0 +1,169 @@
+"""The warehouse: migrations, DDL against the pandera contracts, history, analyst views."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bibia.errors import BibiaError
+from bibia.pipeline import run_job
+from schemas.project import export_columns
+from schemas.tables import TABLES, duckdb_type
+from tests.conftest import ROOT, query
+from warehouse.migrate import MIGRATIONS_DIR, migrate
+
+SICOVAL = "Détection des fuites d'eau par IA"
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    migrate(connection)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_table_columns_match_their_pandera_contract(con, table):
+    model = TABLES[table].to_schema()
+    expected = [
+        (name, duckdb_type(col.metadata["kind"]), "NO" if col.metadata["required"] else "YES")
+        for name, col in model.columns.items()
+    ]
+    actual = con.execute(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    assert actual == expected
+
+
+@pytest.mark.parametrize(
+    ("view", "access"), [("public_projects", "public"), ("restricted_projects", "restricted")]
+)
+def test_export_views_have_exactly_the_export_columns(con, view, access):
+    actual = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [view],
+        ).fetchall()
+    ]
+    assert actual == export_columns(access)
+
+
+def test_migrations_are_recorded_and_applied_once(con):
+    names = [
+        r[0] for r in con.execute("SELECT name FROM schema_migrations ORDER BY version").fetchall()
+    ]
+    assert names == sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
+    assert migrate(con) == []
+
+
+def test_an_edited_migration_is_refused(con, tmp_path: Path):
+    edited = tmp_path / "migrations"
+    edited.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        (edited / path.name).write_text(path.read_text() + "\n-- edited\n")
+    with pytest.raises(BibiaError, match="edited after it was applied"):
+        migrate(con, edited)
+
+
+def test_a_new_migration_is_applied_on_an_existing_warehouse(con, tmp_path: Path):
+    more = tmp_path / "migrations"
+    more.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        (more / path.name).write_text(path.read_text())
+    (more / "999_note.sql").write_text("CREATE TABLE curator_notes (note VARCHAR);")
+    assert migrate(con, more) == ["999_note.sql"]
+    assert con.execute("SELECT count(*) FROM curator_notes").fetchall() == [(0,)]
+
+
+def test_a_resubmitted_project_is_two_versions_and_one_project(settings):
+    run_job(settings, "sync")
+    versions = query(
+        settings,
+        "SELECT projet_id, projet_status, submitted_at FROM "
+        "project_versions WHERE nom_projet = ? ORDER BY submitted_at",
+        [SICOVAL],
+    )
+    assert len(versions) == 2 and versions[0][0] == versions[1][0]
+    assert query(
+        settings, "SELECT projet_status FROM projects WHERE nom_projet = ?", [SICOVAL]
+    ) == [("En déploiement",)]  # the latest version's value
+
+
+def test_projet_ids_are_stable_across_runs_and_rebuilds(settings):
+    run_job(settings, "sync")
+    first = query(settings, "SELECT submission_id, projet_id FROM project_versions ORDER BY 1")
+    run_job(settings, "sync_full")
+    run_job(settings, "rebuild")
+    assert (
+        query(settings, "SELECT submission_id, projet_id FROM project_versions ORDER BY 1") == first
+    )
+
+
+def test_the_same_project_sent_twice_is_one_project(settings):
+    run_job(settings, "sync")
+    rows = query(
+        settings,
+        "SELECT count(*), count(DISTINCT projet_id) FROM project_versions "
+        "WHERE coll_nom = 'Rennes Métropole' AND nom_projet LIKE 'Pilotage%'",
+    )
+    assert rows == [(2, 1)]
+
+
+def test_an_edited_submission_replaces_its_version(settings, emulator):
+    run_job(settings, "sync")
+    form = emulator.forms["bibiaD"]
+    edited = next(s for s in form.submissions if s["isCompleted"])
+    sid = edited["id"]
+    for response in edited["responses"]:
+        if response["questionId"] == "qB3m9Z":  # the project's name
+            response["answer" if "answer" in response else "value"] = "Nouveau nom"
+    emulator.add_submissions("bibiaD", [edited])
+    run_job(settings, "sync_full")
+    assert query(
+        settings, "SELECT nom_projet FROM project_versions WHERE submission_id = ?", [sid]
+    ) == [("Nouveau nom",)]
+
+
+def test_analyst_views_count_every_project(settings):
+    run_job(settings, "sync")
+    ((projects,),) = query(settings, "SELECT count(*) FROM projects")
+    for view in (
+        "stats_by_theme",
+        "stats_by_maturity",
+        "stats_by_coll_groupe",
+        "stats_by_coll_type",
+        "stats_by_start_year",
+    ):
+        assert query(settings, f"SELECT sum(projects) FROM {view}") == [(projects,)], view
+    themes = dict(query(settings, "SELECT theme, projects FROM stats_by_theme"))
+    assert len(themes) == 6 and themes["Mobilités"] >= 3
+    groups = dict(query(settings, "SELECT coll_groupe, projects FROM stats_by_coll_groupe"))
+    assert set(groups) <= {"Commune", "EPCI", "Département", "Région", "Syndicat", "Opérateur"}
+    subs = query(
+        settings,
+        "SELECT theme, sous_theme FROM stats_by_sous_theme WHERE sous_theme = 'Gestion de l''eau'",
+    )
+    assert subs == [("Transition écologique et énergétique", "Gestion de l'eau")]
+
+
+def test_the_readmes_example_queries_run(settings):
+    run_job(settings, "sync")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## For analysts", 1)[1].split("\n## ", 1)[0]
+    queries = re.findall(r"```sql\n(.*?)```", block, flags=re.S)
+    assert len(queries) >= 4
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        for sql in queries:
+            for statement in filter(str.strip, sql.split(";")):
+                assert con.execute(statement).fetchall() is not None
+    finally:
+        con.close()
