@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
@@ -130,7 +131,7 @@ class ValidationIssue(pa.DataFrameModel):
     )
 
     @pa.check("severity")
-    def known_severity(cls, severity: Series[str]) -> Series[bool]:
+    def known_severity(cls, severity: pd.Series) -> pd.Series:
         return severity.isin(SEVERITIES)
 
 
