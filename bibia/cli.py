@@ -52,13 +52,12 @@ def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("urllib3", "prefect", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    ours = logging.getLogger("bibia")
+    ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    ours.propagate = False
     try:
         settings = Settings.from_env()
         if args.command == "sync":

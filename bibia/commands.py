@@ -6,7 +6,7 @@ import logging
 import sys
 
 from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
-from bibia.errors import BibiaError
+from bibia.errors import BibiaError, ConfigError
 from bibia.pipeline import RunReport, run_job
 from bibia.progress import Progress
 from bibia.settings import Settings
@@ -29,13 +29,47 @@ def summary(report: RunReport, settings: Settings) -> str:
 
 
 def _run(settings: Settings, kind: str) -> int:
+    """A one-off run. With a Prefect server configured (PREFECT_API_URL), it runs as a flow that
+    the server tracks; without one, the same steps run directly: Prefect would otherwise start a
+    temporary server for the run, about 25 s on a 2-core machine for nothing kept."""
     progress = Progress(enabled=settings.progress)
     try:
-        report = run_job(settings, kind, on_page=progress.page)
+        if settings.prefect_api_url:
+            from flows.sync import FlowContext, run_flow_in_process
+
+            quiet_prefect_console()
+            run_flow_in_process(kind, FlowContext(settings, progress.page))
+            report = last_run(settings)
+        else:
+            report = run_job(settings, kind, on_page=progress.page)
     finally:
         progress.done()
     print(summary(report, settings))
     return 0
+
+
+def quiet_prefect_console() -> None:
+    """In a one-off command, Prefect's own console lines (and the tracebacks of a failed flow)
+    would bury bibia's one-line summary or error: they still reach the Prefect server."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler).__name__ == "PrefectConsoleHandler":
+            root.removeHandler(handler)
+    root.addHandler(logging.NullHandler())
+
+
+def last_run(settings: Settings) -> RunReport:
+    from warehouse.db import connect, first_row
+
+    con = connect(settings.db_path, read_only=True)
+    try:
+        row = first_row(con, "SELECT * FROM sync_runs ORDER BY started_at DESC LIMIT 1")
+        names = [d[0] for d in con.description or []]
+    finally:
+        con.close()
+    if row is None:
+        raise BibiaError("the flow ended without recording its run")
+    return RunReport(**dict(zip(names, row, strict=True)))
 
 
 def sync(settings: Settings, full: bool = False) -> int:
@@ -57,7 +91,33 @@ def rebuild(settings: Settings) -> int:
 
 
 def serve(settings: Settings, cron: str | None, interval: float | None, full: bool) -> int:
-    raise BibiaError("`bibia serve` is not available yet (issue 5)")
+    """Serve the sync flow as a deployment with this schedule, until interrupted. Scheduled
+    runs execute here, in subprocesses that inherit this environment (TALLY_*, BIBIA_*)."""
+    if not settings.prefect_api_url:
+        raise ConfigError(
+            "bibia serve needs a Prefect server: start one with `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (see the README, Scheduling)"
+        )
+    settings.require_tally()
+    from prefect.deployments.runner import EntrypointType
+
+    from flows.sync import sync_flow
+
+    schedule: dict[str, object] = {"cron": cron} if cron else {"interval": interval}
+    log.info(
+        "serving bibia-sync on %s (%s)",
+        settings.prefect_api_url,
+        f"cron {cron}" if cron else f"every {interval:g} s",
+    )
+    sync_flow.serve(
+        name="scheduled",
+        parameters={"full": full},
+        limit=1,  # never two runs of the deployment at once (the warehouse lock backs this)
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        print_starting_message=False,
+        **schedule,  # type: ignore[arg-type]
+    )
+    return 0
 
 
 __all__ = ["rebuild", "serve", "sync", "sync_demo", "sys"]

@@ -14,7 +14,12 @@ class ConfigError(BibiaError):
 
 
 class TallyError(BibiaError):
-    """Tally answered something the pipeline cannot use."""
+    """Tally answered something the pipeline cannot use. `transient`: worth another try later
+    (the service kept failing), as opposed to a wrong key, form or answer shape."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class MappingError(BibiaError):

@@ -38,6 +38,20 @@ def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> 
     return fn(*args, **kwargs)
 
 
+def with_failpoint(step: Step, failpoint: str | None) -> Step:
+    """`step`, except that the step named `failpoint` fails (BIBIA_FAILPOINT): a way to rehearse
+    a failure in a real process, a served flow included."""
+    if not failpoint:
+        return step
+
+    def failing(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if name == failpoint:
+            raise BibiaError(f"step {name} failed on purpose (BIBIA_FAILPOINT={failpoint})")
+        return step(name, fn, *args, **kwargs)
+
+    return failing
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -128,8 +142,11 @@ def _land(
 def _stage(
     con: duckdb.DuckDBPyConnection, settings: Settings, report: RunReport, taxonomy: Taxonomy
 ) -> StagedExport:
-    clean_stale_staging(settings.export_dir)
-    staged = stage_exports(con, settings.export_dir, report.run_id, taxonomy)
+    try:
+        clean_stale_staging(settings.export_dir)
+        staged = stage_exports(con, settings.export_dir, report.run_id, taxonomy)
+    except (OSError, duckdb.IOException) as exc:
+        raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
     report.quarantined = int(scalar(con, "SELECT count(*) FROM quarantine"))
     report.exported = staged.rows
     return staged
@@ -141,7 +158,10 @@ def _finish(con: duckdb.DuckDBPyConnection, report: RunReport, error: BaseExcept
     if error is not None:
         text = str(error) if isinstance(error, BibiaError) else f"{type(error).__name__}: {error}"
         report.error = text.splitlines()[0] if text else type(error).__name__
-    _record(con, report)
+    try:
+        _record(con, report)
+    except duckdb.Error:  # e.g. interrupted by the signal that is stopping the run: once more
+        _record(con, report)
 
 
 def run_job(
@@ -154,6 +174,7 @@ def run_job(
     """`kind`: `sync`, `sync_full` or `rebuild`. Each step runs through `step(name, fn, *args)`:
     extract, land, derive_and_load, export (staged aside), then publish after the commit."""
     full = kind == "sync_full"
+    step = with_failpoint(step, settings.failpoint)
     if kind != "rebuild":
         settings.require_tally()
     taxonomy, mapping = _load_config(settings)

@@ -34,6 +34,8 @@ class Settings:
     taxonomy_path: Path = DEFAULT_TAXONOMY
     mapping_path: Path = DEFAULT_MAPPING
     lock_timeout_seconds: float = 0.0
+    prefect_api_url: str | None = None  # runs are tracked by this Prefect server when set
+    failpoint: str | None = None  # a step that must fail, to rehearse failures (tests, drills)
     progress: bool | None = None  # None: only when stderr is a terminal
 
     def __repr__(self) -> str:  # the key never appears, even in a repr
@@ -68,6 +70,8 @@ class Settings:
             taxonomy_path=Path(env.get("BIBIA_TAXONOMY") or DEFAULT_TAXONOMY),
             mapping_path=Path(env.get("BIBIA_MAPPING") or DEFAULT_MAPPING),
             lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0),
+            prefect_api_url=env.get("PREFECT_API_URL") or None,
+            failpoint=env.get("BIBIA_FAILPOINT") or None,
         )
 
     def with_(self, **changes: object) -> Settings:

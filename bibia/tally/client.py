@@ -156,7 +156,8 @@ class TallyClient:
             log.warning("Tally %s: %s, retry %d in %.1f s", what, last_problem, attempt + 1, delay)
             self.sleep(delay)
         raise TallyError(
-            f"Tally kept failing on {what} after {self.max_retries + 1} attempts ({last_problem})"
+            f"Tally kept failing on {what} after {self.max_retries + 1} attempts ({last_problem})",
+            transient=True,
         )
 
     def _backoff(self, attempt: int) -> float:

@@ -73,11 +73,13 @@ class TallyEmulator:
         api_key: str = "tly-emulator-key",
         rate_limit_per_minute: int | None = None,
         rate_limit_retry_after: bool = False,
+        delay_seconds: float = 0.0,
     ) -> None:
         self.forms = {form.form_id: form for form in forms}
         self.api_key = api_key
         self.rate_limit_per_minute = rate_limit_per_minute
         self.rate_limit_retry_after = rate_limit_retry_after
+        self.delay_seconds = delay_seconds  # latency of every answer, to make runs overlap
         self.faults: deque[Fault] = deque()
         self.seen: list[Seen] = []
         self._hits: deque[float] = deque()
@@ -261,6 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.headers.get("tally-version"),
             )
         )
+        if emulator.delay_seconds:
+            time.sleep(emulator.delay_seconds)
         fault = emulator._take_fault(split.path)
         if fault is not None:
             if fault.drop:

@@ -1,0 +1,95 @@
+"""The `sync` and `rebuild` flows.
+
+Each step of `bibia.pipeline.run_job` runs as a Prefect task: `extract` (the only one that talks
+to Tally, so the only one with retries), `land`, `derive_and_load`, `export` and `publish`.
+Every task is side-effecting, so none is cached and no result is persisted.
+
+Flow parameters hold nothing secret: the settings come from the environment of the process that
+runs the flow (`bibia serve`, a worker), or from the `bibia` command that started it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+
+from bibia.errors import BibiaError
+from bibia.extract import PageCallback
+from bibia.pipeline import RunReport, run_job
+from bibia.settings import Settings
+
+T = TypeVar("T")
+EXTRACT_RETRY_DELAYS: list[float] = [30.0, 120.0]  # seconds, after the client's own retries gave up
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    """What a `bibia` command hands to a flow it runs in-process (never a flow parameter)."""
+
+    settings: Settings
+    on_page: PageCallback | None = None
+
+
+CONTEXT: ContextVar[FlowContext | None] = ContextVar("bibia_flow_context", default=None)
+
+
+def worth_retrying(_task: Any, _run: TaskRun, state: State) -> bool:
+    """Retry an extraction that met a transient failure, not a wrong key or form."""
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, BibiaError):
+        return bool(getattr(error, "transient", False))
+    return True
+
+
+def run_as_task(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """The `step` of run_job: one Prefect task per step; retries on the HTTP one only."""
+    if name == "extract":
+        step = task(
+            name=name,
+            cache_policy=NO_CACHE,
+            persist_result=False,
+            retries=len(EXTRACT_RETRY_DELAYS),
+            retry_delay_seconds=EXTRACT_RETRY_DELAYS,
+            retry_condition_fn=worth_retrying,
+        )(fn)
+    else:
+        step = task(name=name, cache_policy=NO_CACHE, persist_result=False)(fn)
+    return step(*args, **kwargs)
+
+
+def _run(kind: str) -> dict[str, Any]:
+    context = CONTEXT.get() or FlowContext(Settings.from_env())
+    report: RunReport = run_job(context.settings, kind, step=run_as_task, on_page=context.on_page)
+    row = report.as_row()
+    return {k: v for k, v in row.items() if k not in {"started_at", "ended_at"}}
+
+
+@flow(
+    name="bibia-sync", description="Pull new Tally submissions, normalise, validate, load, export."
+)
+def sync_flow(full: bool = False) -> dict[str, Any]:
+    return _run("sync_full" if full else "sync")
+
+
+@flow(name="bibia-rebuild", description="Re-derive every table and export from raw.")
+def rebuild_flow() -> dict[str, Any]:
+    return _run("rebuild")
+
+
+def run_flow_in_process(kind: str, context: FlowContext) -> None:
+    """Run a flow here, tracked by the Prefect server the environment points at."""
+    token = CONTEXT.set(context)
+    try:
+        if kind == "rebuild":
+            rebuild_flow()
+        else:
+            sync_flow(full=kind == "sync_full")
+    finally:
+        CONTEXT.reset(token)

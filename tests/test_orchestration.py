@@ -1,0 +1,321 @@
+"""Orchestration: a real Prefect server started here, schedules, failures, concurrent runs,
+the progress display."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from bibia.demo.synthetic import synthetic_form
+from bibia.pipeline import run_job
+from bibia.tally.emulator import EmulatedForm
+from tests.conftest import ROOT, cli_env, make_settings, query, start_emulator
+
+BIBIA = [sys.executable, "-m", "bibia.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check, timeout: float, what: str, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """`prefect server start` on a free loopback port, with its own PREFECT_HOME."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+
+    def healthy() -> bool:
+        if server.poll() is not None:
+            raise AssertionError((home / "server.log").read_text()[-2000:])
+        try:
+            return requests.get(f"{api}/health", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(healthy, 180, "the Prefect server")
+        yield {
+            "PREFECT_API_URL": api,
+            "PREFECT_HOME": str(home),
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def flow_runs(api: str, flow_name: str, state: str) -> list[dict]:
+    """Runs of the flow in that state, the latest first (a served deployment also schedules
+    many runs ahead: they are SCHEDULED)."""
+    body = {
+        "flows": {"name": {"any_": [flow_name]}},
+        "flow_runs": {"state": {"type": {"any_": [state]}}},
+        "sort": "START_TIME_DESC",
+        "limit": 20,
+    }
+    response = requests.post(f"{api}/flow_runs/filter", json=body, timeout=10)
+    response.raise_for_status()
+    runs: list[dict] = response.json()
+    return runs
+
+
+@pytest.mark.prefect_server
+def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, settings, tmp_path):
+    env = cli_env(settings, **prefect_server)
+    log_path = tmp_path / "serve.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
+    serve = subprocess.Popen(
+        [*BIBIA, "serve", "--interval", "5"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api = prefect_server["PREFECT_API_URL"]
+    try:
+
+        def completed() -> list[dict]:
+            if serve.poll() is not None:
+                raise AssertionError(log_path.read_text())
+            return [r for r in flow_runs(api, "bibia-sync", "COMPLETED") if r["deployment_id"]]
+
+        runs = wait_for(completed, 240, "a scheduled run to complete", every=2)
+    finally:
+        os.killpg(serve.pid, signal.SIGINT)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
+        log.close()
+    assert runs[0]["parameters"] == {"full": False}  # nothing secret in the parameters
+    public = pd.read_csv(settings.export_dir / "public" / "bibliotheque_ia.csv")
+    assert len(public) == 34
+    statuses = {s for (s,) in query(settings, "SELECT status FROM sync_runs")}
+    assert "succeeded" in statuses
+
+
+@pytest.mark.prefect_server
+def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(prefect_server, settings):
+    run_job(settings, "sync")
+    before = {p.name: p.read_bytes() for p in (settings.export_dir / "public").iterdir()}
+    env = cli_env(settings, BIBIA_FAILPOINT="export", **prefect_server)
+    done = subprocess.run(
+        [*BIBIA, "sync", "--full"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "bibia: step export failed on purpose (BIBIA_FAILPOINT=export)"
+    ]
+    failed = flow_runs(prefect_server["PREFECT_API_URL"], "bibia-sync", "FAILED")
+    assert [r["parameters"] for r in failed if not r["deployment_id"]] == [{"full": True}]
+    ((status, error),) = query(
+        settings, "SELECT status, error FROM sync_runs ORDER BY started_at DESC LIMIT 1"
+    )
+    assert status == "failed" and "BIBIA_FAILPOINT" in error
+    after = {p.name: p.read_bytes() for p in (settings.export_dir / "public").iterdir()}
+    assert after == before
+
+
+def test_a_failed_export_without_prefect_exits_1_with_one_line(settings):
+    run_job(settings, "sync")
+    before = {p.name: p.read_bytes() for p in (settings.export_dir / "restricted").iterdir()}
+    done = subprocess.run(
+        [*BIBIA, "sync", "--full"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=cli_env(settings, BIBIA_FAILPOINT="export"),
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "bibia: step export failed on purpose (BIBIA_FAILPOINT=export)"
+    ]
+    after = {p.name: p.read_bytes() for p in (settings.export_dir / "restricted").iterdir()}
+    assert after == before
+
+
+def test_serve_without_a_prefect_server_is_a_configuration_error(settings):
+    done = subprocess.run(
+        [*BIBIA, "serve", "--interval", "60"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=cli_env(settings),
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "PREFECT_API_URL" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def slow_emulator(demo_form):
+    server = start_emulator(demo_form, delay_seconds=3.0)
+    yield server
+    server.stop()
+
+
+def _two_syncs(settings, **env: str) -> list[subprocess.CompletedProcess[str]]:
+    procs = [
+        subprocess.Popen(
+            [*BIBIA, "sync"],
+            cwd=ROOT,
+            env=cli_env(settings, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    out = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=120)
+        out.append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
+    return out
+
+
+def test_two_syncs_at_once_one_runs_the_other_stops_cleanly(tmp_path, slow_emulator):
+    settings = make_settings(tmp_path, slow_emulator.url)
+    results = _two_syncs(settings)
+    assert sorted(r.returncode for r in results) == [0, 1]
+    loser = next(r for r in results if r.returncode == 1)
+    (line,) = loser.stderr.strip().splitlines()
+    assert line.startswith("bibia: another bibia run is using")
+    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(44,)]
+    assert query(settings, "SELECT status FROM sync_runs") == [("succeeded",)]
+    assert len(pd.read_parquet(settings.export_dir / "public" / "bibliotheque_ia.parquet")) == 34
+
+
+def test_two_syncs_at_once_the_second_waits_when_asked(tmp_path, slow_emulator):
+    settings = make_settings(tmp_path, slow_emulator.url)
+    results = _two_syncs(settings, BIBIA_LOCK_TIMEOUT_SECONDS="60")
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(44,)]
+    runs = query(settings, "SELECT status, new FROM sync_runs ORDER BY started_at")
+    assert runs == [("succeeded", 44), ("succeeded", 0)]
+
+
+def _read_all(fd: int, proc: subprocess.Popen) -> str:
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_shows_on_a_terminal_and_stays_silent_otherwise(tmp_path):
+    server = start_emulator(EmulatedForm.from_json(synthetic_form(1_200)))
+    try:
+        settings = make_settings(tmp_path / "tty", server.url)
+        main, child = pty.openpty()
+        proc = subprocess.Popen(
+            [*BIBIA, "sync"],
+            cwd=ROOT,
+            env=cli_env(settings),
+            stdin=child,
+            stdout=child,
+            stderr=child,
+        )
+        os.close(child)
+        shown = _read_all(main, proc)
+        proc.wait(timeout=60)
+        os.close(main)
+        assert proc.returncode == 0, shown
+        assert "page 3/3, 1,200 of 1,200 submissions read" in shown
+
+        quiet = make_settings(Path(tmp_path / "pipe"), server.url)
+        done = subprocess.run(
+            [*BIBIA, "sync"],
+            cwd=ROOT,
+            env=cli_env(quiet),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0
+        assert "page" not in done.stderr and "\r" not in done.stderr + done.stdout
+    finally:
+        server.stop()
+
+
+def test_prefect_yaml_deploys_the_real_flows():
+    import importlib
+
+    import yaml
+    from prefect import Flow
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    assert {d["name"] for d in spec["deployments"]} == {"hourly", "weekly-full", "rebuild"}
+    for deployment in spec["deployments"]:
+        path, name = deployment["entrypoint"].split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        target = getattr(module, name)
+        assert isinstance(target, Flow)
+        assert set(deployment.get("parameters", {})) <= set(target.parameters.properties)
+        assert deployment["concurrency_limit"] == 1
