@@ -36,6 +36,13 @@ class Settings:
     lock_timeout_seconds: float = 0.0
     prefect_api_url: str | None = None  # runs are tracked by this Prefect server when set
     failpoint: str | None = None  # a step that must fail, to rehearse failures (tests, drills)
+    enrichment_enabled: bool = True
+    recherche_entreprises_url: str = "https://recherche-entreprises.api.gouv.fr"
+    geo_api_url: str = "https://geo.api.gouv.fr"
+    ban_api_url: str = "https://api-adresse.data.gouv.fr"
+    enrichment_requests_per_second: float = 5.0
+    enrichment_timeout_seconds: float = 10.0
+    enrichment_backoff_seconds: float = 0.5
     progress: bool | None = None  # None: only when stderr is a terminal
 
     def __repr__(self) -> str:  # the key never appears, even in a repr
@@ -59,6 +66,19 @@ class Settings:
                 raise ConfigError(f"{name} must be positive, got {raw!r}")
             return value
 
+        def switch(name: str, default: bool) -> bool:
+            raw = (env.get(name) or "").strip().lower()
+            if not raw:
+                return default
+            if raw in {"1", "on", "true", "yes"}:
+                return True
+            if raw in {"0", "off", "false", "no"}:
+                return False
+            raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+        def url(name: str, default: str) -> str:
+            return (env.get(name) or default).rstrip("/")
+
         return cls(
             tally_api_key=env.get("TALLY_API_KEY") or None,
             tally_form_id=env.get("TALLY_FORM_ID") or None,
@@ -72,6 +92,13 @@ class Settings:
             lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0),
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             failpoint=env.get("BIBIA_FAILPOINT") or None,
+            enrichment_enabled=switch("BIBIA_ENRICHMENT", True),
+            recherche_entreprises_url=url(
+                "RECHERCHE_ENTREPRISES_URL", cls.recherche_entreprises_url
+            ),
+            geo_api_url=url("GEO_API_URL", cls.geo_api_url),
+            ban_api_url=url("BAN_API_URL", cls.ban_api_url),
+            enrichment_requests_per_second=number("ENRICHMENT_REQUESTS_PER_SECOND", 5.0),
         )
 
     def with_(self, **changes: object) -> Settings:

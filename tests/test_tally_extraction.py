@@ -12,9 +12,10 @@ import pytest
 from bibia.demo import DEMO_API_KEY
 from bibia.demo.synthetic import more_submissions, synthetic_form
 from bibia.errors import TallyError
+from bibia.loopback import Fault
 from bibia.pipeline import run_job
 from bibia.tally.client import TallyClient
-from bibia.tally.emulator import EmulatedForm, Fault, TallyEmulator
+from bibia.tally.emulator import EmulatedForm, TallyEmulator
 from tests.conftest import ROOT, cli_env, make_settings, query, start_emulator, table_snapshot
 
 

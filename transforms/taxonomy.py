@@ -21,6 +21,7 @@ class Term:
     parent: str | None = None  # sub-theme -> theme code
     group: str | None = None  # coll_type -> group label
     siren_prefixes: tuple[str, ...] = ()
+    legal_categories: tuple[str, ...] = ()  # coll_type -> INSEE categories that fit
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Taxonomy:
     version: str
     vocabularies: dict[str, Vocabulary]
     path: Path | None = None
+    legal_categories: dict[str, str] = field(default_factory=dict)  # INSEE code -> label
 
     def __getitem__(self, name: str) -> Vocabulary:
         return self.vocabularies[name]
@@ -90,6 +92,7 @@ class Taxonomy:
                         parent=v.get("parent"),
                         group=v.get("group"),
                         siren_prefixes=tuple(str(p) for p in v.get("siren_prefixes") or ()),
+                        legal_categories=tuple(str(c) for c in v.get("legal_categories") or ()),
                     )
                     for v in spec["values"]
                 ]
@@ -100,7 +103,13 @@ class Taxonomy:
                     open=bool(spec.get("open", False)),
                     max_items=spec.get("max_items"),
                 )
-            return cls(version=str(data["version"]), vocabularies=vocabularies, path=path)
+            categories = {str(k): str(v) for k, v in (data.get("legal_categories") or {}).items()}
+            return cls(
+                version=str(data["version"]),
+                vocabularies=vocabularies,
+                path=path,
+                legal_categories=categories,
+            )
         except (KeyError, TypeError) as exc:
             where = path or "taxonomy"
             raise ConfigError(f"{where}: malformed taxonomy ({exc!r} missing or wrong)") from None

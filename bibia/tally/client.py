@@ -12,10 +12,7 @@ message and not stored.
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,14 +22,13 @@ from typing import Any
 import requests
 
 from bibia.errors import TallyError
+from bibia.http import GaveUp, PacedSession
 from bibia.settings import TALLY_VERSION, Settings
 
 log = logging.getLogger("bibia.tally")
 
 PAGE_LIMIT = 500  # Tally's maximum
 MAX_PAGES = 100_000  # loop guard: 50 million submissions
-MAX_RETRY_AFTER_SECONDS = 300.0
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 
 def iso_z(moment: datetime) -> str:
@@ -50,50 +46,6 @@ class Page:
     total_completed: int | None
 
 
-class Pacer:
-    """At most `per_minute` requests a minute, spaced evenly (0 turns pacing off)."""
-
-    def __init__(
-        self,
-        per_minute: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
-        self.clock, self.sleep = clock, sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = self.clock()
-            if now < self._next:
-                self.sleep(self._next - now)
-                now = self._next
-            self._next = now + self.interval
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, min(float(value), MAX_RETRY_AFTER_SECONDS))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, min(delta, MAX_RETRY_AFTER_SECONDS))
-
-
 class TallyClient:
     def __init__(
         self,
@@ -102,27 +54,34 @@ class TallyClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         settings.require_tally()
-        self.base_url = settings.tally_api_url.rstrip("/")
         self.form_id: str = settings.tally_form_id or ""
-        self.timeout = settings.tally_timeout_seconds
-        self.max_retries = settings.tally_max_retries
-        self.backoff_seconds = settings.tally_backoff_seconds
-        self.sleep = sleep
-        self.pacer = Pacer(settings.tally_max_requests_per_minute, sleep=sleep)
-        self.requests_made = 0
-        self.retries = 0
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
+        self.http = PacedSession(
+            settings.tally_api_url,
+            headers={
                 "Authorization": f"Bearer {settings.tally_api_key}",
                 "tally-version": TALLY_VERSION,
                 "Accept": "application/json",
                 "User-Agent": "bibia (Bibliotheque d'IA territoriales data pipeline)",
-            }
+            },
+            per_minute=settings.tally_max_requests_per_minute,
+            timeout=settings.tally_timeout_seconds,
+            max_retries=settings.tally_max_retries,
+            backoff_seconds=settings.tally_backoff_seconds,
+            sleep=sleep,
+            label="Tally",
         )
+        self.pacer = self.http.pacer
+
+    @property
+    def requests_made(self) -> int:
+        return self.http.requests_made
+
+    @property
+    def retries(self) -> int:
+        return self.http.retries
 
     def close(self) -> None:
-        self._session.close()
+        self.http.close()
 
     def __enter__(self) -> TallyClient:
         return self
@@ -130,39 +89,16 @@ class TallyClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- one request, with pacing and retries ------------------------------------------------
     def get_json(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
         what = what or path
-        url = f"{self.base_url}{path}"
-        last_problem = ""
-        for attempt in range(self.max_retries + 1):
-            self.pacer.wait()
-            self.requests_made += 1
-            try:
-                response = self._session.get(url, params=params, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_problem = f"connection failed ({type(exc).__name__})"
-                delay = self._backoff(attempt)
-            else:
-                if response.status_code in RETRYABLE_STATUS:
-                    last_problem = f"HTTP {response.status_code}"
-                    told = retry_after_seconds(response.headers.get("Retry-After"))
-                    delay = self._backoff(attempt) if told is None else told
-                else:
-                    return self._decode(response, what)
-            if attempt == self.max_retries:
-                break
-            self.retries += 1
-            log.warning("Tally %s: %s, retry %d in %.1f s", what, last_problem, attempt + 1, delay)
-            self.sleep(delay)
-        raise TallyError(
-            f"Tally kept failing on {what} after {self.max_retries + 1} attempts ({last_problem})",
-            transient=True,
-        )
-
-    def _backoff(self, attempt: int) -> float:
-        base = self.backoff_seconds * (2**attempt)
-        return min(base + random.uniform(0, base), 120.0)  # full jitter on top of the base
+        try:
+            response = self.http.get(path, params, what)
+        except GaveUp as exc:
+            raise TallyError(
+                f"Tally kept failing on {what} after {exc.attempts} attempts ({exc.problem})",
+                transient=True,
+            ) from None
+        return self._decode(response, what)
 
     def _decode(self, response: requests.Response, what: str) -> Any:
         status = response.status_code

@@ -10,32 +10,20 @@ Faults can be queued to answer the next requests with 429 (with or without `Retr
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from bibia.loopback import Answer, LoopbackServer, Seen
 
 MAX_LIMIT = 500
 
 
 def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-@dataclass
-class Fault:
-    """What to answer instead of the real thing, for one request."""
-
-    status: int | None = None  # 429, 500, 503...
-    retry_after: str | None = None
-    drop: bool = False  # close the connection without answering
-    garbage: bool = False  # 200 with a body that is not JSON
-    path_contains: str = ""  # only requests whose path contains this
 
 
 @dataclass
@@ -57,16 +45,7 @@ class EmulatedForm:
         )
 
 
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, str]
-    had_auth: bool
-    tally_version: str | None
-
-
-class TallyEmulator:
+class TallyEmulator(LoopbackServer):
     def __init__(
         self,
         forms: Iterable[EmulatedForm],
@@ -75,49 +54,20 @@ class TallyEmulator:
         rate_limit_retry_after: bool = False,
         delay_seconds: float = 0.0,
     ) -> None:
+        super().__init__(delay_seconds)
         self.forms = {form.form_id: form for form in forms}
         self.api_key = api_key
         self.rate_limit_per_minute = rate_limit_per_minute
         self.rate_limit_retry_after = rate_limit_retry_after
-        self.delay_seconds = delay_seconds  # latency of every answer, to make runs overlap
-        self.faults: deque[Fault] = deque()
-        self.seen: list[Seen] = []
         self._hits: deque[float] = deque()
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._sorted: dict[str, list[dict[str, Any]]] = {}
 
-    # -- control ----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "emulator not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     def start(self, port: int = 0) -> TallyEmulator:
-        handler = type("Handler", (_Handler,), {"emulator": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        super().start(port)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     def __enter__(self) -> TallyEmulator:
         return self.start() if self._server is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def queue(self, *faults: Fault) -> None:
-        with self._lock:
-            self.faults.extend(faults)
 
     def add_submissions(self, form_id: str, submissions: Iterable[dict[str, Any]]) -> None:
         with self._lock:
@@ -140,14 +90,6 @@ class TallyEmulator:
         return [s for s in self.seen if s.path.endswith("/submissions")]
 
     # -- behaviour --------------------------------------------------------------------------
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for i, fault in enumerate(self.faults):
-                if fault.path_contains in path:
-                    del self.faults[i]
-                    return fault
-        return None
-
     def _rate_limited(self) -> bool:
         if not self.rate_limit_per_minute:
             return False
@@ -214,6 +156,15 @@ class TallyEmulator:
             "submissions": chunk,
         }
 
+    def respond(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Answer:
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, {"message": "Unauthorized"}, {}
+        if self._rate_limited():
+            extra = {"Retry-After": "1"} if self.rate_limit_retry_after else {}
+            return 429, {"message": "Too many requests"}, extra
+        status, payload = self.answer(path, query)
+        return status, payload, {}
+
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         parts = [p for p in path.split("/") if p]
         if len(parts) < 2 or parts[0] != "forms":
@@ -228,66 +179,6 @@ class TallyEmulator:
         if parts[2:] == ["submissions"]:
             return self.submissions_page(form, query)
         return 404, {"message": "Not found"}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    emulator: TallyEmulator
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        self._send(status, body, {"Content-Type": "application/json", **(headers or {})})
-
-    def do_GET(self) -> None:
-        emulator = self.emulator
-        split = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        auth = self.headers.get("Authorization", "")
-        emulator.seen.append(
-            Seen(
-                "GET",
-                split.path,
-                query,
-                bool(auth),
-                self.headers.get("tally-version"),
-            )
-        )
-        if emulator.delay_seconds:
-            time.sleep(emulator.delay_seconds)
-        fault = emulator._take_fault(split.path)
-        if fault is not None:
-            if fault.drop:
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-            if fault.garbage:
-                self._send(
-                    200, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"}
-                )
-                return
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            self._json(fault.status or 500, {"message": "injected fault"}, headers)
-            return
-        if auth != f"Bearer {emulator.api_key}":
-            self._json(401, {"message": "Unauthorized"})
-            return
-        if emulator._rate_limited():
-            headers = {"Retry-After": "1"} if emulator.rate_limit_retry_after else {}
-            self._json(429, {"message": "Too many requests"}, headers)
-            return
-        status, payload = emulator.answer(split.path, query)
-        self._json(status, payload)
 
 
 def load_form(path: str) -> EmulatedForm:

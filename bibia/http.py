@@ -1,0 +1,134 @@
+"""GET with pacing, timeouts and retries, shared by the Tally client and the enrichment client.
+
+Retries: 429 (honouring `Retry-After`, in seconds or as an HTTP date), 5xx, dropped
+connections and timeouts, with exponential backoff and full jitter. Any other answer is handed
+back to the caller, which knows what it means.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+log = logging.getLogger("bibia.http")
+
+MAX_RETRY_AFTER_SECONDS = 300.0
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+class Pacer:
+    """At most `per_minute` requests a minute, spaced evenly (0 turns pacing off)."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.clock()
+            if now < self._next:
+                self.sleep(self._next - now)
+                now = self._next
+            self._next = now + self.interval
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, min(float(value), MAX_RETRY_AFTER_SECONDS))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, min(delta, MAX_RETRY_AFTER_SECONDS))
+
+
+class GaveUp(Exception):
+    """The service kept failing (429, 5xx, no connection) through every retry."""
+
+    def __init__(self, attempts: int, problem: str) -> None:
+        super().__init__(f"{attempts} attempts, last: {problem}")
+        self.attempts, self.problem = attempts, problem
+
+
+class PacedSession:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str],
+        per_minute: float,
+        timeout: float,
+        max_retries: int,
+        backoff_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+        label: str = "",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout, self.max_retries = timeout, max_retries
+        self.backoff_seconds, self.sleep = backoff_seconds, sleep
+        self.label = label
+        self.pacer = Pacer(per_minute, sleep=sleep)
+        self.requests_made = 0
+        self.retries = 0
+        self.session = requests.Session()
+        self.session.headers.update(headers)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def backoff(self, attempt: int) -> float:
+        base = self.backoff_seconds * (2**attempt)
+        return min(base + random.uniform(0, base), 120.0)  # full jitter on top of the base
+
+    def get(self, path: str, params: dict[str, Any] | None, what: str) -> requests.Response:
+        """The first answer that is not worth retrying; `GaveUp` when none came."""
+        url = f"{self.base_url}{path}"
+        problem = ""
+        for attempt in range(self.max_retries + 1):
+            self.pacer.wait()
+            self.requests_made += 1
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"connection failed ({type(exc).__name__})"
+                delay = self.backoff(attempt)
+            else:
+                if response.status_code not in RETRYABLE_STATUS:
+                    return response
+                problem = f"HTTP {response.status_code}"
+                told = retry_after_seconds(response.headers.get("Retry-After"))
+                delay = self.backoff(attempt) if told is None else told
+            if attempt == self.max_retries:
+                break
+            self.retries += 1
+            log.warning(
+                "%s %s: %s, retry %d in %.1f s", self.label, what, problem, attempt + 1, delay
+            )
+            self.sleep(delay)
+        raise GaveUp(self.max_retries + 1, problem)

@@ -1,0 +1,130 @@
+"""A small JSON server on loopback, the base of bibia's emulators of outside services.
+
+It records every request, can answer slowly, and can be told to misbehave on the next requests
+(an HTTP status with or without `Retry-After`, a dropped connection, a body that is not JSON).
+Subclasses answer the rest in `respond`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON payload, extra headers
+
+
+@dataclass
+class Fault:
+    """What to answer instead of the real thing, for one request."""
+
+    status: int | None = None  # 429, 500, 503...
+    retry_after: str | None = None
+    drop: bool = False  # close the connection without answering
+    garbage: bool = False  # 200 with a body that is not JSON
+    path_contains: str = ""  # only requests whose path contains this
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    had_auth: bool
+    tally_version: str | None
+
+
+class LoopbackServer:
+    def __init__(self, delay_seconds: float = 0.0) -> None:
+        self.delay_seconds = delay_seconds  # latency of every answer, to make runs overlap
+        self.faults: deque[Fault] = deque()
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self, port: int = 0) -> LoopbackServer:
+        handler = type("Handler", (_Handler,), {"server_state": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def queue(self, *faults: Fault) -> None:
+        with self._lock:
+            self.faults.extend(faults)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for i, fault in enumerate(self.faults):
+                if fault.path_contains in path:
+                    del self.faults[i]
+                    return fault
+        return None
+
+    def respond(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Answer:
+        raise NotImplementedError
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_state: LoopbackServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        state = self.server_state
+        split = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        state.seen.append(
+            Seen("GET", split.path, query, "authorization" in headers, headers.get("tally-version"))
+        )
+        if state.delay_seconds:
+            time.sleep(state.delay_seconds)
+        fault = state.take_fault(split.path)
+        if fault is not None and fault.drop:
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if fault is not None and fault.garbage:
+            self._send(200, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"})
+            return
+        if fault is not None:
+            status, payload = fault.status or 500, {"message": "injected fault"}
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+        else:
+            status, payload, extra = state.respond(split.path, query, headers)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        self._send(status, body, {"Content-Type": "application/json", **extra})
