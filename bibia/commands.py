@@ -6,6 +6,7 @@ import logging
 import sys
 
 from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
+from bibia.enrichment.emulator import GovApisEmulator
 from bibia.errors import BibiaError, ConfigError
 from bibia.pipeline import RunReport, run_job
 from bibia.progress import Progress
@@ -78,11 +79,23 @@ def sync(settings: Settings, full: bool = False) -> int:
 
 def sync_demo(settings: Settings, full: bool = False) -> int:
     """The same sync, against the bundled demo form served by the emulator on loopback."""
-    with TallyEmulator([load_form(str(DEMO_FORM_PATH))], api_key=DEMO_API_KEY) as emulator:
+    with (
+        TallyEmulator([load_form(str(DEMO_FORM_PATH))], api_key=DEMO_API_KEY) as emulator,
+        GovApisEmulator() as gov_apis,
+    ):
         demo = settings.with_(
-            tally_api_url=emulator.url, tally_api_key=DEMO_API_KEY, tally_form_id=DEMO_FORM_ID
+            tally_api_url=emulator.url,
+            tally_api_key=DEMO_API_KEY,
+            tally_form_id=DEMO_FORM_ID,
+            enrichment_requests_per_second=0.0,
+            **gov_apis.urls,
         )
-        log.info("demo: Tally emulator on %s serving form %s", emulator.url, DEMO_FORM_ID)
+        log.info(
+            "demo: Tally emulator on %s serving form %s; government APIs emulated on %s",
+            emulator.url,
+            DEMO_FORM_ID,
+            gov_apis.url,
+        )
         return _run(demo, "sync_full" if full else "sync")
 
 

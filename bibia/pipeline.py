@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from bibia.enrichment.step import enrich
 from bibia.errors import BibiaError
 from bibia.extract import Extracted, PageCallback, extract
 from bibia.settings import Settings
-from transforms.derive import derive
+from transforms.derive import Derived, derive
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
@@ -99,23 +100,58 @@ def _load_config(settings: Settings) -> tuple[Taxonomy, FieldMapping]:
     return Taxonomy.load(settings.taxonomy_path), FieldMapping.load(settings.mapping_path)
 
 
-def _derive_and_stage(
+def _derive(
     con: duckdb.DuckDBPyConnection,
-    settings: Settings,
     report: RunReport,
     form_id: str,
     touched: list[str] | None,
     taxonomy: Taxonomy,
     mapping: FieldMapping,
-) -> None:
-    """Normalise, validate and load what `touched` names (None: everything)."""
+) -> Derived:
+    """Map, normalise and validate what `touched` names (None: everything)."""
     form = FormShape.from_snapshots(raw.form_snapshots(con, form_id))
     plan = plan_fields(form, mapping)
     report.notes.extend(plan.report())
-    raws = raw_submissions(con, form_id, touched)
-    derived = derive(raws, plan, form, taxonomy)
+    return derive(raw_submissions(con, form_id, touched), plan, form, taxonomy)
+
+
+def _enrich(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    report: RunReport,
+    derived: Derived,
+    taxonomy: Taxonomy,
+    online: bool,
+) -> None:
+    report.notes.extend(enrich(con, settings, derived, taxonomy, report.started_at, online))
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    report: RunReport,
+    derived: Derived,
+    touched: list[str] | None,
+    taxonomy: Taxonomy,
+) -> None:
     replace_derived(con, derived, touched, report.run_id, report.started_at)
     replace_taxonomy(con, taxonomy)
+
+
+def _process(
+    step: Step,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    report: RunReport,
+    form_id: str,
+    touched: list[str] | None,
+    config: tuple[Taxonomy, FieldMapping],
+    online: bool,
+) -> None:
+    """derive -> enrich -> load, for one form."""
+    taxonomy, mapping = config
+    derived = step("derive", _derive, con, report, form_id, touched, taxonomy, mapping)
+    step("enrich", _enrich, con, settings, report, derived, taxonomy, online)
+    step("load", _load, con, report, derived, touched, taxonomy)
 
 
 def _land(
@@ -172,12 +208,13 @@ def run_job(
     on_page: PageCallback | None = None,
 ) -> RunReport:
     """`kind`: `sync`, `sync_full` or `rebuild`. Each step runs through `step(name, fn, *args)`:
-    extract, land, derive_and_load, export (staged aside), then publish after the commit."""
+    extract, land, derive, enrich, load, export (staged aside), then publish after the commit."""
     full = kind == "sync_full"
     step = with_failpoint(step, settings.failpoint)
     if kind != "rebuild":
         settings.require_tally()
-    taxonomy, mapping = _load_config(settings)
+    config = _load_config(settings)
+    taxonomy = config[0]
     with writer_lock(settings.db_path, settings.lock_timeout_seconds):
         con = connect(settings.db_path)
         started = now_utc()
@@ -197,17 +234,7 @@ def run_job(
                 if not form_ids:
                     replace_taxonomy(con, taxonomy)
                 for form_id in form_ids:
-                    step(
-                        "derive_and_load",
-                        _derive_and_stage,
-                        con,
-                        settings,
-                        report,
-                        form_id,
-                        None,
-                        taxonomy,
-                        mapping,
-                    )
+                    _process(step, con, settings, report, form_id, None, config, online=False)
             else:
                 form_id = settings.tally_form_id or ""
                 since = None if full else raw.last_submitted_at(con, form_id)
@@ -215,17 +242,7 @@ def run_job(
                 report.requests = extracted.requests
                 con.execute("BEGIN TRANSACTION")
                 touched = step("land", _land, con, extracted, report, full)
-                step(
-                    "derive_and_load",
-                    _derive_and_stage,
-                    con,
-                    settings,
-                    report,
-                    form_id,
-                    touched,
-                    taxonomy,
-                    mapping,
-                )
+                _process(step, con, settings, report, form_id, touched, config, online=True)
             staged = step("export", _stage, con, settings, report, taxonomy)
             con.execute("COMMIT")
             step("publish", staged.publish)

@@ -1,7 +1,8 @@
 """The `sync` and `rebuild` flows.
 
 Each step of `bibia.pipeline.run_job` runs as a Prefect task: `extract` (the only one that talks
-to Tally, so the only one with retries), `land`, `derive_and_load`, `export` and `publish`.
+to Tally, so the only one with retries), `land`, `derive`, `enrich` (best effort: its
+HTTP client retries, then the run goes on from the cache), `load`, `export` and `publish`.
 Every task is side-effecting, so none is cached and no result is persisted.
 
 Flow parameters hold nothing secret: the settings come from the environment of the process that

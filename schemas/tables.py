@@ -182,12 +182,67 @@ class SyncRun(pa.DataFrameModel):
     )
 
 
+class AuthorityRecord(pa.DataFrameModel):
+    """An authority as the official register knows it (the enrichment's cache)."""
+
+    siret: Series[str] = column(
+        "SIRET", "SIRET looked up.", access=INTERNAL, kind="siret", required=True
+    )
+    siren: Series[str] = column(
+        "SIREN", "Its first 9 digits.", access=INTERNAL, kind="id", required=True
+    )
+    found: Series[bool] = column(
+        "Connu", "Known to the register.", access=INTERNAL, kind="boolean", required=True
+    )
+    official_name: Series[str] = column(
+        "Nom officiel", "nom_raison_sociale.", access=INTERNAL, kind="text"
+    )
+    legal_category: Series[str] = column(
+        "Catégorie juridique", "INSEE nature juridique.", access=INTERNAL, kind="text"
+    )
+    legal_category_label: Series[str] = column(
+        "Libellé de la catégorie", "Its label.", access=INTERNAL, kind="text"
+    )
+    unit_state: Series[str] = column(
+        "État de l'unité légale", "A active, C ceased.", access=INTERNAL, kind="text"
+    )
+    establishment_state: Series[str] = column(
+        "État de l'établissement", "A active, F closed.", access=INTERNAL, kind="text"
+    )
+    commune_insee: Series[str] = column(
+        "Commune du siège", "INSEE code.", access=INTERNAL, kind="text"
+    )
+    latitude: Series[float] = column("Latitude", "Seat (WGS84).", access=INTERNAL, kind="number")
+    longitude: Series[float] = column("Longitude", "Seat (WGS84).", access=INTERNAL, kind="number")
+    coords_source: Series[str] = column(
+        "Source du point",
+        "recherche-entreprises, geo-commune, geo-epci or ban.",
+        access=INTERNAL,
+        kind="text",
+    )
+    fetched_at: Series[Any] = column(
+        "Consulté le (UTC)",
+        "When it was looked up.",
+        access=INTERNAL,
+        kind="timestamp",
+        required=True,
+    )
+    expires_at: Series[Any] = column(
+        "Expire le (UTC)",
+        "When it is looked up again.",
+        access=INTERNAL,
+        kind="timestamp",
+        required=True,
+    )
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     "raw_tally_submissions": RawTallySubmission,
     "project_versions": ProjectVersion,
     "quarantine": Quarantine,
     "validation_issues": ValidationIssue,
     "sync_runs": SyncRun,
+    "authorities": AuthorityRecord,
 }
 
 DUCKDB_TYPES = {
@@ -196,6 +251,7 @@ DUCKDB_TYPES = {
     "timestamp": "TIMESTAMP",
     "json": "JSON",
     "integer": "INTEGER",
+    "boolean": "BOOLEAN",
 }
 
 

@@ -55,6 +55,9 @@ def make_settings(tmp_path: Path, url: str, **changes: Any) -> Settings:
         tally_timeout_seconds=5,
         db_path=tmp_path / "warehouse" / "bibia.duckdb",
         export_dir=tmp_path / "exports",
+        enrichment_enabled=False,  # tests of enrichment turn it on, against the emulator
+        enrichment_requests_per_second=0,
+        enrichment_backoff_seconds=0.01,
     )
     return base.with_(**changes)
 
@@ -86,6 +89,10 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         TALLY_MAX_REQUESTS_PER_MINUTE="0",
         BIBIA_DB=str(settings.db_path),
         BIBIA_EXPORT_DIR=str(settings.export_dir),
+        BIBIA_ENRICHMENT="on" if settings.enrichment_enabled else "off",
+        RECHERCHE_ENTREPRISES_URL=settings.recherche_entreprises_url,
+        GEO_API_URL=settings.geo_api_url,
+        BAN_API_URL=settings.ban_api_url,
         DO_NOT_TRACK="1",
     )
     env.update(extra)

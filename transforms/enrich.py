@@ -12,10 +12,47 @@ from transforms.validate import WARNING
 
 # Words that say what kind of body it is, not which one: ignored when comparing names.
 _GENERIC = set(
-    "ville commune communaute agglomeration agglo communes metropole metropolitaine de du des "
-    "la le les l d et en sur sous syndicat mixte departement departemental region regional "
-    "conseil territorial etablissement public intercommunal intercommunalite ca cc cu ept "
-    "mairie collectivite grand".split()
+    [
+        "ville",
+        "commune",
+        "communaute",
+        "agglomeration",
+        "agglo",
+        "communes",
+        "metropole",
+        "metropolitaine",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "les",
+        "l",
+        "d",
+        "et",
+        "en",
+        "sur",
+        "sous",
+        "syndicat",
+        "mixte",
+        "departement",
+        "departemental",
+        "region",
+        "regional",
+        "conseil",
+        "territorial",
+        "etablissement",
+        "public",
+        "intercommunal",
+        "intercommunalite",
+        "ca",
+        "cc",
+        "cu",
+        "ept",
+        "mairie",
+        "collectivite",
+        "grand",
+    ]
 )
 _WORD = re.compile(r"[a-z0-9]+")
 
