@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run against the bundled demo form, served on loopback (no key needed)",
     )
-    sub.add_parser("rebuild", help="re-derive every table and export from the raw submissions")
+    rebuild = sub.add_parser(
+        "rebuild", help="re-derive every table and export from the raw submissions"
+    )
+    rebuild.add_argument("--demo", action="store_true", help="the demo's warehouse")
     serve = sub.add_parser("serve", help="run sync on a schedule through a Prefect server")
     when = serve.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", metavar="EXPR", help='cron expression, e.g. "0 * * * *"')
@@ -38,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--full", action="store_true", help="scheduled runs re-read everything")
     status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
     status.add_argument("--runs", type=int, default=10, help="how many runs to show")
+    status.add_argument("--demo", action="store_true", help="the demo's warehouse")
     return parser
 
 
@@ -60,17 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours.propagate = False
     try:
         settings = Settings.from_env()
+        if getattr(args, "demo", False):
+            settings = _demo_settings(settings, os.environ)
         if args.command == "sync":
             from bibia import commands
 
             if args.demo:
-                settings = _demo_settings(settings, os.environ)
                 return commands.sync_demo(settings, full=args.full)
             return commands.sync(settings, full=args.full)
         if args.command == "rebuild":
             from bibia import commands
 
-            return commands.rebuild(settings)
+            return commands.rebuild(settings, demo=args.demo)
         if args.command == "serve":
             from bibia import commands
 

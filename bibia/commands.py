@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
 from bibia.enrichment.emulator import GovApisEmulator
@@ -16,7 +15,7 @@ from bibia.tally.emulator import TallyEmulator, load_form
 log = logging.getLogger("bibia")
 
 
-def summary(report: RunReport, settings: Settings) -> str:
+def summary(report: RunReport, settings: Settings, demo: bool = False) -> str:
     lines = [
         f"run {report.run_id} ({report.kind}) {report.status}: "
         f"{report.fetched} read, {report.new} new, {report.updated} updated, "
@@ -25,11 +24,12 @@ def summary(report: RunReport, settings: Settings) -> str:
         f"  exports:   {settings.export_dir / 'public'} and {settings.export_dir / 'restricted'}",
     ]
     if report.quarantined:
-        lines.append("  see `bibia status` for what sits in quarantine and why")
+        status = "bibia status --demo" if demo else "bibia status"
+        lines.append(f"  see `{status}` for what sits in quarantine and why")
     return "\n".join(lines)
 
 
-def _run(settings: Settings, kind: str) -> int:
+def _run(settings: Settings, kind: str, demo: bool = False) -> int:
     """A one-off run. With a Prefect server configured (PREFECT_API_URL), it runs as a flow that
     the server tracks; without one, the same steps run directly: Prefect would otherwise start a
     temporary server for the run, about 25 s on a 2-core machine for nothing kept."""
@@ -45,7 +45,7 @@ def _run(settings: Settings, kind: str) -> int:
             report = run_job(settings, kind, on_page=progress.page)
     finally:
         progress.done()
-    print(summary(report, settings))
+    print(summary(report, settings, demo))
     return 0
 
 
@@ -96,11 +96,11 @@ def sync_demo(settings: Settings, full: bool = False) -> int:
             DEMO_FORM_ID,
             gov_apis.url,
         )
-        return _run(demo, "sync_full" if full else "sync")
+        return _run(demo, "sync_full" if full else "sync", demo=True)
 
 
-def rebuild(settings: Settings) -> int:
-    return _run(settings, "rebuild")
+def rebuild(settings: Settings, demo: bool = False) -> int:
+    return _run(settings, "rebuild", demo=demo)
 
 
 def serve(settings: Settings, cron: str | None, interval: float | None, full: bool) -> int:
@@ -131,6 +131,3 @@ def serve(settings: Settings, cron: str | None, interval: float | None, full: bo
         **schedule,  # type: ignore[arg-type]
     )
     return 0
-
-
-__all__ = ["rebuild", "serve", "sync", "sync_demo", "sys"]

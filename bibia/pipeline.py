@@ -22,7 +22,7 @@ from bibia.enrichment.step import enrich
 from bibia.errors import BibiaError
 from bibia.extract import Extracted, PageCallback, extract
 from bibia.settings import Settings
-from transforms.derive import Derived, derive
+from transforms.derive import Derived, RawSubmission, derive
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
@@ -105,14 +105,18 @@ def _derive(
     report: RunReport,
     form_id: str,
     touched: list[str] | None,
+    raws: list[RawSubmission] | None,
     taxonomy: Taxonomy,
     mapping: FieldMapping,
 ) -> Derived:
-    """Map, normalise and validate what `touched` names (None: everything)."""
+    """Map, normalise and validate what `touched` names (None: everything); `raws`, when the
+    run has them in hand, spares reading the payloads back."""
     form = FormShape.from_snapshots(raw.form_snapshots(con, form_id))
     plan = plan_fields(form, mapping)
     report.notes.extend(plan.report())
-    return derive(raw_submissions(con, form_id, touched), plan, form, taxonomy)
+    if raws is None:
+        raws = raw_submissions(con, form_id, touched)
+    return derive(raws, plan, form, taxonomy)
 
 
 def _enrich(
@@ -146,17 +150,18 @@ def _process(
     touched: list[str] | None,
     config: tuple[Taxonomy, FieldMapping],
     online: bool,
+    raws: list[RawSubmission] | None = None,
 ) -> None:
     """derive -> enrich -> load, for one form."""
     taxonomy, mapping = config
-    derived = step("derive", _derive, con, report, form_id, touched, taxonomy, mapping)
+    derived = step("derive", _derive, con, report, form_id, touched, raws, taxonomy, mapping)
     step("enrich", _enrich, con, settings, report, derived, taxonomy, online)
     step("load", _load, con, report, derived, touched, taxonomy)
 
 
 def _land(
     con: duckdb.DuckDBPyConnection, extracted: Extracted, report: RunReport, full: bool
-) -> list[str]:
+) -> raw.Landed:
     raw.save_form_snapshot(
         con,
         extracted.form_id,
@@ -172,7 +177,7 @@ def _land(
     report.updated, report.deleted = len(landed.changed_ids), len(landed.deleted_ids)
     if landed.partial_skipped:
         report.notes.append(f"{landed.partial_skipped} partial submissions ignored")
-    return landed.touched
+    return landed
 
 
 def _stage(
@@ -241,8 +246,18 @@ def run_job(
                 extracted = step("extract", extract, settings, since, started, on_page)
                 report.requests = extracted.requests
                 con.execute("BEGIN TRANSACTION")
-                touched = step("land", _land, con, extracted, report, full)
-                _process(step, con, settings, report, form_id, touched, config, online=True)
+                landed = step("land", _land, con, extracted, report, full)
+                _process(
+                    step,
+                    con,
+                    settings,
+                    report,
+                    form_id,
+                    landed.touched,
+                    config,
+                    online=True,
+                    raws=landed.raws,
+                )
             staged = step("export", _stage, con, settings, report, taxonomy)
             con.execute("COMMIT")
             step("publish", staged.publish)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -13,6 +14,7 @@ _LEADING = re.compile(r"^[\s*\-•]+")
 _SPACES = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=65_536)  # the same labels come back on every submission
 def fold(text: str) -> str:
     """The matching key of a label: case, accents, apostrophes, ligatures, spaces, trailing
     punctuation folded away. `fold("Élu ")` == `fold("elu")`."""

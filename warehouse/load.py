@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from schemas.project import columns_meta
@@ -50,7 +50,7 @@ def raw_submissions(
             ).fetchall()
         finally:
             con.unregister("wanted_ids")
-    return [RawSubmission(sid, at, json.loads(payload)) for sid, at, payload in rows]
+    return [RawSubmission(sid, at, orjson.loads(payload)) for sid, at, payload in rows]
 
 
 def replace_derived(

@@ -9,14 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from bibia.tally.emulator import parse_iso
+from transforms.derive import RawSubmission
 from warehouse.db import scalar
 
 
 def canonical_json(payload: Any) -> str:
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Keys sorted, no spaces, UTF-8: the same text for the same content, run after run."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
 def content_hash(payload: Any) -> str:
@@ -38,6 +41,7 @@ class Landed:
     new_ids: list[str] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
     deleted_ids: list[str] = field(default_factory=list)
+    raws: list[RawSubmission] = field(default_factory=list)  # the new and changed ones
 
     @property
     def touched(self) -> list[str]:
@@ -98,6 +102,8 @@ def land_submissions(
         ).fetchall()
         out.new_ids = [sid for sid, is_new in rows if is_new]
         out.changed_ids = [sid for sid, is_new in rows if not is_new]
+        when = dict(zip(ids, times, strict=True))
+        out.raws = [RawSubmission(sid, when[sid], unique[sid]) for sid, _ in rows]
         params = {"form_id": form_id, "run_id": run_id, "now": now}
         con.execute(
             """INSERT INTO raw_tally_submissions

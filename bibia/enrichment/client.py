@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
-
 from bibia.http import GaveUp, PacedSession
 from bibia.settings import Settings
 
@@ -200,13 +198,3 @@ class EnrichmentClient:
         if point is not None:
             authority.latitude, authority.longitude = point
             authority.coords_source = source
-
-
-__all__ = [
-    "HIT_TTL",
-    "MISS_TTL",
-    "Authority",
-    "EnrichmentClient",
-    "EnrichmentUnavailable",
-    "requests",
-]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import requests
 
 from bibia.errors import TallyError
@@ -118,8 +119,8 @@ class TallyClient:
             detail = response.text[:200].replace("\n", " ")
             raise TallyError(f"Tally rejected {what} (HTTP {status}): {detail}")
         try:
-            return response.json()
-        except ValueError:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             kind = response.headers.get("Content-Type", "no content type")
             raise TallyError(
                 f"Tally answered {what} with something that is not JSON ({kind}, "

@@ -9,6 +9,7 @@ Faults can be queued to answer the next requests with 429 (with or without `Retr
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from collections import deque
@@ -60,7 +61,7 @@ class TallyEmulator(LoopbackServer):
         self.rate_limit_per_minute = rate_limit_per_minute
         self.rate_limit_retry_after = rate_limit_retry_after
         self._hits: deque[float] = deque()
-        self._sorted: dict[str, list[dict[str, Any]]] = {}
+        self._sorted: dict[str, tuple[list[dict[str, Any]], list[float]]] = {}
 
     def start(self, port: int = 0) -> TallyEmulator:
         super().start(port)
@@ -102,15 +103,21 @@ class TallyEmulator(LoopbackServer):
             self._hits.append(now)
         return False
 
-    def newest_first(self, form: EmulatedForm) -> list[dict[str, Any]]:
+    def newest_first(self, form: EmulatedForm) -> tuple[list[dict[str, Any]], list[float]]:
+        """The form's submissions newest first, with their negated timestamps (ascending, for
+        bisect), computed once per change of the form."""
         with self._lock:
             cached = self._sorted.get(form.form_id)
             if cached is None:
-                cached = sorted(
-                    form.submissions,
-                    key=lambda s: (parse_iso(s["submittedAt"]), s["id"]),
+                keyed = sorted(
+                    (
+                        (parse_iso(s["submittedAt"]).timestamp(), s["id"], s)
+                        for s in form.submissions
+                    ),
+                    key=lambda t: (t[0], t[1]),
                     reverse=True,
                 )
+                cached = ([t[2] for t in keyed], [-t[0] for t in keyed])
                 self._sorted[form.form_id] = cached
             return cached
 
@@ -130,14 +137,10 @@ class TallyEmulator(LoopbackServer):
             end = parse_iso(query["endDate"]) if "endDate" in query else None
         except ValueError:
             return 400, {"message": "startDate and endDate must be ISO-8601"}
-        rows = self.newest_first(form)
-        if start is not None or end is not None:
-            rows = [
-                s
-                for s in rows
-                if (start is None or parse_iso(s["submittedAt"]) >= start)
-                and (end is None or parse_iso(s["submittedAt"]) <= end)
-            ]
+        rows, keys = self.newest_first(form)
+        low = 0 if end is None else bisect.bisect_left(keys, -end.timestamp())
+        high = len(rows) if start is None else bisect.bisect_right(keys, -start.timestamp())
+        rows = rows[low:high]  # both bounds inclusive, as Tally's
         totals = {
             "all": len(rows),
             "completed": sum(1 for s in rows if s.get("isCompleted", True)),
