@@ -43,10 +43,10 @@ from bibia.tally.emulator import EmulatedForm, TallyEmulator  # noqa: E402
 FETCH_ONLY = """
 import sys
 from datetime import UTC, datetime
-from bibia.extract import extract
+from bibia.extract import Window, extract_all
 from bibia.settings import Settings
-extracted = extract(Settings.from_env(), None, datetime.now(UTC))
-assert len(extracted.submissions) == int(sys.argv[1]), len(extracted.submissions)
+submissions = extract_all(Settings.from_env(), Window(None, datetime.now(UTC)))
+assert len(submissions) == int(sys.argv[1]), len(submissions)
 """
 
 DLT_LOAD = """

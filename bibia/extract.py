@@ -1,56 +1,71 @@
-"""Extraction: everything a run needs from Tally, read before anything is written."""
+"""Extraction: Tally's form definition and its completed submissions, one page at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bibia.settings import Settings
-from bibia.tally.client import Page, TallyClient
+from bibia.tally.client import PAGE_LIMIT, Page, TallyClient, iso_z, parse_page
 
 PageCallback = Callable[[Page, int], None]  # (page, submissions so far)
 
 
 @dataclass
-class Extracted:
-    form_id: str
-    questions: list[dict[str, Any]]
-    definition: dict[str, Any] | None
-    submissions: list[dict[str, Any]] = field(default_factory=list)
-    pages: int = 0
-    requests: int = 0
-    retries: int = 0
+class Window:
+    """The submissions a run asks for: submitted in [since, until], both inclusive."""
+
+    since: datetime | None
+    until: datetime
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "filter": "completed",
+            "limit": PAGE_LIMIT,
+            "endDate": iso_z(self.until),
+        }
+        if self.since is not None:
+            params["startDate"] = iso_z(self.since)
+        return params
 
 
-def extract(
-    settings: Settings,
-    since: datetime | None,
-    until: datetime,
-    on_page: PageCallback | None = None,
-) -> Extracted:
-    """The form definition (for option ids), then every completed submission submitted in
-    [since, until], both inclusive; `since=None` reads the whole form."""
-    with TallyClient(settings) as client:
-        definition = client.get_form()
-        questions: dict[str, dict[str, Any]] = {}
-        out = Extracted(form_id=client.form_id, questions=[], definition=definition)
-        for page in client.iter_pages(start=since, end=until):
-            for question in page.questions:
-                if isinstance(question, dict) and "id" in question:
-                    questions[str(question["id"])] = question
-            out.submissions.extend(page.submissions)
-            out.pages += 1
-            if on_page is not None:
-                on_page(page, len(out.submissions))
-        if not questions:  # an empty window may come without questions: ask for them
-            body = client.get_json(
-                f"/forms/{client.form_id}/questions", what=f"questions of form {client.form_id}"
-            )
-            for question in (body or {}).get("questions") or []:
-                if isinstance(question, dict) and "id" in question:
-                    questions[str(question["id"])] = question
-        out.questions = list(questions.values())
-        out.requests, out.retries = client.requests_made, client.retries
-    return out
+def open_client(settings: Settings) -> TallyClient:
+    return TallyClient(settings)
+
+
+def fetch_form(client: TallyClient) -> dict[str, Any]:
+    """The form definition (its blocks resolve choice option ids to texts)."""
+    return client.get_form()
+
+
+def fetch_questions(client: TallyClient) -> list[dict[str, Any]]:
+    """The form's questions, deleted ones included (when no page carried them)."""
+    body = client.get_json(
+        f"/forms/{client.form_id}/questions", what=f"questions of form {client.form_id}"
+    )
+    questions = (body or {}).get("questions") if isinstance(body, dict) else None
+    return [q for q in questions or [] if isinstance(q, dict) and "id" in q]
+
+
+def fetch_page(client: TallyClient, window: Window, number: int) -> Page:
+    """One page of completed submissions (the HTTP step: retried, see the client)."""
+    what = f"page {number} of form {client.form_id}"
+    body = client.get_json(
+        f"/forms/{client.form_id}/submissions", {**window.params(), "page": number}, what=what
+    )
+    return parse_page(body, number, what)
+
+
+def extract_all(settings: Settings, window: Window) -> list[dict[str, Any]]:
+    """Every page's submissions in one list: the floor of the benchmark, nothing else."""
+    out: list[dict[str, Any]] = []
+    with open_client(settings) as client:
+        number = 1
+        while True:
+            page = fetch_page(client, window, number)
+            out.extend(page.submissions)
+            if not page.has_more or not page.submissions:
+                return out
+            number += 1

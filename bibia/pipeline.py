@@ -1,38 +1,51 @@
 """The two jobs, `sync` and `rebuild`, as sequences of plain steps.
 
-The steps are plain functions of `bibia.extract`, `transforms` and `warehouse`. `step` decides
-how each one runs: directly (the default), or as a Prefect task (see `flows/`). Everything
-between the extraction and the export commit happens in one DuckDB transaction: a failed run
-writes nothing but its own `sync_runs` row, and the previous exports stay in place.
+The steps are plain functions of `bibia.extract`, `transforms`, `bibia.enrichment` and
+`warehouse`. `step(name, fn, *args)` decides how each one runs: directly (the default), or as a
+Prefect task (see `flows/`). A sync walks Tally page by page: while a page is processed (land,
+derive, enrich, load) the next one is being fetched, and memory holds a page or two, whatever
+the size of the form. Everything between the first page and the export commit happens in one
+DuckDB transaction: a failed run writes nothing but its own `sync_runs` row, and the previous
+exports stay in place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import duckdb
 
-from bibia.enrichment.step import enrich
-from bibia.errors import BibiaError
-from bibia.extract import Extracted, PageCallback, extract
+from bibia.enrichment.step import Enricher
+from bibia.errors import BibiaError, TallyError
+from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
 from bibia.settings import Settings
+from bibia.tally.client import MAX_PAGES, Page, TallyClient
 from transforms.derive import Derived, RawSubmission, derive
-from transforms.mapping import FieldMapping, FormShape, plan_fields
+from transforms.mapping import FieldMapping, FieldPlan, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
 from warehouse.db import connect, scalar, writer_lock
 from warehouse.export import StagedExport, clean_stale_staging, stage_exports
-from warehouse.load import raw_submissions, replace_derived, replace_taxonomy
+from warehouse.load import (
+    Since,
+    clear_derived,
+    insert_derived,
+    raw_submissions,
+    replace_taxonomy,
+)
 
 log = logging.getLogger("bibia")
 T = TypeVar("T")
 Step = Callable[..., Any]
+REBUILD_BATCH = 5_000  # submissions derived at once by a rebuild
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -96,113 +109,158 @@ def _record(con: duckdb.DuckDBPyConnection, report: RunReport) -> None:
     )
 
 
-def _load_config(settings: Settings) -> tuple[Taxonomy, FieldMapping]:
-    return Taxonomy.load(settings.taxonomy_path), FieldMapping.load(settings.mapping_path)
+@dataclass
+class RunContext:
+    """What the steps of one run share."""
+
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+    report: RunReport
+    taxonomy: Taxonomy
+    mapping: FieldMapping
+    enricher: Enricher
+    partial: int = 0  # partial submissions met (never loaded)
+    plan: FieldPlan | None = None
+    form: FormShape | None = None
 
 
-def _derive(
-    con: duckdb.DuckDBPyConnection,
-    report: RunReport,
+# -- the steps ---------------------------------------------------------------------------------
+def _snapshot(
+    ctx: RunContext,
     form_id: str,
-    touched: list[str] | None,
-    raws: list[RawSubmission] | None,
-    taxonomy: Taxonomy,
-    mapping: FieldMapping,
-) -> Derived:
-    """Map, normalise and validate what `touched` names (None: everything); `raws`, when the
-    run has them in hand, spares reading the payloads back."""
-    form = FormShape.from_snapshots(raw.form_snapshots(con, form_id))
-    plan = plan_fields(form, mapping)
-    report.notes.extend(plan.report())
-    if raws is None:
-        raws = raw_submissions(con, form_id, touched)
-    return derive(raws, plan, form, taxonomy)
-
-
-def _enrich(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    report: RunReport,
-    derived: Derived,
-    taxonomy: Taxonomy,
-    online: bool,
+    questions: list[dict[str, Any]],
+    definition: dict[str, Any] | None,
 ) -> None:
-    report.notes.extend(enrich(con, settings, derived, taxonomy, report.started_at, online))
-
-
-def _load(
-    con: duckdb.DuckDBPyConnection,
-    report: RunReport,
-    derived: Derived,
-    touched: list[str] | None,
-    taxonomy: Taxonomy,
-) -> None:
-    replace_derived(con, derived, touched, report.run_id, report.started_at)
-    replace_taxonomy(con, taxonomy)
-
-
-def _process(
-    step: Step,
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    report: RunReport,
-    form_id: str,
-    touched: list[str] | None,
-    config: tuple[Taxonomy, FieldMapping],
-    online: bool,
-    raws: list[RawSubmission] | None = None,
-) -> None:
-    """derive -> enrich -> load, for one form."""
-    taxonomy, mapping = config
-    derived = step("derive", _derive, con, report, form_id, touched, raws, taxonomy, mapping)
-    step("enrich", _enrich, con, settings, report, derived, taxonomy, online)
-    step("load", _load, con, report, derived, touched, taxonomy)
-
-
-def _land(
-    con: duckdb.DuckDBPyConnection, extracted: Extracted, report: RunReport, full: bool
-) -> raw.Landed:
+    """Keep what the form says (rebuild maps without network), then match questions."""
     raw.save_form_snapshot(
-        con,
-        extracted.form_id,
-        extracted.questions,
-        extracted.definition,
-        report.run_id,
-        report.started_at,
+        ctx.con, form_id, questions, definition, ctx.report.run_id, ctx.report.started_at
     )
+    _plan(ctx, form_id)
+
+
+def _plan(ctx: RunContext, form_id: str) -> None:
+    ctx.form = FormShape.from_snapshots(raw.form_snapshots(ctx.con, form_id))
+    ctx.plan = plan_fields(ctx.form, ctx.mapping)
+    ctx.report.notes.extend(ctx.plan.report())
+
+
+def _land(ctx: RunContext, form_id: str, page: Page, seen: set[str]) -> raw.Landed:
     landed = raw.land_submissions(
-        con, extracted.form_id, extracted.submissions, report.run_id, report.started_at, full
+        ctx.con, form_id, page.submissions, ctx.report.run_id, ctx.report.started_at
     )
-    report.fetched, report.new = landed.fetched, len(landed.new_ids)
-    report.updated, report.deleted = len(landed.changed_ids), len(landed.deleted_ids)
-    if landed.partial_skipped:
-        report.notes.append(f"{landed.partial_skipped} partial submissions ignored")
+    seen.update(s["id"] for s in page.submissions if s.get("isCompleted") is not False)
+    ctx.report.fetched = len(seen)
+    ctx.partial += landed.partial_skipped
+    ctx.report.new += len(landed.new_ids)
+    ctx.report.updated += len(landed.changed_ids)
     return landed
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, settings: Settings, report: RunReport, taxonomy: Taxonomy
-) -> StagedExport:
+def _derive(ctx: RunContext, raws: list[RawSubmission]) -> Derived:
+    """Map, normalise and validate."""
+    assert ctx.plan is not None and ctx.form is not None
+    return derive(raws, ctx.plan, ctx.form, ctx.taxonomy)
+
+
+def _enrich(ctx: RunContext, derived: Derived) -> None:
+    ctx.enricher.apply(derived)
+
+
+def _load(ctx: RunContext, derived: Derived, since: Since) -> None:
+    insert_derived(ctx.con, derived, since, ctx.report.run_id, ctx.report.started_at)
+
+
+def _stage(ctx: RunContext) -> StagedExport:
+    settings, report = ctx.settings, ctx.report
+    replace_taxonomy(ctx.con, ctx.taxonomy)
+    report.notes.extend(ctx.enricher.finish())
     try:
         clean_stale_staging(settings.export_dir)
-        staged = stage_exports(con, settings.export_dir, report.run_id, taxonomy)
+        staged = stage_exports(ctx.con, settings.export_dir, report.run_id, ctx.taxonomy)
     except (OSError, duckdb.IOException) as exc:
         raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
-    report.quarantined = int(scalar(con, "SELECT count(*) FROM quarantine"))
+    report.quarantined = int(scalar(ctx.con, "SELECT count(*) FROM quarantine"))
     report.exported = staged.rows
     return staged
 
 
-def _finish(con: duckdb.DuckDBPyConnection, report: RunReport, error: BaseException | None) -> None:
-    report.ended_at = now_utc()
-    report.status = "failed" if error else "succeeded"
-    if error is not None:
-        text = str(error) if isinstance(error, BibiaError) else f"{type(error).__name__}: {error}"
-        report.error = text.splitlines()[0] if text else type(error).__name__
-    try:
-        _record(con, report)
-    except duckdb.Error:  # e.g. interrupted by the signal that is stopping the run: once more
-        _record(con, report)
+def _process(step: Step, ctx: RunContext, raws: list[RawSubmission], touched: list[str]) -> None:
+    """derive -> enrich -> load one batch (a page, or a slice of a rebuild)."""
+    since = clear_derived(ctx.con, touched)
+    if raws:
+        derived = step("derive", _derive, ctx, raws)
+        step("enrich", _enrich, ctx, derived)
+        step("load", _load, ctx, derived, since)
+
+
+# -- the jobs ----------------------------------------------------------------------------------
+def _sync(
+    step: Step,
+    ctx: RunContext,
+    client: TallyClient,
+    window: Window,
+    full: bool,
+    on_page: PageCallback | None,
+) -> None:
+    form_id = client.form_id
+    definition = step("fetch_form", fetch_form, client)
+    seen: set[str] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bibia-fetch") as pool:
+
+        def prefetch(number: int) -> Future[Page]:
+            context = contextvars.copy_context()  # a Prefect task keeps its flow run
+            return pool.submit(context.run, step, "fetch_page", fetch_page, client, window, number)
+
+        upcoming = prefetch(1)
+        for number in range(1, MAX_PAGES + 1):
+            page = upcoming.result()
+            more = page.has_more and bool(page.submissions)
+            if more:
+                upcoming = prefetch(number + 1)  # fetched while this page is processed
+            if number == 1:
+                questions = page.questions or step("fetch_questions", fetch_questions, client)
+                _snapshot(ctx, form_id, questions, definition)
+            landed = step("land", _land, ctx, form_id, page, seen)
+            _process(step, ctx, landed.raws, landed.new_ids + landed.changed_ids)
+            if on_page is not None:
+                on_page(page, len(seen))
+            if not more:
+                break
+        else:
+            raise TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped")
+    if full:
+        deleted = raw.mark_deleted(ctx.con, form_id, seen, ctx.report.run_id, ctx.report.started_at)
+        ctx.report.deleted = len(deleted)
+        if deleted:
+            clear_derived(ctx.con, deleted)
+    if ctx.partial:
+        ctx.report.notes.append(f"{ctx.partial} partial submissions ignored")
+
+
+def _rebuild(step: Step, ctx: RunContext) -> None:
+    form_ids = [
+        r[0]
+        for r in ctx.con.execute(
+            "SELECT DISTINCT form_id FROM raw_tally_submissions ORDER BY 1"
+        ).fetchall()
+    ]
+    ctx.report.form_id = ",".join(form_ids) or None
+    since = clear_derived(ctx.con, None)
+    for form_id in form_ids:
+        _plan(ctx, form_id)
+        ids = [
+            r[0]
+            for r in ctx.con.execute(
+                "SELECT submission_id FROM raw_tally_submissions WHERE form_id = ? "
+                "AND deleted_at IS NULL ORDER BY submission_id",
+                [form_id],
+            ).fetchall()
+        ]
+        for start in range(0, len(ids), REBUILD_BATCH):
+            raws = raw_submissions(ctx.con, form_id, ids[start : start + REBUILD_BATCH])
+            derived = step("derive", _derive, ctx, raws)
+            step("enrich", _enrich, ctx, derived)
+            step("load", _load, ctx, derived, since)
 
 
 def run_job(
@@ -213,64 +271,68 @@ def run_job(
     on_page: PageCallback | None = None,
 ) -> RunReport:
     """`kind`: `sync`, `sync_full` or `rebuild`. Each step runs through `step(name, fn, *args)`:
-    extract, land, derive, enrich, load, export (staged aside), then publish after the commit."""
-    full = kind == "sync_full"
+    fetch_form, fetch_page (ahead of the rest), land, derive, enrich, load (per page), export
+    (staged aside), then publish after the commit."""
     step = with_failpoint(step, settings.failpoint)
     if kind != "rebuild":
         settings.require_tally()
-    config = _load_config(settings)
-    taxonomy = config[0]
+    taxonomy, mapping = (
+        Taxonomy.load(settings.taxonomy_path),
+        FieldMapping.load(settings.mapping_path),
+    )
     with writer_lock(settings.db_path, settings.lock_timeout_seconds):
         con = connect(settings.db_path)
         started = now_utc()
         report = RunReport(new_run_id(started), kind, settings.tally_form_id, started)
         _record(con, report)
         staged: StagedExport | None = None
+        client: TallyClient | None = None
+        enricher = Enricher(con, settings, taxonomy, started, online=kind != "rebuild")
+        ctx = RunContext(con, settings, report, taxonomy, mapping, enricher)
         try:
+            con.execute("BEGIN TRANSACTION")
             if kind == "rebuild":
-                form_ids = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT DISTINCT form_id FROM raw_tally_submissions ORDER BY 1"
-                    ).fetchall()
-                ]
-                report.form_id = ",".join(form_ids) or None
-                con.execute("BEGIN TRANSACTION")
-                if not form_ids:
-                    replace_taxonomy(con, taxonomy)
-                for form_id in form_ids:
-                    _process(step, con, settings, report, form_id, None, config, online=False)
+                _rebuild(step, ctx)
             else:
-                form_id = settings.tally_form_id or ""
-                since = None if full else raw.last_submitted_at(con, form_id)
-                extracted = step("extract", extract, settings, since, started, on_page)
-                report.requests = extracted.requests
-                con.execute("BEGIN TRANSACTION")
-                landed = step("land", _land, con, extracted, report, full)
-                _process(
-                    step,
-                    con,
-                    settings,
-                    report,
-                    form_id,
-                    landed.touched,
-                    config,
-                    online=True,
-                    raws=landed.raws,
-                )
-            staged = step("export", _stage, con, settings, report, taxonomy)
+                client = TallyClient(settings)
+                form_id = client.form_id
+                since = raw.last_submitted_at(con, form_id) if kind == "sync" else None
+                _sync(step, ctx, client, Window(since, started), kind == "sync_full", on_page)
+            staged = step("export", _stage, ctx)
             con.execute("COMMIT")
             step("publish", staged.publish)
         except BaseException as exc:
             if staged is not None:
                 staged.discard()
-            with contextlib.suppress(duckdb.Error):  # nothing to undo before BEGIN/after COMMIT
+            with contextlib.suppress(duckdb.Error):  # nothing to undo after COMMIT
                 con.execute("ROLLBACK")
-            _finish(con, report, exc)
+            _finish(con, report, client, exc)
             con.close()
             raise
-        _finish(con, report, None)
+        finally:
+            if client is not None:
+                client.close()
+        _finish(con, report, client, None)
         con.close()
     for note in report.notes:
         log.info("%s", note)
     return report
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    report: RunReport,
+    client: TallyClient | None,
+    error: BaseException | None,
+) -> None:
+    report.ended_at = now_utc()
+    report.status = "failed" if error else "succeeded"
+    if client is not None:
+        report.requests = client.requests_made
+    if error is not None:
+        text = str(error) if isinstance(error, BibiaError) else f"{type(error).__name__}: {error}"
+        report.error = text.splitlines()[0] if text else type(error).__name__
+    try:
+        _record(con, report)
+    except duckdb.Error:  # e.g. interrupted by the signal that is stopping the run: once more
+        _record(con, report)

@@ -1,8 +1,9 @@
 """The `sync` and `rebuild` flows.
 
-Each step of `bibia.pipeline.run_job` runs as a Prefect task: `extract` (the only one that talks
-to Tally, so the only one with retries), `land`, `derive`, `enrich` (best effort: its
-HTTP client retries, then the run goes on from the cache), `load`, `export` and `publish`.
+Each step of `bibia.pipeline.run_job` runs as a Prefect task: `fetch_form` and `fetch_page` (the
+only ones that talk to Tally, so the only ones with task retries; the next page is fetched while
+the current one is processed), then per page `land`, `derive`, `enrich` (best effort: its HTTP
+client retries, then the run goes on from the cache) and `load`; `export` and `publish` once.
 Every task is side-effecting, so none is cached and no result is persisted.
 
 Flow parameters hold nothing secret: the settings come from the environment of the process that
@@ -27,7 +28,8 @@ from bibia.pipeline import RunReport, run_job
 from bibia.settings import Settings
 
 T = TypeVar("T")
-EXTRACT_RETRY_DELAYS: list[float] = [30.0, 120.0]  # seconds, after the client's own retries gave up
+EXTRACT_RETRY_DELAYS: list[float] = [30.0, 120.0]  # s, after the client's own retries
+HTTP_STEPS = {"fetch_form", "fetch_page", "fetch_questions"}  # the only ones retried
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def worth_retrying(_task: Any, _run: TaskRun, state: State) -> bool:
 
 def run_as_task(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """The `step` of run_job: one Prefect task per step; retries on the HTTP one only."""
-    if name == "extract":
+    if name in HTTP_STEPS:
         step = task(
             name=name,
             cache_policy=NO_CACHE,

@@ -53,15 +53,12 @@ def raw_submissions(
     return [RawSubmission(sid, at, orjson.loads(payload)) for sid, at, payload in rows]
 
 
-def replace_derived(
-    con: duckdb.DuckDBPyConnection,
-    derived: Derived,
-    touched: Iterable[str] | None,
-    run_id: str,
-    now: datetime,
-) -> None:
-    """Replace what was derived for the `touched` submissions (None: for all) by `derived`.
-    A submission staying in quarantine keeps the run it has been held since."""
+Since = dict[str, tuple[str, datetime]]  # quarantined submission -> (run, when) held since
+
+
+def clear_derived(con: duckdb.DuckDBPyConnection, touched: Iterable[str] | None) -> Since:
+    """Remove what was derived for the `touched` submissions (None: for all of them); return
+    since when those in quarantine were held, so that a submission staying there keeps it."""
     if touched is None:
         scope = "TRUE"
     else:
@@ -69,35 +66,40 @@ def replace_derived(
             "touched_ids", pa.table({"submission_id": pa.array(sorted(set(touched)), pa.string())})
         )
         scope = "submission_id IN (SELECT submission_id FROM touched_ids)"
-    since = {
-        sid: (run, at)
-        for sid, run, at in con.execute(
-            f"SELECT submission_id, since_run_id, since_at FROM quarantine WHERE {scope}"
-        ).fetchall()
-    }
-    for table in ("project_versions", "quarantine", "validation_issues"):
-        con.execute(f"DELETE FROM {table} WHERE {scope}")
-    if touched is not None:
-        con.unregister("touched_ids")
+    try:
+        since = {
+            sid: (run, at)
+            for sid, run, at in con.execute(
+                f"SELECT submission_id, since_run_id, since_at FROM quarantine WHERE {scope}"
+            ).fetchall()
+        }
+        for table in ("project_versions", "quarantine", "validation_issues"):
+            con.execute(f"DELETE FROM {table} WHERE {scope}")
+    finally:
+        if touched is not None:
+            con.unregister("touched_ids")
+    return since
 
+
+def insert_derived(
+    con: duckdb.DuckDBPyConnection, derived: Derived, since: Since, run_id: str, now: datetime
+) -> None:
     if derived.versions:
         schema = arrow_schema()
         versions = pa.Table.from_pylist(derived.versions, schema=schema)
         con.register("new_versions", versions)
-        con.execute(
-            f"INSERT INTO project_versions ({', '.join(schema.names)}) "
-            f"SELECT {', '.join(schema.names)} FROM new_versions"
-        )
-        con.unregister("new_versions")
+        try:
+            con.execute(
+                f"INSERT INTO project_versions ({', '.join(schema.names)}) "
+                f"SELECT {', '.join(schema.names)} FROM new_versions"
+            )
+        finally:
+            con.unregister("new_versions")
     if derived.quarantined:
-        rows = [
-            {
-                **q,
-                "since_run_id": since.get(q["submission_id"], (run_id, now))[0],
-                "since_at": since.get(q["submission_id"], (run_id, now))[1],
-            }
-            for q in derived.quarantined
-        ]
+        rows = []
+        for held in derived.quarantined:
+            since_run, since_at = since.get(held["submission_id"], (run_id, now))
+            rows.append({**held, "since_run_id": since_run, "since_at": since_at})
         _insert(
             con,
             "quarantine",

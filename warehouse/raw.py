@@ -61,10 +61,8 @@ def land_submissions(
     submissions: list[dict[str, Any]],
     run_id: str,
     now: datetime,
-    full: bool,
 ) -> Landed:
-    """Upsert into raw_tally_submissions (inside the caller's transaction). A full run also
-    marks as deleted what Tally no longer returns."""
+    """Upsert a batch (a page) into raw_tally_submissions, inside the caller's transaction."""
     out = Landed()
     unique: dict[str, dict[str, Any]] = {}
     for item in submissions:
@@ -73,6 +71,8 @@ def land_submissions(
             continue
         unique[item["id"]] = item  # boundary duplicates of an inclusive startDate
     out.fetched = len(unique)
+    if not unique:
+        return out
     ids, respondents, times, payloads, hashes = [], [], [], [], []
     for sid, item in unique.items():
         text = canonical_json(item)
@@ -104,6 +104,8 @@ def land_submissions(
         out.changed_ids = [sid for sid, is_new in rows if not is_new]
         when = dict(zip(ids, times, strict=True))
         out.raws = [RawSubmission(sid, when[sid], unique[sid]) for sid, _ in rows]
+        if not rows:
+            return out  # nothing new: nothing to write
         params = {"form_id": form_id, "run_id": run_id, "now": now}
         con.execute(
             """INSERT INTO raw_tally_submissions
@@ -131,19 +133,28 @@ def land_submissions(
                ON CONFLICT DO NOTHING""",
             {"run_id": run_id, "now": now},
         )
-        if full:
-            deleted = con.execute(
-                """UPDATE raw_tally_submissions
-                   SET deleted_run_id = $run_id, deleted_at = $now
-                   WHERE form_id = $form_id AND deleted_at IS NULL
-                     AND submission_id NOT IN (SELECT submission_id FROM incoming_submissions)
-                   RETURNING submission_id""",
-                params,
-            ).fetchall()
-            out.deleted_ids = sorted(sid for (sid,) in deleted)
     finally:
         con.unregister("incoming_submissions")
     return out
+
+
+def mark_deleted(
+    con: duckdb.DuckDBPyConnection, form_id: str, seen: set[str], run_id: str, now: datetime
+) -> list[str]:
+    """After a full walk: what Tally no longer returns is marked deleted (the row stays)."""
+    con.register("seen_ids", pa.table({"submission_id": pa.array(sorted(seen), pa.string())}))
+    try:
+        deleted = con.execute(
+            """UPDATE raw_tally_submissions
+               SET deleted_run_id = $run_id, deleted_at = $now
+               WHERE form_id = $form_id AND deleted_at IS NULL
+                 AND submission_id NOT IN (SELECT submission_id FROM seen_ids)
+               RETURNING submission_id""",
+            {"form_id": form_id, "run_id": run_id, "now": now},
+        ).fetchall()
+    finally:
+        con.unregister("seen_ids")
+    return sorted(sid for (sid,) in deleted)
 
 
 def save_form_snapshot(

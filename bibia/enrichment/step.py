@@ -1,4 +1,8 @@
-"""The enrichment step of a run: look up each distinct SIRET (cache first), then apply."""
+"""The enrichment of a run: look up each distinct SIRET (cache first), then apply.
+
+One `Enricher` per run, fed batch after batch: a SIRET is looked up at most once a run, and
+once a service has failed the rest of the run uses the cache only.
+"""
 
 from __future__ import annotations
 
@@ -22,49 +26,72 @@ from warehouse.authorities import (
 log = logging.getLogger("bibia.enrichment")
 
 
-def enrich(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    derived: Derived,
-    taxonomy: Taxonomy,
-    now: datetime,
-    online: bool,
-) -> list[str]:
-    """Fill coordinates and add warnings to `derived`; return notes for the run's report.
-    Offline (rebuild, or enrichment switched off), only the cache is used."""
-    sirets = {v["coll_siret"] for v in derived.versions}
-    known = load_authorities(con, sirets)
-    unavailable: str | None = None
-    fetched: list[Authority] = []
-    notes: list[str] = []
-    if online and settings.enrichment_enabled:
-        # published projects whose authority's entry expired are refreshed too
-        expired = expired_sirets(con, now) - sirets
-        known.update(load_authorities(con, expired))
-        stale = sorted(s for s in sirets | expired if s not in known or not known[s].fresh(now))
-        client = EnrichmentClient(settings, taxonomy.legal_categories)
-        try:
+class Enricher:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        settings: Settings,
+        taxonomy: Taxonomy,
+        now: datetime,
+        online: bool,
+    ) -> None:
+        """Offline (rebuild, or enrichment switched off), only the cache is used."""
+        self.con, self.taxonomy, self.now = con, taxonomy, now
+        self.online = online and settings.enrichment_enabled
+        self.client = EnrichmentClient(settings, taxonomy.legal_categories) if self.online else None
+        self.known: dict[str, Authority] = {}
+        self.looked_up = 0
+        self.from_cache = 0
+        self.unavailable: str | None = None
+
+    def _authorities(self, sirets: set[str]) -> dict[str, Authority]:
+        missing = sirets - self.known.keys()
+        cached = load_authorities(self.con, missing)
+        self.known.update(cached)
+        stale = sorted(s for s in missing if s not in cached or not cached[s].fresh(self.now))
+        self.from_cache += len(missing) - len(stale)
+        fetched: list[Authority] = []
+        if self.client is not None and self.unavailable is None:
             for siret in stale:
                 try:
-                    authority = client.lookup(siret, now)
+                    authority = self.client.lookup(siret, self.now)
                 except EnrichmentUnavailable as exc:
-                    unavailable = str(exc)  # stop asking: the rest comes from the cache
+                    self.unavailable = str(exc)  # stop asking: the rest comes from the cache
                     log.warning("enrichment unavailable, using the cache: %s", exc)
                     break
-                known[siret] = authority
+                self.known[siret] = authority
                 fetched.append(authority)
+        self.looked_up += len(fetched)
+        save_authorities(self.con, fetched)
+        return {s: self.known[s] for s in sirets if s in self.known}
+
+    def apply(self, derived: Derived) -> None:
+        """Fill the coordinates of `derived`'s versions and add the register's warnings."""
+        known = self._authorities({v["coll_siret"] for v in derived.versions})
+        for record in derived.versions:
+            cached = known.get(record["coll_siret"])
+            outdated = self.unavailable is not None and (
+                cached is None or not cached.fresh(self.now)
+            )
+            derived.issues.extend(
+                apply_authority(
+                    record, cached, self.taxonomy, self.unavailable if outdated else None
+                )
+            )
+
+    def finish(self) -> list[str]:
+        """Refresh published projects whose authority's entry expired; notes for the report."""
+        if self.client is None:
+            return []
+        try:
+            expired = expired_sirets(self.con, self.now) - self.known.keys()
+            if expired:
+                refreshed = self._authorities(expired)
+                refresh_coordinates(self.con, [a for a in refreshed.values() if a.fresh(self.now)])
+            requests = self.client.requests_made
         finally:
-            client.close()
-        notes.append(
-            f"enrichment: {len(stale)} SIRETs looked up ({client.requests_made} requests), "
-            f"{len(sirets | expired) - len(stale)} from the cache"
-        )
-        refresh_coordinates(con, [a for a in fetched if a.siret in expired])
-    save_authorities(con, fetched)
-    for record in derived.versions:
-        cached = known.get(record["coll_siret"])
-        outdated = unavailable is not None and (cached is None or not cached.fresh(now))
-        derived.issues.extend(
-            apply_authority(record, cached, taxonomy, unavailable if outdated else None)
-        )
-    return notes
+            self.client.close()
+        return [
+            f"enrichment: {self.looked_up} SIRETs looked up ({requests} requests), "
+            f"{self.from_cache} from the cache"
+        ]
