@@ -2,11 +2,11 @@
 
 The steps are plain functions of `bibia.extract`, `transforms`, `bibia.enrichment` and
 `warehouse`. `step(name, fn, *args)` decides how each one runs: directly (the default), or as a
-Prefect task (see `flows/`). A sync walks Tally page by page: while a page is processed (land,
-derive, enrich, load) the next one is being fetched, and memory holds a page or two, whatever
-the size of the form. Everything between the first page and the export commit happens in one
-DuckDB transaction: a failed run writes nothing but its own `sync_runs` row, and the previous
-exports stay in place.
+Prefect task (see `flows/`). A sync walks Tally page by page and processes batches of pages
+(land, derive, enrich, load) while the next page is being fetched: memory holds a batch,
+whatever the size of the form. Everything between the first page and the export commit happens
+in one DuckDB transaction: a failed run writes nothing but its own `sync_runs` row, and the
+previous exports stay in place.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from warehouse.load import (
 log = logging.getLogger("bibia")
 T = TypeVar("T")
 Step = Callable[..., Any]
-REBUILD_BATCH = 5_000  # submissions derived at once by a rebuild
+BATCH = 5_000  # submissions landed and derived at once (ten pages): memory stays flat
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -144,11 +144,17 @@ def _plan(ctx: RunContext, form_id: str) -> None:
     ctx.report.notes.extend(ctx.plan.report())
 
 
-def _land(ctx: RunContext, form_id: str, page: Page, seen: set[str]) -> raw.Landed:
+def _land(
+    ctx: RunContext,
+    form_id: str,
+    submissions: list[dict[str, Any]],
+    seen: set[str],
+    known: raw.Known,
+) -> raw.Landed:
     landed = raw.land_submissions(
-        ctx.con, form_id, page.submissions, ctx.report.run_id, ctx.report.started_at
+        ctx.con, form_id, submissions, ctx.report.run_id, ctx.report.started_at, known
     )
-    seen.update(s["id"] for s in page.submissions if s.get("isCompleted") is not False)
+    seen.update(s["id"] for s in submissions if s.get("isCompleted") is not False)
     ctx.report.fetched = len(seen)
     ctx.partial += landed.partial_skipped
     ctx.report.new += len(landed.new_ids)
@@ -205,6 +211,8 @@ def _sync(
     form_id = client.form_id
     definition = step("fetch_form", fetch_form, client)
     seen: set[str] = set()
+    known = raw.known_submissions(ctx.con, form_id)
+    pending: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bibia-fetch") as pool:
 
         def prefetch(number: int) -> Future[Page]:
@@ -220,10 +228,13 @@ def _sync(
             if number == 1:
                 questions = page.questions or step("fetch_questions", fetch_questions, client)
                 _snapshot(ctx, form_id, questions, definition)
-            landed = step("land", _land, ctx, form_id, page, seen)
-            _process(step, ctx, landed.raws, landed.new_ids + landed.changed_ids)
+            pending.extend(page.submissions)
+            if len(pending) >= BATCH or not more:
+                landed = step("land", _land, ctx, form_id, pending, seen, known)
+                _process(step, ctx, landed.raws, landed.new_ids + landed.changed_ids)
+                pending = []
             if on_page is not None:
-                on_page(page, len(seen))
+                on_page(page, len(seen) + len(pending))
             if not more:
                 break
         else:
@@ -256,8 +267,8 @@ def _rebuild(step: Step, ctx: RunContext) -> None:
                 [form_id],
             ).fetchall()
         ]
-        for start in range(0, len(ids), REBUILD_BATCH):
-            raws = raw_submissions(ctx.con, form_id, ids[start : start + REBUILD_BATCH])
+        for start in range(0, len(ids), BATCH):
+            raws = raw_submissions(ctx.con, form_id, ids[start : start + BATCH])
             derived = step("derive", _derive, ctx, raws)
             step("enrich", _enrich, ctx, derived)
             step("load", _load, ctx, derived, since)
@@ -271,8 +282,8 @@ def run_job(
     on_page: PageCallback | None = None,
 ) -> RunReport:
     """`kind`: `sync`, `sync_full` or `rebuild`. Each step runs through `step(name, fn, *args)`:
-    fetch_form, fetch_page (ahead of the rest), land, derive, enrich, load (per page), export
-    (staged aside), then publish after the commit."""
+    fetch_form, fetch_page (ahead of the rest), land, derive, enrich, load (per batch of pages),
+    export (staged aside), then publish after the commit."""
     step = with_failpoint(step, settings.failpoint)
     if kind != "rebuild":
         settings.require_tally()

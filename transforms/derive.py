@@ -70,7 +70,11 @@ class Normaliser:
         }
 
     def record(self, mapped: dict[str, Any]) -> dict[str, Any]:
-        return {name: fn(mapped.get(name)) for name, fn in self.fields.items()}
+        out: dict[str, Any] = {}
+        for name, fn in self.fields.items():
+            value = mapped.get(name)
+            out[name] = None if value is None else fn(value)
+        return out
 
 
 def build_record(

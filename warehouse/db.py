@@ -43,13 +43,17 @@ def writer_lock(db_path: Path, timeout_seconds: float = 0.0) -> Iterator[None]:
         os.close(handle)
 
 
-def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    db_path: Path, read_only: bool = False, memory_limit: str = "512MB"
+) -> duckdb.DuckDBPyConnection:
     """A connection with every migration applied (read-only: as the file is)."""
     if read_only and not db_path.exists():
         raise BibiaError(f"no warehouse at {db_path} yet: run `bibia sync` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(db_path), read_only=read_only)
+        con = duckdb.connect(
+            str(db_path), read_only=read_only, config={"memory_limit": memory_limit}
+        )
     except duckdb.IOException as exc:
         raise RunLockedError(f"cannot open {db_path}: {str(exc).splitlines()[0]}") from None
     if not read_only:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,14 +57,30 @@ def last_submitted_at(con: duckdb.DuckDBPyConnection, form_id: str) -> datetime 
     return value
 
 
+Known = dict[str, tuple[str, bool]]  # submission id -> (content hash, marked deleted)
+
+
+def known_submissions(con: duckdb.DuckDBPyConnection, form_id: str) -> Known:
+    """What the warehouse holds of the form, read once a run: landing then classifies each
+    incoming submission without scanning the table again."""
+    rows = con.execute(
+        "SELECT submission_id, content_hash, deleted_at IS NOT NULL FROM raw_tally_submissions "
+        "WHERE form_id = ?",
+        [form_id],
+    ).fetchall()
+    return {sid: (digest, deleted) for sid, digest, deleted in rows}
+
+
 def land_submissions(
     con: duckdb.DuckDBPyConnection,
     form_id: str,
     submissions: list[dict[str, Any]],
     run_id: str,
     now: datetime,
+    known: Known,
 ) -> Landed:
-    """Upsert a batch (a page) into raw_tally_submissions, inside the caller's transaction."""
+    """Upsert a batch into raw_tally_submissions, inside the caller's transaction; `known`
+    (from `known_submissions`) is kept up to date."""
     out = Landed()
     unique: dict[str, dict[str, Any]] = {}
     for item in submissions:
@@ -71,71 +89,79 @@ def land_submissions(
             continue
         unique[item["id"]] = item  # boundary duplicates of an inclusive startDate
     out.fetched = len(unique)
-    if not unique:
-        return out
-    ids, respondents, times, payloads, hashes = [], [], [], [], []
+    new_rows: list[tuple[str, str | None, datetime, str, str]] = []
+    changed_rows: list[tuple[str, str | None, datetime, str, str]] = []
     for sid, item in unique.items():
         text = canonical_json(item)
-        ids.append(sid)
-        respondents.append(item.get("respondentId"))
-        times.append(utc_naive(item["submittedAt"]))
-        payloads.append(text)
-        hashes.append(hashlib.sha256(text.encode("utf-8")).hexdigest())
-    incoming = pa.table(
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        before = known.get(sid)
+        if before is not None and before == (digest, False):
+            continue  # seen already, same content
+        row = (sid, item.get("respondentId"), utc_naive(item["submittedAt"]), text, digest)
+        (new_rows if before is None else changed_rows).append(row)
+        out.raws.append(RawSubmission(sid, row[2], item))
+        known[sid] = (digest, False)
+    out.new_ids = [r[0] for r in new_rows]
+    out.changed_ids = [r[0] for r in changed_rows]
+    params = {"form_id": form_id, "run_id": run_id, "now": now}
+    if new_rows:
+        with _registered(con, "incoming_new", new_rows):
+            con.execute(
+                """INSERT INTO raw_tally_submissions
+                   SELECT submission_id, $form_id, respondent_id, submitted_at, payload::JSON,
+                          content_hash, $run_id, $run_id, $now, $now, NULL, NULL
+                   FROM incoming_new""",
+                params,
+            )
+            con.execute(
+                """INSERT INTO raw_tally_submission_history
+                   SELECT submission_id, content_hash, payload::JSON, $run_id, $now
+                   FROM incoming_new""",
+                {"run_id": run_id, "now": now},
+            )
+    if changed_rows:
+        with _registered(con, "incoming_changed", changed_rows):
+            con.execute(
+                """UPDATE raw_tally_submissions AS r
+                   SET payload = i.payload::JSON, content_hash = i.content_hash,
+                       submitted_at = i.submitted_at, respondent_id = i.respondent_id,
+                       content_run_id = $run_id, content_seen_at = $now,
+                       deleted_run_id = NULL, deleted_at = NULL
+                   FROM incoming_changed i
+                   WHERE r.submission_id = i.submission_id""",
+                {"run_id": run_id, "now": now},
+            )
+            con.execute(
+                """INSERT INTO raw_tally_submission_history
+                   SELECT submission_id, content_hash, payload::JSON, $run_id, $now
+                   FROM incoming_changed
+                   ON CONFLICT DO NOTHING""",  # a content may come back to an earlier one
+                {"run_id": run_id, "now": now},
+            )
+    return out
+
+
+@contextlib.contextmanager
+def _registered(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    rows: list[tuple[str, str | None, datetime, str, str]],
+) -> Iterator[None]:
+    columns = list(zip(*rows, strict=True))
+    table = pa.table(
         {
-            "submission_id": pa.array(ids, pa.string()),
-            "respondent_id": pa.array(respondents, pa.string()),
-            "submitted_at": pa.array(times, pa.timestamp("us")),
-            "payload": pa.array(payloads, pa.string()),
-            "content_hash": pa.array(hashes, pa.string()),
+            "submission_id": pa.array(columns[0], pa.string()),
+            "respondent_id": pa.array(columns[1], pa.string()),
+            "submitted_at": pa.array(columns[2], pa.timestamp("us")),
+            "payload": pa.array(columns[3], pa.string()),
+            "content_hash": pa.array(columns[4], pa.string()),
         }
     )
-    con.register("incoming_submissions", incoming)
+    con.register(name, table)
     try:
-        rows = con.execute(
-            """SELECT i.submission_id, r.submission_id IS NULL
-               FROM incoming_submissions i
-               LEFT JOIN raw_tally_submissions r USING (submission_id)
-               WHERE r.submission_id IS NULL OR r.content_hash <> i.content_hash
-                  OR r.deleted_at IS NOT NULL
-               ORDER BY i.submission_id"""
-        ).fetchall()
-        out.new_ids = [sid for sid, is_new in rows if is_new]
-        out.changed_ids = [sid for sid, is_new in rows if not is_new]
-        when = dict(zip(ids, times, strict=True))
-        out.raws = [RawSubmission(sid, when[sid], unique[sid]) for sid, _ in rows]
-        if not rows:
-            return out  # nothing new: nothing to write
-        params = {"form_id": form_id, "run_id": run_id, "now": now}
-        con.execute(
-            """INSERT INTO raw_tally_submissions
-               SELECT i.submission_id, $form_id, i.respondent_id, i.submitted_at,
-                      i.payload::JSON, i.content_hash, $run_id, $run_id, $now, $now, NULL, NULL
-               FROM incoming_submissions i
-               WHERE i.submission_id NOT IN (SELECT submission_id FROM raw_tally_submissions)""",
-            params,
-        )
-        con.execute(
-            """UPDATE raw_tally_submissions AS r
-               SET payload = i.payload::JSON, content_hash = i.content_hash,
-                   submitted_at = i.submitted_at, respondent_id = i.respondent_id,
-                   content_run_id = $run_id, content_seen_at = $now,
-                   deleted_run_id = NULL, deleted_at = NULL
-               FROM incoming_submissions i
-               WHERE r.submission_id = i.submission_id
-                 AND (r.content_hash <> i.content_hash OR r.deleted_at IS NOT NULL)""",
-            {"run_id": run_id, "now": now},
-        )
-        con.execute(
-            """INSERT INTO raw_tally_submission_history
-               SELECT i.submission_id, i.content_hash, i.payload::JSON, $run_id, $now
-               FROM incoming_submissions i
-               ON CONFLICT DO NOTHING""",
-            {"run_id": run_id, "now": now},
-        )
+        yield
     finally:
-        con.unregister("incoming_submissions")
-    return out
+        con.unregister(name)
 
 
 def mark_deleted(
