@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import queue
 import secrets
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -46,6 +48,7 @@ log = logging.getLogger("bibia")
 T = TypeVar("T")
 Step = Callable[..., Any]
 BATCH = 5_000  # submissions landed and derived at once (ten pages): memory stays flat
+PREFETCH = 20  # pages fetched ahead of the processing, at most
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -64,6 +67,19 @@ def with_failpoint(step: Step, failpoint: str | None) -> Step:
         return step(name, fn, *args, **kwargs)
 
     return failing
+
+
+def timed(step: Step, totals: dict[str, float]) -> Step:
+    """`step`, adding up the seconds spent in each step name (shown by `bibia -v`)."""
+
+    def measured(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return step(name, fn, *args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
+
+    return measured
 
 
 @dataclass
@@ -213,32 +229,18 @@ def _sync(
     seen: set[str] = set()
     known = raw.known_submissions(ctx.con, form_id)
     pending: list[dict[str, Any]] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bibia-fetch") as pool:
-
-        def prefetch(number: int) -> Future[Page]:
-            context = contextvars.copy_context()  # a Prefect task keeps its flow run
-            return pool.submit(context.run, step, "fetch_page", fetch_page, client, window, number)
-
-        upcoming = prefetch(1)
-        for number in range(1, MAX_PAGES + 1):
-            page = upcoming.result()
-            more = page.has_more and bool(page.submissions)
-            if more:
-                upcoming = prefetch(number + 1)  # fetched while this page is processed
-            if number == 1:
-                questions = page.questions or step("fetch_questions", fetch_questions, client)
-                _snapshot(ctx, form_id, questions, definition)
-            pending.extend(page.submissions)
-            if len(pending) >= BATCH or not more:
-                landed = step("land", _land, ctx, form_id, pending, seen, known)
-                _process(step, ctx, landed.raws, landed.new_ids + landed.changed_ids)
-                pending = []
-            if on_page is not None:
-                on_page(page, len(seen) + len(pending))
-            if not more:
-                break
-        else:
-            raise TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped")
+    for page in _prefetched_pages(step, client, window):
+        if page.number == 1:
+            questions = page.questions or step("fetch_questions", fetch_questions, client)
+            _snapshot(ctx, form_id, questions, definition)
+        pending.extend(page.submissions)
+        last = not page.has_more or not page.submissions
+        if len(pending) >= BATCH or last:
+            landed = step("land", _land, ctx, form_id, pending, seen, known)
+            _process(step, ctx, landed.raws, landed.new_ids + landed.changed_ids)
+            pending = []
+        if on_page is not None:
+            on_page(page, len(seen) + len(pending))
     if full:
         deleted = raw.mark_deleted(ctx.con, form_id, seen, ctx.report.run_id, ctx.report.started_at)
         ctx.report.deleted = len(deleted)
@@ -246,6 +248,48 @@ def _sync(
             clear_derived(ctx.con, deleted)
     if ctx.partial:
         ctx.report.notes.append(f"{ctx.partial} partial submissions ignored")
+
+
+def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterator[Page]:
+    """Pages in order, fetched by a thread that keeps up to PREFETCH pages ahead of the
+    processing (the network and the CPU work at the same time)."""
+    pages: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=PREFETCH)
+    stop = threading.Event()
+    context = contextvars.copy_context()  # as a Prefect task, a fetch keeps its flow run
+
+    def put(item: Page | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for number in range(1, MAX_PAGES + 1):
+                if stop.is_set():
+                    return
+                page = context.run(step, "fetch_page", fetch_page, client, window, number)
+                if not put(page) or not page.has_more or not page.submissions:
+                    break
+            else:
+                put(TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped"))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        put(None)
+
+    fetcher = threading.Thread(target=produce, name="bibia-fetch", daemon=True)
+    fetcher.start()
+    try:
+        while (item := pages.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        fetcher.join(timeout=60)
 
 
 def _rebuild(step: Step, ctx: RunContext) -> None:
@@ -284,7 +328,8 @@ def run_job(
     """`kind`: `sync`, `sync_full` or `rebuild`. Each step runs through `step(name, fn, *args)`:
     fetch_form, fetch_page (ahead of the rest), land, derive, enrich, load (per batch of pages),
     export (staged aside), then publish after the commit."""
-    step = with_failpoint(step, settings.failpoint)
+    totals: dict[str, float] = {}
+    step = timed(with_failpoint(step, settings.failpoint), totals)
     if kind != "rebuild":
         settings.require_tally()
     taxonomy, mapping = (
@@ -327,6 +372,7 @@ def run_job(
         con.close()
     for note in report.notes:
         log.info("%s", note)
+    log.debug("seconds per step: %s", ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
     return report
 
 

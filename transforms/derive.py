@@ -26,6 +26,8 @@ from transforms.validate import (
     validation_schema,
 )
 
+COLUMNS = list(columns_meta())  # project_versions' columns, in order
+
 
 @dataclass(frozen=True)
 class RawSubmission:
@@ -58,16 +60,46 @@ def _normaliser(kind: str, vocabulary: str | None, taxonomy: Taxonomy) -> Callab
     }[kind]
 
 
+MEMO_KINDS = {"enum", "enum_list", "month", "siret", "url", "email"}  # answers that repeat
+MEMO_SIZE = 100_000
+
+
+def _memoised(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`fn` remembering its answers: the same labels and dates come back on every submission."""
+    memo: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        key = tuple(value) if isinstance(value, list) else value
+        try:
+            return copy_list(memo[key])
+        except KeyError:
+            pass
+        except TypeError:  # not hashable (a list of lists): no memo
+            return fn(value)
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = result = fn(value)
+        return copy_list(result)
+
+    return cached
+
+
+def copy_list(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
 class Normaliser:
     """Normalises mapped records field by field, following each column's `kind`."""
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        self.fields = {
-            name: _normaliser(col.metadata["kind"], col.metadata["vocabulary"], taxonomy)
-            for name, col in columns_meta().items()
-            if col.metadata.get("form_title")
-        }
+        self.fields = {}
+        for name, col in columns_meta().items():
+            if not col.metadata.get("form_title"):
+                continue
+            kind = col.metadata["kind"]
+            fn = _normaliser(kind, col.metadata["vocabulary"], taxonomy)
+            self.fields[name] = _memoised(fn) if kind in MEMO_KINDS else fn
 
     def record(self, mapped: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -93,7 +125,7 @@ def build_record(
         coll_groupe=coll_type.group if coll_type else None,
         extra=json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None,
     )
-    return {name: record.get(name) for name in columns_meta()}
+    return {name: record.get(name) for name in COLUMNS}
 
 
 def derive(
@@ -104,7 +136,7 @@ def derive(
     out = Derived()
     if not records:
         return out
-    frame = pd.DataFrame.from_records(records, columns=list(columns_meta())).astype(object)
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS).astype(object)
     frame = frame.where(frame.notna(), None)
     out.issues = schema_issues(frame, taxonomy, validation_schema(taxonomy))
     open_fields = open_vocabulary_fields(taxonomy)

@@ -113,14 +113,17 @@ def land_submissions(
                    FROM incoming_new""",
                 params,
             )
-            con.execute(
-                """INSERT INTO raw_tally_submission_history
-                   SELECT submission_id, content_hash, payload::JSON, $run_id, $now
-                   FROM incoming_new""",
-                {"run_id": run_id, "now": now},
-            )
     if changed_rows:
         with _registered(con, "incoming_changed", changed_rows):
+            con.execute(  # the content about to be replaced goes to the history
+                """INSERT INTO raw_tally_submission_history
+                   SELECT r.submission_id, r.content_hash, r.payload, r.content_run_id,
+                          r.content_seen_at
+                   FROM raw_tally_submissions r
+                   JOIN incoming_changed i USING (submission_id)
+                   WHERE r.content_hash <> i.content_hash
+                   ON CONFLICT DO NOTHING"""  # a content may come back to an earlier one
+            )
             con.execute(
                 """UPDATE raw_tally_submissions AS r
                    SET payload = i.payload::JSON, content_hash = i.content_hash,
@@ -129,13 +132,6 @@ def land_submissions(
                        deleted_run_id = NULL, deleted_at = NULL
                    FROM incoming_changed i
                    WHERE r.submission_id = i.submission_id""",
-                {"run_id": run_id, "now": now},
-            )
-            con.execute(
-                """INSERT INTO raw_tally_submission_history
-                   SELECT submission_id, content_hash, payload::JSON, $run_id, $now
-                   FROM incoming_changed
-                   ON CONFLICT DO NOTHING""",  # a content may come back to an earlier one
                 {"run_id": run_id, "now": now},
             )
     return out
