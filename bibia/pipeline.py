@@ -16,6 +16,7 @@ import contextvars
 import logging
 import queue
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -281,6 +282,8 @@ def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterat
         put(None)
 
     fetcher = threading.Thread(target=produce, name="bibia-fetch", daemon=True)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)  # hand the GIL to the fetcher soon after a page arrives
     fetcher.start()
     try:
         while (item := pages.get()) is not None:
@@ -290,6 +293,7 @@ def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterat
     finally:
         stop.set()
         fetcher.join(timeout=60)
+        sys.setswitchinterval(switch)
 
 
 def _rebuild(step: Step, ctx: RunContext) -> None:

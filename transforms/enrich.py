@@ -3,6 +3,7 @@ coordinates, and warnings (never errors) when the register and the contributor d
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Protocol
 
@@ -68,8 +69,9 @@ class AuthorityLike(Protocol):
     longitude: float | None
 
 
-def significant_words(name: str) -> set[str]:
-    return {w for w in _WORD.findall(fold(name)) if w not in _GENERIC and len(w) > 1}
+@functools.lru_cache(maxsize=4096)
+def significant_words(name: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(fold(name)) if w not in _GENERIC and len(w) > 1)
 
 
 def names_agree(typed: str, official: str) -> bool:

@@ -170,14 +170,14 @@ def plan_fields(form: FormShape, mapping: FieldMapping) -> FieldPlan:
 def answer_value(response: dict[str, Any], form: FormShape) -> Any:
     """The answer of one response in a plain shape: text, number, or list of texts."""
     value = response["answer"] if "answer" in response else response.get("value")
-    return _plain(value, form)
+    return _plain(value, form.options)
 
 
-def _plain(value: Any, form: FormShape) -> Any:
+def _plain(value: Any, options: dict[str, str]) -> Any:
     if isinstance(value, str):
-        return form.options.get(value, value)
+        return options.get(value, value)  # an option id becomes its text
     if isinstance(value, list):
-        items = [_plain(v, form) for v in value]
+        items = [options.get(v, v) if isinstance(v, str) else _plain(v, options) for v in value]
         return [v for v in items if v is not None and v != ""]
     if isinstance(value, dict):
         if "url" in value:  # a file object
