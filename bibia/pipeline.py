@@ -49,7 +49,7 @@ log = logging.getLogger("bibia")
 T = TypeVar("T")
 Step = Callable[..., Any]
 BATCH = 5_000  # submissions landed and derived at once (ten pages): memory stays flat
-PREFETCH = 20  # pages fetched ahead of the processing, at most
+PREFETCH = 10  # pages fetched ahead of the processing, at most
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -44,7 +44,7 @@ def writer_lock(db_path: Path, timeout_seconds: float = 0.0) -> Iterator[None]:
 
 
 def connect(
-    db_path: Path, read_only: bool = False, memory_limit: str = "512MB"
+    db_path: Path, read_only: bool = False, memory_limit: str = "256MB"
 ) -> duckdb.DuckDBPyConnection:
     """A connection with every migration applied (read-only: as the file is)."""
     if read_only and not db_path.exists():
