@@ -207,9 +207,8 @@ def _stage(ctx: RunContext) -> StagedExport:
     return staged
 
 
-def _process(step: Step, ctx: RunContext, raws: list[RawSubmission], touched: list[str]) -> None:
-    """derive -> enrich -> load one batch (a page, or a slice of a rebuild)."""
-    since = clear_derived(ctx.con, touched)
+def _process(step: Step, ctx: RunContext, raws: list[RawSubmission], since: Since) -> None:
+    """derive -> enrich -> load one batch (pages of a sync, or a slice of a rebuild)."""
     if raws:
         derived = step("derive", _derive, ctx, raws)
         step("enrich", _enrich, ctx, derived)
@@ -238,7 +237,8 @@ def _sync(
         last = not page.has_more or not page.submissions
         if len(pending) >= BATCH or last:
             landed = step("land", _land, ctx, form_id, pending, seen, known)
-            _process(step, ctx, landed.raws, landed.new_ids + landed.changed_ids)
+            since = clear_derived(ctx.con, landed.new_ids + landed.changed_ids)
+            _process(step, ctx, landed.raws, since)
             pending = []
         if on_page is not None:
             on_page(page, len(seen) + len(pending))
@@ -317,9 +317,7 @@ def _rebuild(step: Step, ctx: RunContext) -> None:
         ]
         for start in range(0, len(ids), BATCH):
             raws = raw_submissions(ctx.con, form_id, ids[start : start + BATCH])
-            derived = step("derive", _derive, ctx, raws)
-            step("enrich", _enrich, ctx, derived)
-            step("load", _load, ctx, derived, since)
+            _process(step, ctx, raws, since)
 
 
 def run_job(
