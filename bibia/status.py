@@ -45,15 +45,16 @@ def render(settings: Settings, runs: int = 10) -> str:
         if error:
             out.append(f"      error: {error}")
     held = con.execute(
-        """SELECT q.submission_id, q.submitted_at, q.since_at,
-                  coalesce(json_extract_string(r.payload, '$.respondentId'), '') AS respondent
-           FROM quarantine q JOIN raw_tally_submissions r USING (submission_id)
-           ORDER BY q.submitted_at"""
+        """SELECT submission_id, submitted_at, since_at,
+                  coalesce(coll_nom, '(porteur absent)') || ' — ' ||
+                  coalesce(nom_projet, '(projet absent)')
+           FROM quarantine ORDER BY submitted_at"""
     ).fetchall()
     out += ["", f"Quarantine: {len(held)} submission(s) held back"]
-    for submission_id, submitted_at, since_at, _respondent in held:
+    for submission_id, submitted_at, since_at, what in held:
         out.append(
-            f"  {submission_id}  sent {submitted_at:%Y-%m-%d}, held since {since_at:%Y-%m-%d}"
+            f"  {submission_id}  {what}  (sent {submitted_at:%Y-%m-%d}, "
+            f"held since {since_at:%Y-%m-%d})"
         )
         for field, value, message in con.execute(
             """SELECT field, value, message FROM validation_issues

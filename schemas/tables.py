@@ -102,6 +102,12 @@ class Quarantine(pa.DataFrameModel):
     reason: Series[str] = column(
         "Motif", "The errors, field by field.", access=INTERNAL, kind="text", required=True
     )
+    coll_nom: Series[str] = column(
+        "Porteur", "The authority, as typed.", access=INTERNAL, kind="text"
+    )
+    nom_projet: Series[str] = column(
+        "Projet", "The project, as typed.", access=INTERNAL, kind="text"
+    )
 
 
 class ValidationIssue(pa.DataFrameModel):

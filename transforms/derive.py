@@ -154,6 +154,8 @@ def derive(
                     "submission_id": record["submission_id"],
                     "submitted_at": record["submitted_at"],
                     "reason": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+                    "coll_nom": record["coll_nom"],
+                    "nom_projet": record["nom_projet"],
                 }
             )
         else:

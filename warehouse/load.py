@@ -104,7 +104,15 @@ def insert_derived(
             con,
             "quarantine",
             rows,
-            ["submission_id", "submitted_at", "since_run_id", "since_at", "reason"],
+            [
+                "submission_id",
+                "submitted_at",
+                "since_run_id",
+                "since_at",
+                "reason",
+                "coll_nom",
+                "nom_projet",
+            ],
         )
     if derived.issues:
         rows = [{**issue, "run_id": run_id} for issue in derived.issues]
