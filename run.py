@@ -3,6 +3,7 @@
 
     python3 run.py bibia sync --demo     # the pipeline on the bundled demo form
     python3 run.py check                 # every check: ruff, mypy, pytest
+    python3 run.py bench [options]       # benchmarks/run.py, with its own dependencies (dlt)
     python3 run.py <command...>          # any command inside the environment
 
 The first call installs uv (from PyPI, pinned) into .tools/, then uv installs the exact
@@ -65,9 +66,12 @@ def main(argv: list[str]) -> int:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     uv = str(_uv())
-    sync = subprocess.run([uv, "sync", "--frozen", "--quiet"], cwd=ROOT, env=env)
+    groups = ["--group", "bench"] if argv[0] == "bench" else []
+    sync = subprocess.run([uv, "sync", "--frozen", "--quiet", *groups], cwd=ROOT, env=env)
     if sync.returncode:
         return sync.returncode
+    if argv[0] == "bench":
+        argv = ["python", "-m", "benchmarks.run", *argv[1:]]
     commands = CHECKS if argv == ["check"] else [argv]
     for command in commands:
         print(f"run.py: {' '.join(command)}", file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
 """bibia at scale, side by side with what a user would pick instead (dlt's rest_api source).
 
-    python3 run.py uv run --group bench python -m benchmarks.run [--n 50000] [--small 5000]
+    python3 run.py bench [--n 50000] [--small 5000]
         [--repeat 3] [--prefect] [--write docs/benchmarks.md]
 
 A synthetic form of N valid submissions (realistic answers of every shape, 12 authorities) is
@@ -182,47 +182,40 @@ def measure_size(
                 work = tmp_path / f"run{i}"
                 work.mkdir()
                 env = environment(base.url, gov, work)
-                wall, rss = run_child([sys.executable, "-c", FETCH_ONLY, str(n)], env, work)
-                results["a"].wall.append(wall)
-                results["a"].rss_mib.append(rss)
 
-                wall, rss = run_child([*BIBIA, "sync", "--full"], env, work)
-                results["b"].wall.append(wall)
-                results["b"].rss_mib.append(rss)
-                results["b"].pipeline.append(pipeline_seconds(work / "bibia.duckdb"))
+                def measure(
+                    key: str, args: list[str], env: dict[str, str], cwd: Path, bibia_db: bool = True
+                ) -> None:
+                    wall, rss = run_child(args, env, cwd)
+                    results[key].wall.append(wall)
+                    results[key].rss_mib.append(rss)
+                    if bibia_db:
+                        results[key].pipeline.append(pipeline_seconds(cwd / "bibia.duckdb"))
 
+                measure("a", [sys.executable, "-c", FETCH_ONLY, str(n)], env, work, False)
+                measure("b", [*BIBIA, "sync", "--full"], env, work)
                 if prefect:
                     flow_work = tmp_path / f"flow{i}"
                     flow_work.mkdir()
                     env_p = {**environment(base.url, gov, flow_work), "PREFECT_API_URL": prefect}
-                    wall, rss = run_child([*BIBIA, "sync", "--full"], env_p, flow_work)
-                    results["p"].wall.append(wall)
-                    results["p"].rss_mib.append(rss)
-                    results["p"].pipeline.append(pipeline_seconds(flow_work / "bibia.duckdb"))
+                    measure("p", [*BIBIA, "sync", "--full"], env_p, flow_work)
                     shutil.rmtree(flow_work)
-
                 incremental = tmp_path / f"inc{i}"
                 shutil.copytree(work, incremental)
                 env_c = environment(grown.url, gov, incremental)
-                wall, rss = run_child([*BIBIA, "sync"], env_c, incremental)
-                results["c"].wall.append(wall)
-                results["c"].rss_mib.append(rss)
-                results["c"].pipeline.append(pipeline_seconds(incremental / "bibia.duckdb"))
-
-                wall, rss = run_child([*BIBIA, "rebuild"], env_c, incremental)
-                results["d"].wall.append(wall)
-                results["d"].rss_mib.append(rss)
-                results["d"].pipeline.append(pipeline_seconds(incremental / "bibia.duckdb"))
-
+                measure("c", [*BIBIA, "sync"], env_c, incremental)
+                measure("d", [*BIBIA, "rebuild"], env_c, incremental)
                 if with_dlt:
                     dlt_dir = tmp_path / f"dlt{i}"
                     dlt_dir.mkdir()
                     env_e = {**env, "RUNTIME__LOG_LEVEL": "WARNING", "DLT_DATA_DIR": str(dlt_dir)}
-                    wall, rss = run_child(
-                        [sys.executable, "-c", DLT_LOAD, str(n), str(dlt_dir)], env_e, dlt_dir
+                    measure(
+                        "e",
+                        [sys.executable, "-c", DLT_LOAD, str(n), str(dlt_dir)],
+                        env_e,
+                        dlt_dir,
+                        False,
                     )
-                    results["e"].wall.append(wall)
-                    results["e"].rss_mib.append(rss)
                 shutil.rmtree(work)
                 shutil.rmtree(incremental)
     finally:
@@ -292,8 +285,7 @@ def main() -> None:
             import dlt  # noqa: F401
         except ImportError:
             raise SystemExit(
-                "dlt is a benchmark-only dependency: run with "
-                "`uv run --group bench python -m benchmarks.run`"
+                "dlt is a benchmark-only dependency: run with `python3 run.py bench`"
             ) from None
     report: list[str] = []
     big = measure_size(args.n, args.repeat, with_dlt, args.prefect)
