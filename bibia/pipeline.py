@@ -237,7 +237,7 @@ def _sync(
         last = not page.has_more or not page.submissions
         if len(pending) >= BATCH or last:
             landed = step("land", _land, ctx, form_id, pending, seen, known)
-            since = clear_derived(ctx.con, landed.new_ids + landed.changed_ids)
+            since = clear_derived(ctx.con, landed.touched)
             _process(step, ctx, landed.raws, since)
             pending = []
         if on_page is not None:

@@ -42,12 +42,12 @@ class Landed:
     partial_skipped: int = 0
     new_ids: list[str] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
-    deleted_ids: list[str] = field(default_factory=list)
     raws: list[RawSubmission] = field(default_factory=list)  # the new and changed ones
 
     @property
     def touched(self) -> list[str]:
-        return self.new_ids + self.changed_ids + self.deleted_ids
+        """What must be derived again."""
+        return self.new_ids + self.changed_ids
 
 
 def last_submitted_at(con: duckdb.DuckDBPyConnection, form_id: str) -> datetime | None:
