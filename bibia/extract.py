@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bibia.settings import Settings
-from bibia.tally.client import PAGE_LIMIT, Page, TallyClient, iso_z, parse_page
+from bibia.tally.client import PAGE_LIMIT, Page, TallyClient, iso_z
 
 PageCallback = Callable[[Page, int], None]  # (page, submissions so far)
 
@@ -31,10 +31,6 @@ class Window:
         return params
 
 
-def open_client(settings: Settings) -> TallyClient:
-    return TallyClient(settings)
-
-
 def fetch_form(client: TallyClient) -> dict[str, Any]:
     """The form definition (its blocks resolve choice option ids to texts)."""
     return client.get_form()
@@ -51,21 +47,13 @@ def fetch_questions(client: TallyClient) -> list[dict[str, Any]]:
 
 def fetch_page(client: TallyClient, window: Window, number: int) -> Page:
     """One page of completed submissions (the HTTP step: retried, see the client)."""
-    what = f"page {number} of form {client.form_id}"
-    body = client.get_json(
-        f"/forms/{client.form_id}/submissions", {**window.params(), "page": number}, what=what
-    )
-    return parse_page(body, number, what)
+    return client.page(number, window.params())
 
 
 def extract_all(settings: Settings, window: Window) -> list[dict[str, Any]]:
     """Every page's submissions in one list: the floor of the benchmark, nothing else."""
     out: list[dict[str, Any]] = []
-    with open_client(settings) as client:
-        number = 1
-        while True:
-            page = fetch_page(client, window, number)
+    with TallyClient(settings) as client:
+        for page in client.iter_pages(start=window.since, end=window.until):
             out.extend(page.submissions)
-            if not page.has_more or not page.submissions:
-                return out
-            number += 1
+    return out

@@ -32,6 +32,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_group(proc: subprocess.Popen, sig: int, timeout: float) -> None:
+    """Signal a process started with start_new_session, then kill it if it lingers."""
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def wait_for(check, timeout: float, what: str, every: float = 0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,11 +101,7 @@ def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server, signal.SIGTERM, 30)
         log.close()
 
 
@@ -138,11 +143,7 @@ def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, se
 
         runs = wait_for(completed, 240, "a scheduled run to complete", every=2)
     finally:
-        os.killpg(serve.pid, signal.SIGINT)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
+        stop_group(serve, signal.SIGINT, 60)
         log.close()
     assert runs[0]["parameters"] == {"full": False}  # nothing secret in the parameters
     public = pd.read_csv(settings.export_dir / "public" / "bibliotheque_ia.csv")

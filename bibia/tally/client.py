@@ -134,6 +134,14 @@ class TallyClient:
             raise TallyError(f"Tally answered form {self.form_id} with an unexpected shape")
         return body
 
+    def page(self, number: int, params: dict[str, Any]) -> Page:
+        """One page of submissions (`params`: filter, limit, dates), checked."""
+        what = f"page {number} of form {self.form_id}"
+        body = self.get_json(
+            f"/forms/{self.form_id}/submissions", {**params, "page": number}, what=what
+        )
+        return parse_page(body, number, what)
+
     def iter_pages(
         self,
         *,
@@ -147,11 +155,7 @@ class TallyClient:
         if end is not None:
             params["endDate"] = iso_z(end)
         for number in range(1, MAX_PAGES + 1):
-            what = f"page {number} of form {self.form_id}"
-            body = self.get_json(
-                f"/forms/{self.form_id}/submissions", {**params, "page": number}, what=what
-            )
-            page = parse_page(body, number, what)
+            page = self.page(number, params)
             yield page
             if not page.has_more or not page.submissions:
                 return
