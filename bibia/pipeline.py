@@ -26,30 +26,31 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from bibia.deriver import Deriver, Pending
 from bibia.enrichment.step import Enricher
 from bibia.errors import BibiaError, TallyError
 from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
 from bibia.settings import Settings
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
-from transforms.derive import Derived, RawSubmission, derive
+from transforms.derive import Derived, RawRow
 from transforms.mapping import FieldMapping, FieldPlan, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
-from warehouse.db import connect, scalar, writer_lock
+from warehouse.db import connect, return_freed_memory, scalar, writer_lock
 from warehouse.export import StagedExport, clean_stale_staging, stage_exports
 from warehouse.load import (
     Since,
     clear_derived,
     insert_derived,
-    raw_submissions,
+    raw_rows,
     replace_taxonomy,
 )
 
 log = logging.getLogger("bibia")
 T = TypeVar("T")
 Step = Callable[..., Any]
-BATCH = 5_000  # submissions landed and derived at once (ten pages): memory stays flat
 PREFETCH = 10  # pages fetched ahead of the processing, at most
+RUN_MEMORY_LIMIT = "64MB"  # DuckDB's share in a run: past it, uncommitted data spills to disk
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -136,9 +137,12 @@ class RunContext:
     taxonomy: Taxonomy
     mapping: FieldMapping
     enricher: Enricher
+    deriver: Deriver = field(default_factory=Deriver)
     partial: int = 0  # partial submissions met (never loaded)
     plan: FieldPlan | None = None
     form: FormShape | None = None
+    waiting: tuple[Pending, list[str] | None] | None = None  # the batch being derived
+    since: Since = field(default_factory=dict)  # rebuild: the quarantine as it was
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -179,10 +183,9 @@ def _land(
     return landed
 
 
-def _derive(ctx: RunContext, raws: list[RawSubmission]) -> Derived:
-    """Map, normalise and validate."""
-    assert ctx.plan is not None and ctx.form is not None
-    return derive(raws, ctx.plan, ctx.form, ctx.taxonomy)
+def _derived(pending: Pending) -> Derived:
+    """Map, normalise and validate (or wait for the worker doing it)."""
+    return pending.result()
 
 
 def _enrich(ctx: RunContext, derived: Derived) -> None:
@@ -207,12 +210,33 @@ def _stage(ctx: RunContext) -> StagedExport:
     return staged
 
 
-def _process(step: Step, ctx: RunContext, raws: list[RawSubmission], since: Since) -> None:
-    """derive -> enrich -> load one batch (pages of a sync, or a slice of a rebuild)."""
-    if raws:
-        derived = step("derive", _derive, ctx, raws)
-        step("enrich", _enrich, ctx, derived)
-        step("load", _load, ctx, derived, since)
+def _queue(
+    step: Step, ctx: RunContext, rows: list[RawRow], touched: list[str] | None, more: bool
+) -> None:
+    """Send a landed batch to be derived, then finish the batch before it, derived meanwhile.
+    `touched`: the submissions whose derived rows the batch replaces (None: all were cleared
+    before a rebuild); `more`: whether more batches follow (then a worker derives)."""
+    pending = None
+    if rows:
+        assert ctx.plan is not None and ctx.form is not None
+        pending = ctx.deriver.submit(rows, ctx.plan, ctx.form, ctx.taxonomy, more_to_come=more)
+    _drain(step, ctx)
+    if pending is not None:
+        ctx.waiting = (pending, touched)
+
+
+def _drain(step: Step, ctx: RunContext) -> None:
+    """derive -> enrich -> load the batch waiting, if any. Its submissions' older derived rows
+    are cleared just before the load, so that of two batches touching the same submission
+    (edited while the run paged), the later one wins."""
+    if ctx.waiting is None:
+        return
+    pending, touched = ctx.waiting
+    ctx.waiting = None
+    derived = step("derive", _derived, pending)
+    since = ctx.since if touched is None else clear_derived(ctx.con, touched)
+    step("enrich", _enrich, ctx, derived)
+    step("load", _load, ctx, derived, since)
 
 
 # -- the jobs ----------------------------------------------------------------------------------
@@ -235,13 +259,13 @@ def _sync(
             _snapshot(ctx, form_id, questions, definition)
         pending.extend(page.submissions)
         last = not page.has_more or not page.submissions
-        if len(pending) >= BATCH or last:
+        if len(pending) >= ctx.settings.batch_size or last:
             landed = step("land", _land, ctx, form_id, pending, seen, known)
-            since = clear_derived(ctx.con, landed.touched)
-            _process(step, ctx, landed.raws, since)
+            _queue(step, ctx, landed.rows, landed.touched, more=not last)
             pending = []
         if on_page is not None:
             on_page(page, len(seen) + len(pending))
+    _drain(step, ctx)
     if full:
         deleted = raw.mark_deleted(ctx.con, form_id, seen, ctx.report.run_id, ctx.report.started_at)
         ctx.report.deleted = len(deleted)
@@ -304,7 +328,8 @@ def _rebuild(step: Step, ctx: RunContext) -> None:
         ).fetchall()
     ]
     ctx.report.form_id = ",".join(form_ids) or None
-    since = clear_derived(ctx.con, None)
+    ctx.since = clear_derived(ctx.con, None)
+    batch = ctx.settings.batch_size
     for form_id in form_ids:
         _plan(ctx, form_id)
         ids = [
@@ -315,9 +340,10 @@ def _rebuild(step: Step, ctx: RunContext) -> None:
                 [form_id],
             ).fetchall()
         ]
-        for start in range(0, len(ids), BATCH):
-            raws = raw_submissions(ctx.con, form_id, ids[start : start + BATCH])
-            _process(step, ctx, raws, since)
+        for start in range(0, len(ids), batch):
+            rows = raw_rows(ctx.con, form_id, ids[start : start + batch])
+            _queue(step, ctx, rows, None, more=len(ids) > batch)
+        _drain(step, ctx)
 
 
 def run_job(
@@ -338,8 +364,9 @@ def run_job(
         Taxonomy.load(settings.taxonomy_path),
         FieldMapping.load(settings.mapping_path),
     )
+    return_freed_memory()
     with writer_lock(settings.db_path, settings.lock_timeout_seconds):
-        con = connect(settings.db_path)
+        con = connect(settings.db_path, memory_limit=RUN_MEMORY_LIMIT)
         started = now_utc()
         report = RunReport(new_run_id(started), kind, settings.tally_form_id, started)
         _record(con, report)
@@ -356,8 +383,11 @@ def run_job(
                 form_id = client.form_id
                 since = raw.last_submitted_at(con, form_id) if kind == "sync" else None
                 _sync(step, ctx, client, Window(since, started), kind == "sync_full", on_page)
+            ctx.deriver.close()  # its memory back before the export's
             staged = step("export", _stage, ctx)
+            committing = time.perf_counter()
             con.execute("COMMIT")
+            totals["commit"] = time.perf_counter() - committing
             step("publish", staged.publish)
         except BaseException as exc:
             if staged is not None:
@@ -368,6 +398,7 @@ def run_job(
             con.close()
             raise
         finally:
+            ctx.deriver.close()
             if client is not None:
                 client.close()
         _finish(con, report, client, None)

@@ -34,6 +34,7 @@ class Settings:
     taxonomy_path: Path = DEFAULT_TAXONOMY
     mapping_path: Path = DEFAULT_MAPPING
     lock_timeout_seconds: float = 0.0
+    batch_size: int = 2_500  # submissions landed and derived at once (five pages)
     prefect_api_url: str | None = None  # runs are tracked by this Prefect server when set
     failpoint: str | None = None  # a step that must fail, to rehearse failures (tests, drills)
     enrichment_enabled: bool = True
@@ -90,6 +91,7 @@ class Settings:
             taxonomy_path=Path(env.get("BIBIA_TAXONOMY") or DEFAULT_TAXONOMY),
             mapping_path=Path(env.get("BIBIA_MAPPING") or DEFAULT_MAPPING),
             lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0),
+            batch_size=max(1, int(number("BIBIA_BATCH_SIZE", 2_500))),
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             failpoint=env.get("BIBIA_FAILPOINT") or None,
             enrichment_enabled=switch("BIBIA_ENRICHMENT", True),

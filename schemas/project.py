@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandera.pandas as pa
+import pyarrow
 from pandera.typing import Series
 
 PUBLIC, RESTRICTED, INTERNAL = "public", "restricted", "internal"
@@ -328,6 +329,25 @@ class ProjectVersion(pa.DataFrameModel):
 def columns_meta(model: type[pa.DataFrameModel] = ProjectVersion) -> dict[str, Any]:
     """name -> pandera Column, in model order."""
     return dict(model.to_schema().columns)
+
+
+_ARROW_TYPES = {
+    "enum_list": pyarrow.list_(pyarrow.string()),
+    "number": pyarrow.float64(),
+    "timestamp": pyarrow.timestamp("us"),
+}
+
+
+def arrow_schema(names: list[str] | None = None) -> pyarrow.Schema:
+    """The columns `names` (default: all of project_versions) as Arrow types, from `kind`: what
+    the warehouse loads and what the Parquet exports hold."""
+    columns = columns_meta()
+    return pyarrow.schema(
+        [
+            pyarrow.field(name, _ARROW_TYPES.get(columns[name].metadata["kind"], pyarrow.string()))
+            for name in (names or list(columns))
+        ]
+    )
 
 
 def export_columns(access: str) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from schemas.project import ProjectVersion, columns_meta
@@ -34,6 +35,9 @@ class RawSubmission:
     submission_id: str
     submitted_at: datetime  # UTC, naive
     payload: dict[str, Any]
+
+
+RawRow = tuple[str, datetime, str | bytes]  # a raw submission as stored: id, submitted, JSON
 
 
 @dataclass
@@ -163,4 +167,17 @@ def derive(
     return out
 
 
-__all__ = ["Derived", "ProjectVersion", "RawSubmission", "derive"]
+def derive_rows(
+    rows: list[RawRow], plan: FieldPlan, form: FormShape, taxonomy: Taxonomy
+) -> Derived:
+    """`derive` on raw submissions as stored (JSON text): what a worker process is sent, since
+    text crosses a process boundary ten times faster than the parsed payloads."""
+    return derive(
+        (RawSubmission(sid, at, orjson.loads(text)) for sid, at, text in rows),
+        plan,
+        form,
+        taxonomy,
+    )
+
+
+__all__ = ["Derived", "ProjectVersion", "RawRow", "RawSubmission", "derive", "derive_rows"]

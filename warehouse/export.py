@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow
+from pyarrow import csv, parquet
 
 from schemas.datapackage import EXPORT_NAME, LIST_DELIMITER, datapackage
-from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
+from schemas.project import PUBLIC, RESTRICTED, arrow_schema, columns_meta, export_columns
 from transforms.taxonomy import Taxonomy
-from warehouse.db import scalar
 
-VIEWS = {PUBLIC: "public_projects", RESTRICTED: "restricted_projects"}
+PROJECTS_VIEW = "projects"  # the latest valid version of each project
+CSV_OPTIONS = csv.WriteOptions(include_header=True, delimiter=",", quoting_style="needed")
 FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet would run as a formula
 
 
@@ -43,11 +46,11 @@ class StagedExport:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def _csv_select(access: str) -> str:
-    """The export view's columns as CSV text: lists joined, formula-like text neutralised."""
+def _csv_select(names: list[str], source: str) -> str:
+    """The columns as CSV text: lists joined, formula-like text neutralised."""
     columns = columns_meta()
     parts = []
-    for name in export_columns(access):
+    for name in names:
         kind = columns[name].metadata["kind"]
         if kind == "number":
             parts.append(name)
@@ -57,7 +60,13 @@ def _csv_select(access: str) -> str:
             f"CASE WHEN regexp_matches({value}, '{FORMULA_START}') "
             f"THEN '''' || {value} ELSE {value} END AS {name}"
         )
-    return f"SELECT {', '.join(parts)} FROM {VIEWS[access]} ORDER BY projet_id"
+    return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def _streamed(con: duckdb.DuckDBPyConnection, sql: str) -> pyarrow.Table:
+    """The query's rows as Arrow, streamed: DuckDB never holds the whole result (a run gives it
+    little memory), Arrow does."""
+    return con.sql(sql).to_arrow_reader(10_000).read_all()
 
 
 def clean_stale_staging(export_dir: Path) -> None:
@@ -70,30 +79,55 @@ def clean_stale_staging(export_dir: Path) -> None:
 def stage_exports(
     con: duckdb.DuckDBPyConnection, export_dir: Path, run_id: str, taxonomy: Taxonomy
 ) -> StagedExport:
+    """Read the exported columns once, inside the run's transaction, and sort them in Arrow
+    (which spares DuckDB's small budget); then write both exports from that snapshot, the
+    public one with the public columns only. Arrow writes the Parquet files while DuckDB
+    renders the CSV text (both release the GIL); one chunk per column keeps the bytes the same
+    for the same data."""
     staging = export_dir / f".staging-{run_id}"
-    rows = 0
-    for access in (PUBLIC, RESTRICTED):
-        folder = staging / access
+    folders = {access: staging / access for access in (PUBLIC, RESTRICTED)}
+    for access, folder in folders.items():
         folder.mkdir(parents=True, exist_ok=True)
         if access == RESTRICTED:
             folder.chmod(0o700)
-        view = VIEWS[access]
-        csv_path, parquet_path = folder / f"{EXPORT_NAME}.csv", folder / f"{EXPORT_NAME}.parquet"
-        con.execute(
-            f"COPY ({_csv_select(access)}) TO '{csv_path}' "
-            "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"')"
-        )
-        con.execute(
-            f"COPY (SELECT * FROM {view} ORDER BY projet_id) TO '{parquet_path}' "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        )
-        package = folder / "datapackage.json"
-        package.write_text(
-            json.dumps(datapackage(access, taxonomy), ensure_ascii=False, indent=2) + "\n",
-            encoding="utf-8",
-        )
-        if access == RESTRICTED:
-            for path in (csv_path, parquet_path, package):
-                path.chmod(0o600)
-        rows = int(scalar(con, f"SELECT count(*) FROM {view}"))
-    return StagedExport(staging=staging, target=export_dir, rows=rows)
+    names = export_columns(RESTRICTED)
+    snapshot = (
+        _streamed(con, f"SELECT {', '.join(names)} FROM {PROJECTS_VIEW}")
+        .sort_by("projet_id")
+        .cast(arrow_schema(names))
+        .combine_chunks()
+    )
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bibia-export") as pool:
+        writing = [
+            pool.submit(
+                parquet.write_table,
+                snapshot.select(export_columns(access)),
+                folder / f"{EXPORT_NAME}.parquet",
+                compression="zstd",
+            )
+            for access, folder in folders.items()
+        ]
+        con.register("export_snapshot", snapshot)
+        try:
+            as_text = _streamed(con, _csv_select(names, "export_snapshot")).combine_chunks()
+        finally:
+            con.unregister("export_snapshot")
+        writing += [
+            pool.submit(
+                csv.write_csv,
+                as_text.select(export_columns(access)),
+                folder / f"{EXPORT_NAME}.csv",
+                CSV_OPTIONS,
+            )
+            for access, folder in folders.items()
+        ]
+        for access, folder in folders.items():
+            (folder / "datapackage.json").write_text(
+                json.dumps(datapackage(access, taxonomy), ensure_ascii=False, indent=2) + "\n",
+                encoding="utf-8",
+            )
+        for written in writing:
+            written.result()
+    for path in folders[RESTRICTED].iterdir():
+        path.chmod(0o600)
+    return StagedExport(staging=staging, target=export_dir, rows=snapshot.num_rows)

@@ -7,50 +7,33 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 
-from schemas.project import columns_meta
-from transforms.derive import Derived, RawSubmission
+from schemas.project import arrow_schema
+from transforms.derive import Derived, RawRow
 from transforms.taxonomy import Taxonomy
 
-_ARROW_TYPES = {
-    "enum_list": pa.list_(pa.string()),
-    "number": pa.float64(),
-    "timestamp": pa.timestamp("us"),
-}
 
-
-def arrow_schema() -> pa.Schema:
-    """project_versions as Arrow, from the pandera model's `kind` metadata."""
-    return pa.schema(
-        [
-            pa.field(name, _ARROW_TYPES.get(col.metadata["kind"], pa.string()))
-            for name, col in columns_meta().items()
-        ]
-    )
-
-
-def raw_submissions(
+def raw_rows(
     con: duckdb.DuckDBPyConnection, form_id: str, ids: Iterable[str] | None = None
-) -> list[RawSubmission]:
-    """Live (not deleted) raw submissions of the form; all of them, or those of `ids`."""
-    query = """SELECT submission_id, submitted_at, payload FROM raw_tally_submissions
+) -> list[RawRow]:
+    """Live (not deleted) raw submissions of the form, payloads as JSON text; all of them, or
+    those of `ids`."""
+    query = """SELECT submission_id, submitted_at, payload::VARCHAR FROM raw_tally_submissions
                WHERE form_id = ? AND deleted_at IS NULL"""
     if ids is None:
-        rows = con.execute(query + " ORDER BY submission_id", [form_id]).fetchall()
-    else:
-        table = pa.table({"submission_id": pa.array(sorted(set(ids)), pa.string())})
-        con.register("wanted_ids", table)
-        try:
-            rows = con.execute(
-                query + " AND submission_id IN (SELECT submission_id FROM wanted_ids)"
-                " ORDER BY submission_id",
-                [form_id],
-            ).fetchall()
-        finally:
-            con.unregister("wanted_ids")
-    return [RawSubmission(sid, at, orjson.loads(payload)) for sid, at, payload in rows]
+        return con.execute(query + " ORDER BY submission_id", [form_id]).fetchall()
+    table = pa.table({"submission_id": pa.array(sorted(set(ids)), pa.string())})
+    con.register("wanted_ids", table)
+    try:
+        rows: list[RawRow] = con.execute(
+            query + " AND submission_id IN (SELECT submission_id FROM wanted_ids)"
+            " ORDER BY submission_id",
+            [form_id],
+        ).fetchall()
+    finally:
+        con.unregister("wanted_ids")
+    return rows
 
 
 Since = dict[str, tuple[str, datetime]]  # quarantined submission -> (run, when) held since

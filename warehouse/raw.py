@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 
 from bibia.tally.emulator import parse_iso
-from transforms.derive import RawSubmission
+from transforms.derive import RawRow
 from warehouse.db import scalar
 
 
@@ -42,7 +42,7 @@ class Landed:
     partial_skipped: int = 0
     new_ids: list[str] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
-    raws: list[RawSubmission] = field(default_factory=list)  # the new and changed ones
+    rows: list[RawRow] = field(default_factory=list)  # the new and changed ones
 
     @property
     def touched(self) -> list[str]:
@@ -58,6 +58,7 @@ def last_submitted_at(con: duckdb.DuckDBPyConnection, form_id: str) -> datetime 
 
 
 Known = dict[str, tuple[str, bool]]  # submission id -> (content hash, marked deleted)
+Row = tuple[str, str | None, datetime, bytes, str]  # id, respondent, submitted, JSON, hash
 
 
 def known_submissions(con: duckdb.DuckDBPyConnection, form_id: str) -> Known:
@@ -89,17 +90,17 @@ def land_submissions(
             continue
         unique[item["id"]] = item  # boundary duplicates of an inclusive startDate
     out.fetched = len(unique)
-    new_rows: list[tuple[str, str | None, datetime, str, str]] = []
-    changed_rows: list[tuple[str, str | None, datetime, str, str]] = []
+    new_rows: list[Row] = []
+    changed_rows: list[Row] = []
     for sid, item in unique.items():
-        text = canonical_json(item)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        text = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)  # canonical_json, as UTF-8
+        digest = hashlib.sha256(text).hexdigest()
         before = known.get(sid)
         if before is not None and before == (digest, False):
             continue  # seen already, same content
         row = (sid, item.get("respondentId"), utc_naive(item["submittedAt"]), text, digest)
         (new_rows if before is None else changed_rows).append(row)
-        out.raws.append(RawSubmission(sid, row[2], item))
+        out.rows.append((sid, row[2], text))
         known[sid] = (digest, False)
     out.new_ids = [r[0] for r in new_rows]
     out.changed_ids = [r[0] for r in changed_rows]
@@ -141,7 +142,7 @@ def land_submissions(
 def _registered(
     con: duckdb.DuckDBPyConnection,
     name: str,
-    rows: list[tuple[str, str | None, datetime, str, str]],
+    rows: list[Row],
 ) -> Iterator[None]:
     columns = list(zip(*rows, strict=True))
     table = pa.table(

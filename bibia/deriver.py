@@ -1,0 +1,94 @@
+"""Deriving batches beside the main process.
+
+Mapping, normalising and validating are pure Python, bound to one core by the GIL. A run of
+more than one batch derives in one worker process: meanwhile the main process lands the next
+batch, fetches pages and loads the previous batch. A run of one batch derives in place, where
+it is asked for: a worker costs about a second to start (it imports pandas and pandera).
+
+What crosses to the worker is the payloads' JSON text (pickling text is ten times cheaper than
+pickling the parsed payloads); what comes back is the `Derived` records.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol
+
+from bibia.errors import BibiaError
+from transforms.derive import Derived, RawRow, derive_rows
+from transforms.mapping import FieldPlan, FormShape
+from transforms.taxonomy import Taxonomy
+from warehouse.db import return_freed_memory
+
+
+class Pending(Protocol):
+    """A batch on its way: `result()` waits for it (or, in place, derives it)."""
+
+    def result(self) -> Derived: ...
+
+
+@dataclass
+class InPlace:
+    rows: list[RawRow]
+    plan: FieldPlan
+    form: FormShape
+    taxonomy: Taxonomy
+
+    def result(self) -> Derived:
+        return derive_rows(self.rows, self.plan, self.form, self.taxonomy)
+
+
+@dataclass
+class InWorker:
+    future: Future[Derived]
+
+    def result(self) -> Derived:
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            raise BibiaError(
+                "the process deriving the submissions stopped unexpectedly (out of memory?)"
+            ) from None
+
+
+class Deriver:
+    """Hands out batches to derive; `close()` stops the worker, if one was started."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def in_worker(self) -> bool:
+        return self._pool is not None
+
+    def submit(
+        self,
+        rows: list[RawRow],
+        plan: FieldPlan,
+        form: FormShape,
+        taxonomy: Taxonomy,
+        *,
+        more_to_come: bool,
+    ) -> Pending:
+        """Derive `rows`: in the worker once the run has shown it has more than one batch
+        (`more_to_come`), in place otherwise."""
+        if more_to_come and self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=return_freed_memory,
+            )
+        if self._pool is None:
+            return InPlace(rows, plan, form, taxonomy)
+        try:
+            return InWorker(self._pool.submit(derive_rows, rows, plan, form, taxonomy))
+        except BrokenProcessPool:
+            raise BibiaError("the process deriving the submissions stopped unexpectedly") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
