@@ -3,10 +3,11 @@
 The steps are plain functions of `bibia.extract`, `transforms`, `bibia.enrichment` and
 `warehouse`. `step(name, fn, *args)` decides how each one runs: directly (the default), or as a
 Prefect task (see `flows/`). A sync walks Tally page by page and processes batches of pages
-(land, derive, enrich, load) while the next page is being fetched: memory holds a batch,
-whatever the size of the form. Everything between the first page and the export commit happens
-in one DuckDB transaction: a failed run writes nothing but its own `sync_runs` row, and the
-previous exports stay in place.
+(land, derive, enrich, load) while the next pages are being fetched; in a run of several
+batches a worker process derives each batch while the next one lands (`bibia.deriver`).
+Memory holds a few batches, whatever the size of the form. Everything between the first page
+and the export commit happens in one DuckDB transaction: a failed run writes nothing but its
+own `sync_runs` row, and the previous exports stay in place.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ the next one. Whatever the batch size, the warehouse and the exports come out th
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from bibia.demo.synthetic import synthetic_form
 from bibia.deriver import Deriver, InPlace, InWorker
+from bibia.errors import BibiaError
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from bibia.tally.emulator import EmulatedForm, TallyEmulator
@@ -91,3 +93,13 @@ def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_form_data):
     finally:
         deriver.close()
     assert not deriver.in_worker
+
+
+def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, three_pages):
+    settings = make_settings(tmp_path, three_pages.url, batch_size=500, failpoint="load")
+    with pytest.raises(BibiaError, match="step load failed on purpose"):
+        run_job(settings, "sync_full")
+    assert multiprocessing.active_children() == []  # the worker was started, and stopped
+    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(0,)]
+    assert query(settings, "SELECT status FROM sync_runs") == [("failed",)]
+    assert not settings.export_dir.exists() or not any(settings.export_dir.iterdir())
