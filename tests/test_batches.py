@@ -4,6 +4,8 @@ the next one. Whatever the batch size, the warehouse and the exports come out th
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,16 @@ from bibia.errors import BibiaError
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from bibia.tally.emulator import EmulatedForm, TallyEmulator
-from tests.conftest import VALID_ANSWERS, make_settings, query, start_emulator, table_snapshot
+from tests.conftest import (
+    VALID_ANSWERS,
+    make_settings,
+    query,
+    start_emulator,
+    table_snapshot,
+    tally_submission,
+)
+from transforms.mapping import FieldMapping, FieldPlan, FormShape, plan_fields
+from transforms.taxonomy import Taxonomy
 
 DERIVED_TABLES = ("project_versions", "quarantine")
 EXPORTS = [
@@ -29,8 +40,6 @@ EXPORTS = [
 def three_pages() -> Any:
     """1,200 valid submissions (three pages of 500) and four that must be held back, spread
     over the pages."""
-    from tests.conftest import tally_submission
-
     form = synthetic_form(1_200)
     held = [
         tally_submission(
@@ -44,6 +53,15 @@ def three_pages() -> Any:
     server = start_emulator(EmulatedForm.from_json(form))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def demo_plan(demo_form_data: dict[str, Any]) -> tuple[FieldPlan, FormShape, Taxonomy]:
+    """What a batch of the demo form is derived with."""
+    settings = Settings()
+    form = FormShape.from_snapshot(demo_form_data["questions"], {"blocks": []})
+    plan = plan_fields(form, FieldMapping.load(settings.mapping_path))
+    return plan, form, Taxonomy.load(settings.taxonomy_path)
 
 
 def synced(tmp_path: Path, server: TallyEmulator, batch_size: int) -> Settings:
@@ -73,14 +91,8 @@ def test_a_rebuild_in_batches_gives_what_the_sync_gave(tmp_path, three_pages):
     assert {name: (settings.export_dir / name).read_bytes() for name in EXPORTS} == exports
 
 
-def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_form_data):
-    from transforms.mapping import FieldMapping, FormShape, plan_fields
-    from transforms.taxonomy import Taxonomy
-
-    settings = Settings()
-    taxonomy = Taxonomy.load(settings.taxonomy_path)
-    form = FormShape.from_snapshot(demo_form_data["questions"], {"blocks": []})
-    plan = plan_fields(form, FieldMapping.load(settings.mapping_path))
+def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_plan):
+    plan, form, taxonomy = demo_plan
     deriver = Deriver()
     try:
         assert isinstance(deriver.submit([], plan, form, taxonomy, more_to_come=False), InPlace)
@@ -103,3 +115,17 @@ def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, 
     assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(0,)]
     assert query(settings, "SELECT status FROM sync_runs") == [("failed",)]
     assert not settings.export_dir.exists() or not any(settings.export_dir.iterdir())
+
+
+def test_a_worker_that_dies_fails_the_batch_with_one_readable_line(demo_plan):
+    plan, form, taxonomy = demo_plan
+    deriver = Deriver()
+    try:
+        pending = deriver.submit([], plan, form, taxonomy, more_to_come=True)
+        (worker,) = multiprocessing.active_children()
+        os.kill(worker.pid, signal.SIGKILL)  # still importing pandas: it dies mid-batch
+        with pytest.raises(BibiaError, match="stopped unexpectedly") as failure:
+            pending.result()
+        assert "\n" not in str(failure.value)
+    finally:
+        deriver.close()
