@@ -386,9 +386,7 @@ def run_job(
                 _sync(step, ctx, client, Window(since, started), kind == "sync_full", on_page)
             ctx.deriver.close()  # its memory back before the export's
             staged = step("export", _stage, ctx)
-            committing = time.perf_counter()
-            con.execute("COMMIT")
-            totals["commit"] = time.perf_counter() - committing
+            timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
             step("publish", staged.publish)
         except BaseException as exc:
             if staged is not None:

@@ -14,15 +14,10 @@ from transforms.derive import Derived, RawRow
 from transforms.taxonomy import Taxonomy
 
 
-def raw_rows(
-    con: duckdb.DuckDBPyConnection, form_id: str, ids: Iterable[str] | None = None
-) -> list[RawRow]:
-    """Live (not deleted) raw submissions of the form, payloads as JSON text; all of them, or
-    those of `ids`."""
+def raw_rows(con: duckdb.DuckDBPyConnection, form_id: str, ids: Iterable[str]) -> list[RawRow]:
+    """The live (not deleted) raw submissions of the form among `ids`, payloads as JSON text."""
     query = """SELECT submission_id, submitted_at, payload::VARCHAR FROM raw_tally_submissions
                WHERE form_id = ? AND deleted_at IS NULL"""
-    if ids is None:
-        return con.execute(query + " ORDER BY submission_id", [form_id]).fetchall()
     table = pa.table({"submission_id": pa.array(sorted(set(ids)), pa.string())})
     con.register("wanted_ids", table)
     try:

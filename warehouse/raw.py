@@ -19,13 +19,17 @@ from transforms.derive import RawRow
 from warehouse.db import scalar
 
 
+def canonical_bytes(payload: Any) -> bytes:
+    """Keys sorted, no spaces, UTF-8: the same bytes for the same content, run after run."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
 def canonical_json(payload: Any) -> str:
-    """Keys sorted, no spaces, UTF-8: the same text for the same content, run after run."""
-    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    return canonical_bytes(payload).decode("utf-8")
 
 
 def content_hash(payload: Any) -> str:
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(payload)).hexdigest()
 
 
 def utc_naive(text: str) -> datetime:
@@ -93,7 +97,7 @@ def land_submissions(
     new_rows: list[Row] = []
     changed_rows: list[Row] = []
     for sid, item in unique.items():
-        text = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)  # canonical_json, as UTF-8
+        text = canonical_bytes(item)
         digest = hashlib.sha256(text).hexdigest()
         before = known.get(sid)
         if before is not None and before == (digest, False):
