@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bibia.errors import BibiaError, ConfigError
 from bibia.settings import Settings
@@ -39,6 +40,26 @@ def _parser() -> argparse.ArgumentParser:
     when.add_argument("--cron", metavar="EXPR", help='cron expression, e.g. "0 * * * *"')
     when.add_argument("--interval", metavar="SECONDS", type=float, help="seconds between runs")
     serve.add_argument("--full", action="store_true", help="scheduled runs re-read everything")
+    curate = sub.add_parser(
+        "curate", help="curators' decisions: correct a submission, withdraw or restore a project"
+    )
+    actions = curate.add_subparsers(dest="action", required=True)
+    correct = actions.add_parser("correct", help="set one field of one submission")
+    correct.add_argument("submission_id")
+    correct.add_argument("field")
+    correct.add_argument("values", nargs="+", metavar="VALUE", help="several for a list field")
+    withdraw = actions.add_parser("withdraw", help="keep a project out of both exports")
+    withdraw.add_argument("projet_id")
+    restore = actions.add_parser("restore", help="bring a withdrawn project back")
+    restore.add_argument("projet_id")
+    revoke = actions.add_parser("revoke", help="end a correction")
+    revoke.add_argument("decision_id")
+    for action in (correct, withdraw, restore, revoke):
+        action.add_argument("--reason", required=True, help="why (kept with the decision)")
+    listed = actions.add_parser("list", help="the decisions in force and their state")
+    listed.add_argument("--all", action="store_true", help="ended decisions too")
+    for action in (correct, withdraw, restore, revoke, listed):
+        action.add_argument("--demo", action="store_true", help="the demo's warehouse")
     status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
     status.add_argument("--runs", type=int, default=10, help="how many runs to show")
     status.add_argument("--demo", action="store_true", help="the demo's warehouse")
@@ -51,6 +72,8 @@ def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -
         changes["db_path"] = DEMO_OUTPUT / "bibia.duckdb"
     if not env.get("BIBIA_EXPORT_DIR"):
         changes["export_dir"] = DEMO_OUTPUT / "exports"
+    if not env.get("BIBIA_DECISIONS"):
+        changes["decisions_path"] = DEMO_OUTPUT / "decisions.yaml"
     return settings.with_(**changes)
 
 
@@ -80,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bibia import commands
 
             return commands.serve(settings, cron=args.cron, interval=args.interval, full=args.full)
+        if args.command == "curate":
+            from bibia import curate
+
+            print(_curate(curate, settings, args))
+            return 0
         if args.command == "status":
             from bibia import status
 
@@ -92,6 +120,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bibia: interrupted", file=sys.stderr)
         return 1
     raise ConfigError(f"unknown command {args.command}")  # argparse prevents this
+
+
+def _curate(curate: Any, settings: Settings, args: argparse.Namespace) -> str:
+    if args.action == "correct":
+        return str(
+            curate.correct(settings, args.submission_id, args.field, args.values, args.reason)
+        )
+    if args.action == "withdraw":
+        return str(curate.withdraw(settings, args.projet_id, args.reason))
+    if args.action == "restore":
+        return str(curate.restore(settings, args.projet_id, args.reason))
+    if args.action == "revoke":
+        return str(curate.revoke(settings, args.decision_id, args.reason))
+    return str(curate.listing(settings, everything=args.all))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bibia.errors import BibiaError
-from transforms.derive import Derived, RawRow, derive_rows
-from transforms.mapping import FieldPlan, FormShape
-from transforms.taxonomy import Taxonomy
+from transforms.derive import Derived, RawRow, Rules, derive_rows
 from warehouse.db import return_freed_memory
 
 
@@ -33,12 +31,10 @@ class Pending(Protocol):
 @dataclass
 class InPlace:
     rows: list[RawRow]
-    plan: FieldPlan
-    form: FormShape
-    taxonomy: Taxonomy
+    rules: Rules
 
     def result(self) -> Derived:
-        return derive_rows(self.rows, self.plan, self.form, self.taxonomy)
+        return derive_rows(self.rows, self.rules)
 
 
 @dataclass
@@ -67,9 +63,7 @@ class Deriver:
     def submit(
         self,
         rows: list[RawRow],
-        plan: FieldPlan,
-        form: FormShape,
-        taxonomy: Taxonomy,
+        rules: Rules,
         *,
         more_to_come: bool,
     ) -> Pending:
@@ -82,9 +76,9 @@ class Deriver:
                 initializer=return_freed_memory,
             )
         if self._pool is None:
-            return InPlace(rows, plan, form, taxonomy)
+            return InPlace(rows, rules)
         try:
-            return InWorker(self._pool.submit(derive_rows, rows, plan, form, taxonomy))
+            return InWorker(self._pool.submit(derive_rows, rows, rules))
         except BrokenProcessPool:
             raise BibiaError("the process deriving the submissions stopped unexpectedly") from None
 

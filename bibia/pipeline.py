@@ -33,10 +33,17 @@ from bibia.errors import BibiaError, TallyError
 from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
 from bibia.settings import Settings
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
-from transforms.derive import Derived, RawRow
-from transforms.mapping import FieldMapping, FieldPlan, FormShape, plan_fields
+from transforms.curation import Decisions
+from transforms.derive import Derived, Links, RawRow, Rules
+from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
+from warehouse.curation import (
+    corrections_changed,
+    link_references,
+    release_held,
+    replace_decisions,
+)
 from warehouse.db import connect, return_freed_memory, scalar, writer_lock
 from warehouse.export import StagedExport, clean_stale_staging, stage_exports
 from warehouse.load import (
@@ -137,13 +144,14 @@ class RunContext:
     report: RunReport
     taxonomy: Taxonomy
     mapping: FieldMapping
+    decisions: Decisions
     enricher: Enricher
     deriver: Deriver = field(default_factory=Deriver)
     partial: int = 0  # partial submissions met (never loaded)
-    plan: FieldPlan | None = None
-    form: FormShape | None = None
+    rules: Rules | None = None  # what the form's batches are derived with
     waiting: tuple[Pending, list[str] | None] | None = None  # the batch being derived
     since: Since = field(default_factory=dict)  # rebuild: the quarantine as it was
+    derived_ids: set[str] = field(default_factory=set)  # submissions derived in this run
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -161,9 +169,20 @@ def _snapshot(
 
 
 def _plan(ctx: RunContext, form_id: str) -> None:
-    ctx.form = FormShape.from_snapshots(raw.form_snapshots(ctx.con, form_id))
-    ctx.plan = plan_fields(ctx.form, ctx.mapping)
-    ctx.report.notes.extend(ctx.plan.report())
+    form = FormShape.from_snapshots(raw.form_snapshots(ctx.con, form_id))
+    plan = plan_fields(form, ctx.mapping)
+    ctx.rules = Rules(
+        plan,
+        form,
+        ctx.taxonomy,
+        corrections=ctx.decisions.corrections(),
+        links=Links(
+            form_url=ctx.settings.form_url(form_id),
+            ref_param=ctx.mapping.hidden_name("projet_ref"),
+            prefill=dict(ctx.mapping.prefill),
+        ),
+    )
+    ctx.report.notes.extend(plan.report())
 
 
 def _land(
@@ -197,8 +216,17 @@ def _load(ctx: RunContext, derived: Derived, since: Since) -> None:
     insert_derived(ctx.con, derived, since, ctx.report.run_id, ctx.report.started_at)
 
 
+def _settle(ctx: RunContext) -> None:
+    """Once every batch is loaded: projects across correction links, held submissions that a
+    later one released, the curators' decisions with their state."""
+    link_references(ctx.con)
+    release_held(ctx.con)
+    replace_decisions(ctx.con, ctx.decisions)
+
+
 def _stage(ctx: RunContext) -> StagedExport:
     settings, report = ctx.settings, ctx.report
+    _settle(ctx)
     replace_taxonomy(ctx.con, ctx.taxonomy)
     report.notes.extend(ctx.enricher.finish())
     try:
@@ -206,7 +234,9 @@ def _stage(ctx: RunContext) -> StagedExport:
         staged = stage_exports(ctx.con, settings.export_dir, report.run_id, ctx.taxonomy)
     except (OSError, duckdb.IOException) as exc:
         raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
-    report.quarantined = int(scalar(ctx.con, "SELECT count(*) FROM quarantine"))
+    report.quarantined = int(
+        scalar(ctx.con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
+    )
     report.exported = staged.rows
     return staged
 
@@ -219,8 +249,9 @@ def _queue(
     before a rebuild); `more`: whether more batches follow (then a worker derives)."""
     pending = None
     if rows:
-        assert ctx.plan is not None and ctx.form is not None
-        pending = ctx.deriver.submit(rows, ctx.plan, ctx.form, ctx.taxonomy, more_to_come=more)
+        assert ctx.rules is not None
+        ctx.derived_ids.update(r[0] for r in rows)
+        pending = ctx.deriver.submit(rows, ctx.rules, more_to_come=more)
     _drain(step, ctx)
     if pending is not None:
         ctx.waiting = (pending, touched)
@@ -267,6 +298,7 @@ def _sync(
         if on_page is not None:
             on_page(page, len(seen) + len(pending))
     _drain(step, ctx)
+    _rederive_corrected(step, ctx, form_id, seen)
     if full:
         deleted = raw.mark_deleted(ctx.con, form_id, seen, ctx.report.run_id, ctx.report.started_at)
         ctx.report.deleted = len(deleted)
@@ -274,6 +306,20 @@ def _sync(
             clear_derived(ctx.con, deleted)
     if ctx.partial:
         ctx.report.notes.append(f"{ctx.partial} partial submissions ignored")
+
+
+def _rederive_corrected(step: Step, ctx: RunContext, form_id: str, seen: set[str]) -> None:
+    """Submissions whose curators' corrections changed since the last run, and that this run
+    did not derive anyway, are derived again."""
+    changed = corrections_changed(ctx.con, ctx.decisions)
+    if ctx.rules is None:  # no page came (nothing to plan with): plan from the snapshots
+        if not changed or not raw.form_snapshots(ctx.con, form_id):
+            return
+        _plan(ctx, form_id)
+    rows = raw_rows(ctx.con, form_id, changed - ctx.derived_ids)
+    if rows:
+        _queue(step, ctx, rows, [r[0] for r in rows], more=False)
+        _drain(step, ctx)
 
 
 def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterator[Page]:
@@ -361,9 +407,10 @@ def run_job(
     step = timed(with_failpoint(step, settings.failpoint), totals)
     if kind != "rebuild":
         settings.require_tally()
-    taxonomy, mapping = (
+    taxonomy, mapping, decisions = (
         Taxonomy.load(settings.taxonomy_path),
         FieldMapping.load(settings.mapping_path),
+        Decisions.load(settings.decisions_path),
     )
     return_freed_memory()
     with writer_lock(settings.db_path, settings.lock_timeout_seconds):
@@ -374,7 +421,7 @@ def run_job(
         staged: StagedExport | None = None
         client: TallyClient | None = None
         enricher = Enricher(con, settings, taxonomy, started, online=kind != "rebuild")
-        ctx = RunContext(con, settings, report, taxonomy, mapping, enricher)
+        ctx = RunContext(con, settings, report, taxonomy, mapping, decisions, enricher)
         try:
             con.execute("BEGIN TRANSACTION")
             if kind == "rebuild":

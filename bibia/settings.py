@@ -33,6 +33,9 @@ class Settings:
     export_dir: Path = Path("exports")
     taxonomy_path: Path = DEFAULT_TAXONOMY
     mapping_path: Path = DEFAULT_MAPPING
+    decisions_path: Path = Path("curation/decisions.yaml")
+    tally_form_url: str | None = None  # the form's public link (correction links)
+    curator: str | None = None  # who takes curator decisions (default: the system user)
     lock_timeout_seconds: float = 0.0
     batch_size: int = 2_500  # submissions landed and derived at once (five pages)
     prefect_api_url: str | None = None  # runs are tracked by this Prefect server when set
@@ -90,6 +93,9 @@ class Settings:
             export_dir=Path(env.get("BIBIA_EXPORT_DIR") or cls.export_dir),
             taxonomy_path=Path(env.get("BIBIA_TAXONOMY") or DEFAULT_TAXONOMY),
             mapping_path=Path(env.get("BIBIA_MAPPING") or DEFAULT_MAPPING),
+            decisions_path=Path(env.get("BIBIA_DECISIONS") or cls.decisions_path),
+            tally_form_url=(env.get("TALLY_FORM_URL") or "").rstrip("/") or None,
+            curator=env.get("BIBIA_CURATOR") or None,
             lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0),
             batch_size=max(1, int(number("BIBIA_BATCH_SIZE", 2_500))),
             prefect_api_url=env.get("PREFECT_API_URL") or None,
@@ -102,6 +108,10 @@ class Settings:
             ban_api_url=url("BAN_API_URL", cls.ban_api_url),
             enrichment_requests_per_second=number("ENRICHMENT_REQUESTS_PER_SECOND", 5.0),
         )
+
+    def form_url(self, form_id: str) -> str:
+        """The public link of the form (what contributors open), for correction links."""
+        return self.tally_form_url or f"https://tally.so/r/{form_id}"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

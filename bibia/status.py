@@ -1,4 +1,4 @@
-"""`bibia status`: what a curator wants to know, readable in a terminal."""
+"""`bibia status`: what a curator wants to know, readable in a terminal, in French."""
 
 from __future__ import annotations
 
@@ -6,26 +6,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bibia.settings import Settings
+from bibia.text import printable
 from warehouse.db import connect, first_row
 
 EXPORT_FILES = ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json")
+RUN_STATES = {"running": "en cours", "succeeded": "réussie", "failed": "échouée"}
 
 
 def _age(moment: datetime, now: datetime) -> str:
     seconds = int((now - moment).total_seconds())
     if seconds < 120:
-        return f"{seconds} s ago"
+        return f"il y a {seconds} s"
     if seconds < 7200:
-        return f"{seconds // 60} min ago"
+        return f"il y a {seconds // 60} min"
     if seconds < 172800:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
+        return f"il y a {seconds // 3600} h"
+    return f"il y a {seconds // 86400} jours"
+
+
+def _shown(value: object) -> str:
+    return printable(value)
 
 
 def render(settings: Settings, runs: int = 10) -> str:
     con = connect(settings.db_path, read_only=True)
     now = datetime.now(UTC).replace(tzinfo=None)
-    out = [f"warehouse {settings.db_path}", "", "Last runs"]
+    out = [f"Entrepôt {settings.db_path}", "", "Dernières exécutions"]
     rows = con.execute(
         """SELECT run_id, kind, status, started_at, ended_at, fetched, new, updated,
                   quarantined, exported, error
@@ -33,36 +39,45 @@ def render(settings: Settings, runs: int = 10) -> str:
         [runs],
     ).fetchall()
     if not rows:
-        out.append("  (none)")
+        out.append("  (aucune)")
     for run_id, kind, status, started, ended, fetched, new, updated, held, exported, error in rows:
-        took = f"{(ended - started).total_seconds():.1f} s" if ended else "still running"
-        line = (
-            f"  {started:%Y-%m-%d %H:%M} UTC  {status:<9} {kind:<9} {took:>8}  "
-            f"read {fetched or 0}, new {new or 0}, updated {updated or 0}, "
-            f"exported {exported or 0}, quarantined {held or 0}  [{run_id}]"
-        )
-        out.append(line)
-        if error:
-            out.append(f"      error: {error}")
-    held = con.execute(
-        """SELECT submission_id, submitted_at, since_at,
-                  coalesce(coll_nom, '(porteur absent)') || ' — ' ||
-                  coalesce(nom_projet, '(projet absent)')
-           FROM quarantine ORDER BY submitted_at"""
-    ).fetchall()
-    out += ["", f"Quarantine: {len(held)} submission(s) held back"]
-    for submission_id, submitted_at, since_at, what in held:
+        took = f"{(ended - started).total_seconds():.1f} s" if ended else "en cours"
+        state = RUN_STATES.get(status, status)
         out.append(
-            f"  {submission_id}  {what}  (sent {submitted_at:%Y-%m-%d}, "
-            f"held since {since_at:%Y-%m-%d})"
+            f"  {started:%Y-%m-%d %H:%M} UTC  {state:<8} {kind:<9} {took:>8}  "
+            f"lues {fetched or 0}, nouvelles {new or 0}, modifiées {updated or 0}, "
+            f"exportés {exported or 0}, en quarantaine {held or 0}  [{run_id}]"
+        )
+        if error:
+            out.append(f"      erreur : {_shown(error)}")
+    held_rows = con.execute(
+        """SELECT submission_id, submitted_at, since_at, coll_nom, nom_projet, projet_contact,
+                  lien_correction
+           FROM quarantine WHERE released_by IS NULL ORDER BY submitted_at, submission_id"""
+    ).fetchall()
+    out += ["", f"En quarantaine : {len(held_rows)} soumission(s) retenue(s)"]
+    for sid, submitted_at, since_at, coll_nom, nom_projet, contact, link in held_rows:
+        what = f"{coll_nom or '(porteur absent)'} — {nom_projet or '(projet absent)'}"
+        out.append(f"  {sid}  {_shown(what)}")
+        out.append(
+            f"      envoyée le {submitted_at:%Y-%m-%d}, retenue depuis le {since_at:%Y-%m-%d} ; "
+            f"contact : {_shown(contact) if contact else 'non renseigné'}"
         )
         for field, value, message in con.execute(
             """SELECT field, value, message FROM validation_issues
                WHERE submission_id = ? AND severity = 'error' ORDER BY field""",
-            [submission_id],
+            [sid],
         ).fetchall():
-            shown = f" = {value!r}" if value is not None else ""
-            out.append(f"      {field}{shown}: {message}")
+            typed = f" = « {value} »" if value is not None and value not in message else ""
+            out.append(f"      {field}{_shown(typed)} : {_shown(message)}")
+        if link:
+            out.append(f"      lien de correction : {_shown(link)}")
+    released = first_row(con, "SELECT count(*) FROM quarantine WHERE released_by IS NOT NULL")
+    if released and released[0]:
+        out.append(
+            f"  ({released[0]} autre(s) soumission(s) retenue(s) remplacée(s) depuis par une "
+            "version plus récente : voir quarantine.released_by)"
+        )
     warnings = first_row(
         con,
         "SELECT count(*), count(DISTINCT submission_id) FROM validation_issues "
@@ -70,11 +85,11 @@ def render(settings: Settings, runs: int = 10) -> str:
     )
     if warnings and warnings[0]:
         out.append(
-            f"  (and {warnings[0]} warning(s) on {warnings[1]} submission(s), which do not hold "
-            "anything back: SELECT * FROM validation_issues WHERE severity = 'warning')"
+            f"  ({warnings[0]} avertissement(s) sur {warnings[1]} soumission(s), qui ne retiennent "
+            "rien : SELECT * FROM validation_issues WHERE severity = 'warning')"
         )
     con.close()
-    out += ["", f"Exports in {settings.export_dir}"]
+    out += ["", f"Exports dans {settings.export_dir}"]
     for access in ("public", "restricted"):
         folder = Path(settings.export_dir) / access
         stamps = [
@@ -82,9 +97,10 @@ def render(settings: Settings, runs: int = 10) -> str:
             for name in EXPORT_FILES
             if (folder / name).exists()
         ]
+        label = "public" if access == "public" else "réservé"
         if len(stamps) < len(EXPORT_FILES):
-            out.append(f"  {access:<10} missing (no successful run yet)")
+            out.append(f"  {label:<8} absents (aucune exécution réussie)")
         else:
             newest = max(stamps)
-            out.append(f"  {access:<10} written {newest:%Y-%m-%d %H:%M} UTC ({_age(newest, now)})")
+            out.append(f"  {label:<8} écrits le {newest:%Y-%m-%d %H:%M} UTC ({_age(newest, now)})")
     return "\n".join(out)

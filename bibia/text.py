@@ -32,3 +32,12 @@ def fold(text: str) -> str:
 def squash(text: str) -> str:
     """Single-line text: internal whitespace and newlines collapsed to one space."""
     return _SPACES.sub(" ", text).strip()
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences included) and
+    bidirectional overrides shown as `\\x1b`-style escapes instead of being interpreted."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))

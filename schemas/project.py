@@ -1,8 +1,10 @@
 """The contract of `project_versions` (and so of `projects` and both exports).
 
 Each column carries, as metadata, its access level (`public`, `restricted`, or `internal`:
-never exported), its kind (how it is normalised) and, for enums, its vocabulary in
-`taxonomy.yaml`. The export column lists, the datapackage.json and the DDL check are derived from
+never exported), its kind (how it is normalised), for enums its vocabulary in `taxonomy.yaml`,
+and its publication policy: what a missing answer does (`required`: the submission is held back;
+`expected`: a warning) and what an invalid one does (`on_invalid`, see `POLICIES`). The export
+column lists, the datapackage.json, the DDL check and the README's policy table are derived from
 this class; the column order here is the export order.
 """
 
@@ -16,6 +18,12 @@ from pandera.typing import Series
 
 PUBLIC, RESTRICTED, INTERNAL = "public", "restricted", "internal"
 
+# What an invalid answer does to its submission (`on_invalid`).
+HOLD = "hold"  # the submission is held back in quarantine: the record is unpublishable
+DROP = "drop"  # published without the value; a warning keeps what was typed
+KEEP = "keep"  # kept as typed, with a warning (open lists)
+POLICIES = (HOLD, DROP, KEEP)
+
 
 def column(
     title: str,
@@ -27,8 +35,16 @@ def column(
     vocabulary: str | None = None,
     form_title: str | None = None,
     nullable: bool | None = None,
+    expected: bool = False,
+    on_invalid: str | None = None,
+    hidden_field: str | None = None,
 ) -> Any:
-    """A pandera Field with the metadata the rest of bibia derives things from."""
+    """A pandera Field with the metadata the rest of bibia derives things from. `required`: a
+    missing answer holds the submission back; `expected`: the form asks for it, but a missing
+    answer is only a warning; `on_invalid`: HOLD, DROP or KEEP (None: nothing to check);
+    `hidden_field`: fed by this hidden field of the form (a URL parameter of its link)."""
+    if on_invalid is not None and on_invalid not in POLICIES:
+        raise ValueError(f"unknown publication policy {on_invalid!r}")
     return pa.Field(
         title=title,
         description=description,
@@ -39,6 +55,9 @@ def column(
             "required": required,
             "vocabulary": vocabulary,
             "form_title": form_title,
+            "expected": expected,
+            "on_invalid": on_invalid,
+            "hidden_field": hidden_field,
         },
     )
 
@@ -77,6 +96,7 @@ class ProjectVersion(pa.DataFrameModel):
         kind="siret",
         required=True,
         form_title="Identifiant SIRET de la collectivité",
+        on_invalid=HOLD,
     )
     coll_type: Series[str] = column(
         "Type de collectivité",
@@ -86,6 +106,7 @@ class ProjectVersion(pa.DataFrameModel):
         vocabulary="coll_type",
         required=True,
         form_title="Type de collectivité",
+        on_invalid=HOLD,
     )
     projet_date: Series[str] = column(
         "Date de démarrage du projet",
@@ -94,6 +115,7 @@ class ProjectVersion(pa.DataFrameModel):
         kind="month",
         required=True,
         form_title="Date de démarrage du projet",
+        on_invalid=HOLD,
     )
     projet_status: Series[str] = column(
         "Maturité",
@@ -103,6 +125,7 @@ class ProjectVersion(pa.DataFrameModel):
         vocabulary="projet_status",
         required=True,
         form_title="Maturité",
+        on_invalid=HOLD,
     )
     status_abandon: Series[str] = column(
         "Description d'un projet abandonné",
@@ -134,6 +157,7 @@ class ProjectVersion(pa.DataFrameModel):
         vocabulary="theme",
         required=True,
         form_title="Thème principal",
+        on_invalid=HOLD,
     )
     sous_theme: Series[object] = column(
         "Sous-thèmes",
@@ -142,6 +166,7 @@ class ProjectVersion(pa.DataFrameModel):
         kind="enum_list",
         vocabulary="sous_theme",
         form_title="Sous-thèmes",
+        on_invalid=DROP,
     )
     audience_service: Series[object] = column(
         "Audience du service",
@@ -151,6 +176,7 @@ class ProjectVersion(pa.DataFrameModel):
         vocabulary="audience_service",
         required=True,
         form_title="Audience du service",
+        on_invalid=KEEP,
     )
     url_infos: Series[str] = column(
         "URL information",
@@ -158,14 +184,16 @@ class ProjectVersion(pa.DataFrameModel):
         access=PUBLIC,
         kind="url",
         form_title="URL information",
+        on_invalid=DROP,
     )
     image_url: Series[str] = column(
         "image",
         "Logo of the authority.",
         access=PUBLIC,
         kind="url",
-        required=True,
         form_title="image",
+        expected=True,
+        on_invalid=DROP,
     )
     date: Series[str] = column(
         "Date de mise à jour des informations",
@@ -194,6 +222,7 @@ class ProjectVersion(pa.DataFrameModel):
         access=RESTRICTED,
         kind="email",
         form_title="Contact du service en charge",
+        on_invalid=DROP,
     )
     financement: Series[str] = column(
         "Financement",
@@ -209,6 +238,7 @@ class ProjectVersion(pa.DataFrameModel):
         kind="enum",
         vocabulary="budget",
         form_title="Budget",
+        on_invalid=DROP,
     )
     mise_en_oeuvre: Series[str] = column(
         "Développement et mise en œuvre",
@@ -216,8 +246,9 @@ class ProjectVersion(pa.DataFrameModel):
         access=RESTRICTED,
         kind="enum",
         vocabulary="mise_en_oeuvre",
-        required=True,
         form_title="Développement et mise en œuvre",
+        expected=True,
+        on_invalid=DROP,
     )
     herbergement: Series[str] = column(
         "Hébergement du service",
@@ -225,16 +256,17 @@ class ProjectVersion(pa.DataFrameModel):
         access=RESTRICTED,
         kind="enum",
         vocabulary="herbergement",
-        required=True,
         form_title="Hébergement du service",
+        expected=True,
+        on_invalid=DROP,
     )
     nom_algorithme: Series[str] = column(
         "Nom de l'algorithme",
         "Name of the algorithm, or the decision it implements.",
         access=RESTRICTED,
         kind="text",
-        required=True,
         form_title="Nom de l'algorithme",
+        expected=True,
     )
     algorithme_description: Series[str] = column(
         "Description globale de l'algorithme",
@@ -256,8 +288,9 @@ class ProjectVersion(pa.DataFrameModel):
         access=RESTRICTED,
         kind="enum_list",
         vocabulary="type_algorithme",
-        required=True,
         form_title="Type d'algorithme",
+        expected=True,
+        on_invalid=DROP,
     )
     impact_environnement: Series[str] = column(
         "Évaluation de l'impact environnemental",
@@ -272,8 +305,9 @@ class ProjectVersion(pa.DataFrameModel):
         access=RESTRICTED,
         kind="enum_list",
         vocabulary="donnees_source",
-        required=True,
         form_title="Source des données",
+        expected=True,
+        on_invalid=KEEP,
     )
     donnees_acces: Series[object] = column(
         "Mode de collecte et d'accès des données traitées",
@@ -281,8 +315,9 @@ class ProjectVersion(pa.DataFrameModel):
         access=RESTRICTED,
         kind="enum_list",
         vocabulary="donnees_acces",
-        required=True,
         form_title="Mode de collecte et d'accès des données traitées",
+        expected=True,
+        on_invalid=DROP,
     )
     url_ressources: Series[str] = column(
         "URL ressource",
@@ -290,6 +325,7 @@ class ProjectVersion(pa.DataFrameModel):
         access=RESTRICTED,
         kind="url",
         form_title="URL ressource",
+        on_invalid=DROP,
     )
     # -- internal: in the warehouse, never exported -------------------------------------------
     submission_id: Series[str] = column(
@@ -316,6 +352,32 @@ class ProjectVersion(pa.DataFrameModel):
     extra: Series[str] = column(
         "Autres réponses",
         "JSON object of the answers to questions mapped to no field, by question title.",
+        access=INTERNAL,
+        kind="json",
+        nullable=True,
+    )
+    lien_correction: Series[str] = column(
+        "Lien de correction",
+        "The form's link that carries this version's reference (and, where the form accepts "
+        "them, its answers): what the authority follows to update its entry without creating "
+        "a duplicate.",
+        access=RESTRICTED,
+        kind="url",
+        nullable=True,
+    )
+    projet_ref: Series[str] = column(
+        "Référence de correction",
+        "The submission this one updates, as carried by the correction link's hidden field: "
+        "it makes this submission a version of that one's project.",
+        access=INTERNAL,
+        kind="id",
+        nullable=True,
+        hidden_field="ref",
+    )
+    curation: Series[str] = column(
+        "Corrections des curateurs",
+        "JSON object, field -> the curator's decision that set it (decision_id, by, at, "
+        "reason, typed: what the contributor had answered).",
         access=INTERNAL,
         kind="json",
         nullable=True,
@@ -361,3 +423,46 @@ def export_columns(access: str) -> list[str]:
 def form_fields() -> dict[str, Any]:
     """The fields a contributor answers in the form (every column with a form title)."""
     return {n: c for n, c in columns_meta().items() if c.metadata.get("form_title")}
+
+
+def hidden_fields() -> dict[str, Any]:
+    """The fields fed by a hidden field of the form (filled from its link's URL parameters)."""
+    return {n: c for n, c in columns_meta().items() if c.metadata.get("hidden_field")}
+
+
+POLICY_LABELS = {
+    HOLD: "holds the project back",
+    DROP: "published without the value, with a warning",
+    KEEP: "kept as typed, with a warning",
+}
+
+
+INVALID_WHEN = {
+    "siret": "not 14 digits with a valid checksum",
+    "month": "not a month (MM/AAAA, JJ/MM/AAAA, AAAA-MM-JJ)",
+    "url": "not a web address",
+    "email": "not an e-mail address",
+}
+
+
+def policy_table() -> list[str]:
+    """The publication policy of every field a contributor answers, as the Markdown table the
+    README prints (a test keeps the two the same)."""
+    lines = [
+        "| field | access | when missing | invalid when | when invalid |",
+        "|---|---|---|---|---|",
+    ]
+    for name, col in form_fields().items():
+        meta = col.metadata
+        if meta["required"]:
+            missing = POLICY_LABELS[HOLD]
+        elif meta["expected"]:
+            missing = "published, with a warning"
+        else:
+            missing = "published"
+        what = INVALID_WHEN.get(meta["kind"], "(any text is valid)")
+        if meta["vocabulary"]:
+            what = f"outside the `{meta['vocabulary']}` list"
+        invalid = POLICY_LABELS[meta["on_invalid"]] if meta["on_invalid"] else ""
+        lines.append(f"| `{name}` | {meta['access']} | {missing} | {what} | {invalid} |")
+    return lines

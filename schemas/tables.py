@@ -108,6 +108,40 @@ class Quarantine(pa.DataFrameModel):
     nom_projet: Series[str] = column(
         "Projet", "The project, as typed.", access=INTERNAL, kind="text"
     )
+    coll_siret: Series[str] = column(
+        "SIRET", "The SIRET, as normalised (maybe invalid).", access=INTERNAL, kind="text"
+    )
+    projet_contact: Series[str] = column(
+        "Contact", "The contact e-mail, as typed: whom to write to.", access=INTERNAL, kind="text"
+    )
+    projet_id: Series[str] = column(
+        "Projet (identifiant)",
+        "The project it would be a version of.",
+        access=INTERNAL,
+        kind="id",
+    )
+    projet_ref: Series[str] = column(
+        "Référence de correction",
+        "The submission it updates (correction link).",
+        access=INTERNAL,
+        kind="id",
+    )
+    lien_correction: Series[str] = column(
+        "Lien de correction",
+        "The form's link that carries its reference and answers: what its contributor follows.",
+        access=INTERNAL,
+        kind="url",
+    )
+    curation: Series[str] = column(
+        "Corrections des curateurs", "Fields set by curators.", access=INTERNAL, kind="json"
+    )
+    released_by: Series[str] = column(
+        "Remplacée par",
+        "A later submission of its project (or one sent through its correction link): it no "
+        "longer waits for anything.",
+        access=INTERNAL,
+        kind="id",
+    )
 
 
 class ValidationIssue(pa.DataFrameModel):
@@ -188,6 +222,59 @@ class SyncRun(pa.DataFrameModel):
     )
 
 
+DECISION_STATES = ["in_force", "no_longer_applies", "unknown", "ended"]
+
+
+class CuratorDecision(pa.DataFrameModel):
+    """A decision of the curators' file, as the last run applied it."""
+
+    decision_id: Series[str] = column(
+        "Décision", "Its id in the decisions file.", access=INTERNAL, kind="id", required=True
+    )
+    action: Series[str] = column(
+        "Action", "correct or withdraw.", access=INTERNAL, kind="text", required=True
+    )
+    submission_id: Series[str] = column(
+        "Soumission", "correct: the submission corrected.", access=INTERNAL, kind="id"
+    )
+    field: Series[str] = column("Champ", "correct: the field set.", access=INTERNAL, kind="text")
+    value: Series[str] = column(
+        "Valeur", "correct: the value set (JSON).", access=INTERNAL, kind="json"
+    )
+    projet_id: Series[str] = column(
+        "Projet",
+        "The project (withdraw: the one kept out of the exports).",
+        access=INTERNAL,
+        kind="id",
+    )
+    reason: Series[str] = column(
+        "Motif", "Why, in the curator's words.", access=INTERNAL, kind="text", required=True
+    )
+    decided_by: Series[str] = column(
+        "Par", "Who decided.", access=INTERNAL, kind="text", required=True
+    )
+    decided_at: Series[Any] = column(
+        "Le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+    ended_by: Series[str] = column(
+        "Levée par", "Who revoked or restored it.", access=INTERNAL, kind="text"
+    )
+    ended_at: Series[Any] = column("Levée le (UTC)", "When.", access=INTERNAL, kind="timestamp")
+    end_reason: Series[str] = column("Motif de levée", "Why.", access=INTERNAL, kind="text")
+    state: Series[str] = column(
+        "État",
+        "in_force; no_longer_applies (the contributor has since sent a new version); unknown "
+        "(no such submission or project); ended.",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+
+    @pa.check("state")
+    def known_state(cls, state: pd.Series) -> pd.Series:
+        return state.isin(DECISION_STATES)
+
+
 class AuthorityRecord(pa.DataFrameModel):
     """An authority as the official register knows it (the enrichment's cache)."""
 
@@ -249,6 +336,7 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "validation_issues": ValidationIssue,
     "sync_runs": SyncRun,
     "authorities": AuthorityRecord,
+    "curator_decisions": CuratorDecision,
 }
 
 DUCKDB_TYPES = {

@@ -20,6 +20,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
+# The demo form, as `bibia sync` sees it: completed submissions, projects published, and
+# submissions in quarantine (held, plus one that a correction link has since released).
+DEMO_COMPLETED = 52
+DEMO_PUBLISHED = 39
+DEMO_HELD = 6
+DEMO_QUARANTINE_ROWS = 7
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +61,7 @@ def make_settings(tmp_path: Path, url: str, **changes: Any) -> Settings:
         tally_timeout_seconds=5,
         db_path=tmp_path / "warehouse" / "bibia.duckdb",
         export_dir=tmp_path / "exports",
+        decisions_path=tmp_path / "curation" / "decisions.yaml",
         enrichment_enabled=False,  # tests of enrichment turn it on, against the emulator
         enrichment_requests_per_second=0,
         enrichment_backoff_seconds=0.01,
@@ -89,6 +96,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         TALLY_MAX_REQUESTS_PER_MINUTE="0",
         BIBIA_DB=str(settings.db_path),
         BIBIA_EXPORT_DIR=str(settings.export_dir),
+        BIBIA_DECISIONS=str(settings.decisions_path),
         BIBIA_ENRICHMENT="on" if settings.enrichment_enabled else "off",
         RECHERCHE_ENTREPRISES_URL=settings.recherche_entreprises_url,
         GEO_API_URL=settings.geo_api_url,
@@ -121,21 +129,28 @@ VALID_ANSWERS: dict[str, Any] = {
 
 
 def tally_submission(
-    sid: str, answers: dict[str, Any], submitted_at: str = "2026-01-05T10:00:00.000Z"
+    sid: str,
+    answers: dict[str, Any],
+    submitted_at: str = "2026-01-05T10:00:00.000Z",
+    hidden: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A submission on the demo form's questions, answering field by field (None: unanswered)."""
-    from bibia.demo.build import QUESTIONS
+    """A submission on the demo form's questions, answering field by field (None: unanswered);
+    `hidden`: the hidden fields its link filled (`ref` for a correction link)."""
+    from bibia.demo.build import HIDDEN, QUESTIONS
 
     by_field = {field: qid for qid, _t, _y, field, _v in QUESTIONS if field}
+    responses = [
+        {"id": f"{sid}-{by_field[f]}", "questionId": by_field[f], "answer": v}
+        for f, v in answers.items()
+        if v is not None
+    ]
+    if hidden:
+        responses.append({"id": f"{sid}-hidden", "questionId": HIDDEN[0], "answer": hidden})
     return {
         "id": sid,
         "formId": DEMO_FORM_ID,
         "respondentId": "r-" + sid,
         "isCompleted": True,
         "submittedAt": submitted_at,
-        "responses": [
-            {"id": f"{sid}-{by_field[f]}", "questionId": by_field[f], "answer": v}
-            for f, v in answers.items()
-            if v is not None
-        ],
+        "responses": responses,
     }

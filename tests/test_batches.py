@@ -25,7 +25,8 @@ from tests.conftest import (
     table_snapshot,
     tally_submission,
 )
-from transforms.mapping import FieldMapping, FieldPlan, FormShape, plan_fields
+from transforms.derive import Rules
+from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 
 DERIVED_TABLES = ("project_versions", "quarantine")
@@ -56,12 +57,12 @@ def three_pages() -> Any:
 
 
 @pytest.fixture
-def demo_plan(demo_form_data: dict[str, Any]) -> tuple[FieldPlan, FormShape, Taxonomy]:
+def demo_rules(demo_form_data: dict[str, Any]) -> Rules:
     """What a batch of the demo form is derived with."""
     settings = Settings()
     form = FormShape.from_snapshot(demo_form_data["questions"], {"blocks": []})
     plan = plan_fields(form, FieldMapping.load(settings.mapping_path))
-    return plan, form, Taxonomy.load(settings.taxonomy_path)
+    return Rules(plan, form, Taxonomy.load(settings.taxonomy_path))
 
 
 def synced(tmp_path: Path, server: TallyEmulator, batch_size: int) -> Settings:
@@ -91,17 +92,16 @@ def test_a_rebuild_in_batches_gives_what_the_sync_gave(tmp_path, three_pages):
     assert {name: (settings.export_dir / name).read_bytes() for name in EXPORTS} == exports
 
 
-def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_plan):
-    plan, form, taxonomy = demo_plan
+def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_rules):
     deriver = Deriver()
     try:
-        assert isinstance(deriver.submit([], plan, form, taxonomy, more_to_come=False), InPlace)
+        assert isinstance(deriver.submit([], demo_rules, more_to_come=False), InPlace)
         assert not deriver.in_worker
-        pending = deriver.submit([], plan, form, taxonomy, more_to_come=True)
+        pending = deriver.submit([], demo_rules, more_to_come=True)
         assert isinstance(pending, InWorker) and deriver.in_worker
         assert pending.result().versions == []
         # once started, the worker takes the last batch too
-        assert isinstance(deriver.submit([], plan, form, taxonomy, more_to_come=False), InWorker)
+        assert isinstance(deriver.submit([], demo_rules, more_to_come=False), InWorker)
     finally:
         deriver.close()
     assert not deriver.in_worker
@@ -117,11 +117,10 @@ def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, 
     assert not settings.export_dir.exists() or not any(settings.export_dir.iterdir())
 
 
-def test_a_worker_that_dies_fails_the_batch_with_one_readable_line(demo_plan):
-    plan, form, taxonomy = demo_plan
+def test_a_worker_that_dies_fails_the_batch_with_one_readable_line(demo_rules):
     deriver = Deriver()
     try:
-        pending = deriver.submit([], plan, form, taxonomy, more_to_come=True)
+        pending = deriver.submit([], demo_rules, more_to_come=True)
         (worker,) = multiprocessing.active_children()
         os.kill(worker.pid, signal.SIGKILL)  # still importing pandas: it dies mid-batch
         with pytest.raises(BibiaError, match="stopped unexpectedly") as failure:

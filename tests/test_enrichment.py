@@ -13,7 +13,13 @@ from bibia.enrichment.emulator import GovApisEmulator
 from bibia.loopback import Fault
 from bibia.pipeline import run_job
 from bibia.settings import DEFAULT_TAXONOMY
-from tests.conftest import VALID_ANSWERS, query, tally_submission
+from tests.conftest import (
+    DEMO_PUBLISHED,
+    DEMO_QUARANTINE_ROWS,
+    VALID_ANSWERS,
+    query,
+    tally_submission,
+)
 from transforms.enrich import apply_authority, names_agree
 from transforms.taxonomy import Taxonomy
 
@@ -37,7 +43,7 @@ def enriched(settings, gov):
 def test_every_project_with_a_known_siret_is_on_the_map(enriched):
     run_job(enriched, "sync")
     public = pd.read_csv(enriched.export_dir / "public" / "bibliotheque_ia.csv", dtype=str)
-    assert len(public) == 34
+    assert len(public) == DEMO_PUBLISHED
     assert public["latitude"].notna().all() and public["longitude"].notna().all()
     sources = dict(query(enriched, "SELECT coords_source, count(*) FROM authorities GROUP BY 1"))
     # the three fallbacks of a withheld point were each needed once in the demo
@@ -119,14 +125,15 @@ def test_an_unreachable_service_leaves_the_run_complete_with_warnings(settings):
         enrichment_enabled=True, recherche_entreprises_url=DEAD, geo_api_url=DEAD, ban_api_url=DEAD
     )
     report = run_job(offline, "sync")
-    assert report.status == "succeeded" and report.exported == 34
+    assert report.status == "succeeded" and report.exported == DEMO_PUBLISHED
     warned = query(
         offline,
         "SELECT count(DISTINCT submission_id) FROM validation_issues "
         "WHERE field = 'latitude' AND message LIKE '%non vérifié%'",
     )
-    assert warned == [(report.fetched - report.quarantined,)]
-    assert query(offline, "SELECT count(*) FROM quarantine") == [(5,)]  # nothing more held
+    assert warned == [(report.fetched - DEMO_QUARANTINE_ROWS,)]  # every published version
+    # nothing more held
+    assert query(offline, "SELECT count(*) FROM quarantine") == [(DEMO_QUARANTINE_ROWS,)]
 
 
 def test_when_the_service_is_down_coordinates_come_from_the_cache(enriched, emulator):
@@ -147,7 +154,9 @@ def test_when_the_service_is_down_coordinates_come_from_the_cache(enriched, emul
     down = enriched.with_(recherche_entreprises_url=DEAD, geo_api_url=DEAD, ban_api_url=DEAD)
     report = run_job(down, "sync")
     assert report.status == "succeeded" and report.new == 1
-    assert query(down, "SELECT count(*), count(latitude) FROM public_projects") == [(35, 35)]
+    assert query(down, "SELECT count(*), count(latitude) FROM public_projects") == [
+        (DEMO_PUBLISHED + 1, DEMO_PUBLISHED + 1)
+    ]
     ((message,),) = query(
         down,
         "SELECT message FROM validation_issues "
@@ -167,7 +176,7 @@ def test_rebuild_uses_the_cache_only(enriched, gov):
     asked = len(gov.seen)
     run_job(enriched.with_(recherche_entreprises_url=DEAD), "rebuild")
     assert len(gov.seen) == asked
-    assert query(enriched, "SELECT count(latitude) FROM public_projects") == [(34,)]
+    assert query(enriched, "SELECT count(latitude) FROM public_projects") == [(DEMO_PUBLISHED,)]
 
 
 def test_no_elected_officials_data_is_stored(enriched):

@@ -64,6 +64,7 @@ CONTRACT_RESTRICTED = [
     "donnees_source",
     "donnees_acces",
     "url_ressources",
+    "lien_correction",  # 0.2.0: the correction link (see the README's changelog)
 ]
 RESTRICTED_ONLY = set(CONTRACT_RESTRICTED) - set(CONTRACT_PUBLIC)
 EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

@@ -21,7 +21,15 @@ import requests
 from bibia.demo.synthetic import synthetic_form
 from bibia.pipeline import run_job
 from bibia.tally.emulator import EmulatedForm
-from tests.conftest import ROOT, cli_env, make_settings, query, start_emulator
+from tests.conftest import (
+    DEMO_COMPLETED,
+    DEMO_PUBLISHED,
+    ROOT,
+    cli_env,
+    make_settings,
+    query,
+    start_emulator,
+)
 
 BIBIA = [sys.executable, "-m", "bibia.cli"]
 
@@ -147,7 +155,7 @@ def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, se
         log.close()
     assert runs[0]["parameters"] == {"full": False}  # nothing secret in the parameters
     public = pd.read_csv(settings.export_dir / "public" / "bibliotheque_ia.csv")
-    assert len(public) == 34
+    assert len(public) == DEMO_PUBLISHED
     statuses = {s for (s,) in query(settings, "SELECT status FROM sync_runs")}
     assert "succeeded" in statuses
 
@@ -239,18 +247,21 @@ def test_two_syncs_at_once_one_runs_the_other_stops_cleanly(tmp_path, slow_emula
     loser = next(r for r in results if r.returncode == 1)
     (line,) = loser.stderr.strip().splitlines()
     assert line.startswith("bibia: another bibia run is using")
-    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(44,)]
+    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(DEMO_COMPLETED,)]
     assert query(settings, "SELECT status FROM sync_runs") == [("succeeded",)]
-    assert len(pd.read_parquet(settings.export_dir / "public" / "bibliotheque_ia.parquet")) == 34
+    assert (
+        len(pd.read_parquet(settings.export_dir / "public" / "bibliotheque_ia.parquet"))
+        == DEMO_PUBLISHED
+    )
 
 
 def test_two_syncs_at_once_the_second_waits_when_asked(tmp_path, slow_emulator):
     settings = make_settings(tmp_path, slow_emulator.url)
     results = _two_syncs(settings, BIBIA_LOCK_TIMEOUT_SECONDS="60")
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
-    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(44,)]
+    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(DEMO_COMPLETED,)]
     runs = query(settings, "SELECT status, new FROM sync_runs ORDER BY started_at")
-    assert runs == [("succeeded", 44), ("succeeded", 0)]
+    assert runs == [("succeeded", DEMO_COMPLETED), ("succeeded", 0)]
 
 
 def _read_all(fd: int, proc: subprocess.Popen) -> str:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from bibia.pipeline import run_job
-from tests.conftest import ROOT, cli_env
+from tests.conftest import DEMO_COMPLETED, DEMO_HELD, ROOT, cli_env
 
 
 def status(settings) -> subprocess.CompletedProcess[str]:
@@ -25,12 +25,15 @@ def test_status_lists_runs_quarantine_with_reasons_and_export_freshness(settings
     done = status(settings)
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    assert "succeeded sync" in text and "read 44, new 44" in text
-    assert "Quarantine: 5 submission(s) held back" in text
+    assert "réussie  sync" in text
+    assert f"lues {DEMO_COMPLETED}, nouvelles {DEMO_COMPLETED}" in text
+    assert f"En quarantaine : {DEMO_HELD} soumission(s) retenue(s)" in text
     assert "Clermont Auvergne Métropole — Suivi de la canopée urbaine" in text
+    assert "contact : nature-en-ville@clermontmetropole.eu" in text
     assert "« Environnement » : valeur inconnue du vocabulaire theme" in text
     assert "SIRET invalide : la clé de contrôle ne correspond pas" in text
-    assert "public     written" in text and "restricted written" in text
+    assert "lien de correction : https://tally.so/r/bibiaD?ref=S00vLT&" in text
+    assert "public   écrits le" in text and "réservé  écrits le" in text
 
 
 def test_status_before_any_run_says_so(settings):

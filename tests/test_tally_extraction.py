@@ -16,7 +16,15 @@ from bibia.loopback import Fault
 from bibia.pipeline import run_job
 from bibia.tally.client import TallyClient
 from bibia.tally.emulator import EmulatedForm, TallyEmulator
-from tests.conftest import ROOT, cli_env, make_settings, query, start_emulator, table_snapshot
+from tests.conftest import (
+    DEMO_COMPLETED,
+    ROOT,
+    cli_env,
+    make_settings,
+    query,
+    start_emulator,
+    table_snapshot,
+)
 
 
 @pytest.fixture
@@ -153,7 +161,7 @@ def test_partial_submissions_are_never_loaded(settings, demo_form_data):
 def test_transient_failures_are_retried_and_the_run_completes(settings, emulator, fault):
     emulator.queue(Fault(**{**fault.__dict__, "path_contains": "/submissions"}))
     report = run_job(settings, "sync")
-    assert report.status == "succeeded" and report.fetched == 44
+    assert report.status == "succeeded" and report.fetched == DEMO_COMPLETED
     assert len(emulator.submission_requests()) == 2  # the failed one, then its retry
 
 
@@ -163,7 +171,7 @@ def test_retry_after_is_honoured(settings, emulator):
     client = TallyClient(settings, sleep=slept.append)
     pages = list(client.iter_pages())
     assert slept == [2.0]
-    assert sum(len(p.submissions) for p in pages) == 44
+    assert sum(len(p.submissions) for p in pages) == DEMO_COMPLETED
 
 
 def test_without_retry_after_backoff_grows_exponentially(settings, emulator):

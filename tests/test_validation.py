@@ -8,8 +8,9 @@ import pytest
 
 from bibia.demo.synthetic import demo_shape
 from bibia.settings import DEFAULT_MAPPING, DEFAULT_TAXONOMY
-from tests.conftest import VALID_ANSWERS, tally_submission
-from transforms.derive import RawSubmission, derive
+from schemas.project import form_fields, policy_table
+from tests.conftest import ROOT, VALID_ANSWERS, tally_submission
+from transforms.derive import RawSubmission, Rules, derive
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse.raw import utc_naive
@@ -23,7 +24,7 @@ PLAN = plan_fields(FORM, FieldMapping.load(DEFAULT_MAPPING))
 def run(changes: dict[str, Any]):
     payload = tally_submission("s1", {**VALID_ANSWERS, **changes})
     raw = RawSubmission("s1", utc_naive(payload["submittedAt"]), payload)
-    return derive([raw], PLAN, FORM, TAXONOMY)
+    return derive([raw], Rules(PLAN, FORM, TAXONOMY))
 
 
 def issues(changes: dict[str, Any]) -> set[tuple[str, str]]:
@@ -35,43 +36,100 @@ def test_a_valid_submission_has_no_issue_and_is_published():
     assert out.issues == [] and len(out.versions) == 1 and out.quarantined == []
 
 
+HOLD, DROP, KEEP, OK = "held back", "published without it", "kept, warned", "published"
+
+# The publication policy, field by field: (field, value typed, outcome, value exported).
+POLICY = [
+    # what makes a record unpublishable or unidentifiable holds it back
+    ("coll_nom", None, HOLD, None),
+    ("nom_projet", None, HOLD, None),
+    ("coll_siret", None, HOLD, None),
+    ("coll_siret", "24350013900016", HOLD, None),  # checksum: a typo
+    ("coll_siret", "2435001390001", HOLD, None),  # 13 digits
+    ("coll_siret", "243 500 139 00015", OK, "24350013900015"),
+    ("coll_type", "Mairie annexe", HOLD, None),
+    ("coll_type", "CA", OK, "Communauté d'agglomération"),
+    ("projet_date", "13/2025", HOLD, None),
+    ("projet_date", "7/1/2023", OK, "2023-07"),
+    ("projet_status", "Suspendu", HOLD, None),
+    ("projet_status", "POC", OK, "En expérimentation"),
+    ("usage_description", None, HOLD, None),
+    ("theme", None, HOLD, None),
+    ("theme", "Environnement", HOLD, None),
+    ("theme", "Transition écologique", OK, "Transition écologique et énergétique"),
+    ("audience_service", None, HOLD, None),
+    # an open list keeps what was typed, with a warning
+    ("audience_service", ["Agent", "Aménageurs"], KEEP, ["Agent", "Aménageurs"]),
+    ("donnees_source", ["Open data", "Capteurs IoT"], KEEP, ["Open data", "Capteurs IoT"]),
+    # an invalid optional value is left out, with a warning that keeps what was typed
+    ("sous_theme", ["Gestion de l'eau", "Énergie"], DROP, ["Gestion de l'eau"]),
+    (
+        "sous_theme",
+        ["Gestion de l'eau", "Éclairage public", "Déchets"],
+        DROP,
+        ["Gestion de l'eau", "Éclairage public"],
+    ),  # at most two
+    ("url_infos", "Service accessible sur l'intranet uniquement", DROP, None),
+    ("url_infos", "www.sicoval.fr/eau", OK, "https://www.sicoval.fr/eau"),
+    ("image_url", None, DROP, None),  # expected: published without a logo, with a warning
+    ("image_url", "logo de la ville", DROP, None),
+    ("projet_contact", "service numérique, poste 4521", DROP, None),
+    ("projet_contact", " Eau@Sicoval.fr ", OK, "eau@sicoval.fr"),
+    ("budget", "Environ 200 k€", DROP, None),
+    ("budget", "moins de 50k€", OK, "Moins de 50 k€"),
+    ("mise_en_oeuvre", "Régie municipale", DROP, None),
+    ("mise_en_oeuvre", None, DROP, None),
+    ("herbergement", None, DROP, None),
+    ("herbergement", "NSP", OK, "Ne sait pas"),
+    ("nom_algorithme", None, DROP, None),
+    ("type_algorithme", ["IA générative", "Algorithme génétique"], DROP, ["IA générative"]),
+    ("type_algorithme", ["Algorithme génétique"], DROP, None),
+    ("donnees_source", None, DROP, None),
+    ("donnees_acces", ["Par satellite"], DROP, None),
+    ("url_ressources", "dépôt interne", DROP, None),
+    # free text: any text
+    ("partenaires", "Leakmited - Réseau 31", OK, "Leakmited - Réseau 31"),
+    ("financement", "France 2030 - DIAT", OK, "France 2030 - DIAT"),
+]
+
+
 @pytest.mark.parametrize(
-    ("changes", "expected"),
-    [
-        ({"coll_nom": None}, {("error", "coll_nom")}),  # required, missing
-        ({"coll_siret": "24350013900016"}, {("error", "coll_siret")}),  # checksum
-        ({"coll_siret": "2435001390001"}, {("error", "coll_siret")}),  # 13 digits
-        ({"coll_type": "Mairie annexe"}, {("error", "coll_type")}),  # outside the vocabulary
-        ({"projet_date": "13/2025"}, {("error", "projet_date")}),
-        ({"theme": "Environnement"}, {("error", "theme")}),
-        (
-            {"sous_theme": ["Gestion de l'eau", "Éclairage public", "Déchets"]},
-            {("error", "sous_theme")},
-        ),  # at most two
-        ({"url_infos": "voir le site"}, {("error", "url_infos")}),
-        ({"projet_contact": "pas d'adresse"}, {("error", "projet_contact")}),
-        ({"type_algorithme": ["Magie"]}, {("error", "type_algorithme")}),
-        ({"image_url": None}, {("error", "image_url")}),
-    ],
-    ids=[
-        "required",
-        "siret-luhn",
-        "siret-length",
-        "coll-type",
-        "month",
-        "theme",
-        "three-sub-themes",
-        "url",
-        "email",
-        "algorithm-type",
-        "image",
-    ],
+    ("field", "typed", "outcome", "exported"),
+    POLICY,
+    ids=[f"{f}-{o}-{i}" for i, (f, _t, o, _e) in enumerate(POLICY)],
 )
-def test_errors_hold_the_submission_in_quarantine(changes, expected):
-    out = run(changes)
-    assert issues(changes) == expected
-    assert out.versions == [] and len(out.quarantined) == 1
-    assert expected.pop()[1] in out.quarantined[0]["reason"]
+def test_the_publication_policy(field, typed, outcome, exported):
+    out = run({field: typed})
+    on_field = [(i["severity"], i["value"]) for i in out.issues if i["field"] == field]
+    shown = ", ".join(typed) if isinstance(typed, list) else typed
+    if outcome == HOLD:
+        assert out.versions == [] and len(out.quarantined) == 1
+        assert ("error", shown) in on_field
+        assert field in out.quarantined[0]["reason"]
+        return
+    assert out.quarantined == [] and len(out.versions) == 1
+    assert out.versions[0][field] == exported
+    if outcome == OK:
+        assert on_field == []
+    else:
+        assert on_field and {severity for severity, _ in on_field} == {"warning"}
+        # what was typed is kept: the whole answer, or the very item kept or left out
+        items = set(typed) if isinstance(typed, list) else set()
+        assert {value for _, value in on_field} <= {shown} | items
+
+
+def test_every_field_of_the_form_is_in_the_policy_table():
+    assert {field for field, *_ in POLICY} == set(form_fields()) - {
+        "status_abandon",  # free texts, checked by the rules below
+        "algorithme_description",
+        "algorithme_operations",
+        "impact_environnement",
+    }
+
+
+def test_the_readme_prints_the_policy_of_the_contract():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "\n".join(policy_table()) in readme
 
 
 @pytest.mark.parametrize(
@@ -115,4 +173,4 @@ def test_error_messages_name_the_value_and_say_what_to_do():
 
 def test_several_errors_of_one_submission_are_all_reported():
     got = issues({"theme": None, "projet_date": "13/2025", "url_infos": "voir le site"})
-    assert got == {("error", "theme"), ("error", "projet_date"), ("error", "url_infos")}
+    assert got == {("error", "theme"), ("error", "projet_date"), ("warning", "url_infos")}

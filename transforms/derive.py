@@ -16,14 +16,18 @@ import pandas as pd
 
 from schemas.project import ProjectVersion, columns_meta
 from transforms import normalise
-from transforms.identity import projet_id
+from transforms.curation import Decision, corrected
+from transforms.identity import correction_link, projet_id
 from transforms.mapping import FieldPlan, FormShape, map_submission
+from transforms.normalise import as_text, is_blank
 from transforms.taxonomy import Taxonomy
 from transforms.validate import (
     ERROR,
+    apply_policy,
+    expected_warnings,
     open_vocabulary_fields,
     rule_warnings,
-    schema_issues,
+    schema_failures,
     validation_schema,
 )
 
@@ -61,6 +65,7 @@ def _normaliser(kind: str, vocabulary: str | None, taxonomy: Taxonomy) -> Callab
         "month": normalise.month,
         "url": normalise.url,
         "email": normalise.email,
+        "id": normalise.text,
     }[kind]
 
 
@@ -99,7 +104,7 @@ class Normaliser:
         self.taxonomy = taxonomy
         self.fields = {}
         for name, col in columns_meta().items():
-            if not col.metadata.get("form_title"):
+            if not (col.metadata.get("form_title") or col.metadata.get("hidden_field")):
                 continue
             kind = col.metadata["kind"]
             fn = _normaliser(kind, col.metadata["vocabulary"], taxonomy)
@@ -113,14 +118,43 @@ class Normaliser:
         return out
 
 
+@dataclass(frozen=True)
+class Links:
+    """How correction links are made: the form's public link, the hidden field that carries
+    the reference, and the fields the form pre-fills (field -> URL parameter)."""
+
+    form_url: str | None = None
+    ref_param: str | None = None
+    prefill: dict[str, str] = field(default_factory=dict)
+
+    def link(self, submission_id: str, record: dict[str, Any]) -> str | None:
+        return correction_link(self.form_url, self.ref_param, self.prefill, submission_id, record)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything a batch is derived with, besides the submissions: which question feeds which
+    field, what the form says of its questions, the taxonomy, the curators' corrections in
+    force (submission -> field -> decision) and how correction links are made."""
+
+    plan: FieldPlan
+    form: FormShape
+    taxonomy: Taxonomy
+    corrections: dict[str, dict[str, Decision]] = field(default_factory=dict)
+    links: Links = field(default_factory=Links)
+
+
 def build_record(
-    raw: RawSubmission, plan: FieldPlan, form: FormShape, normaliser: Normaliser
-) -> dict[str, Any]:
-    mapped, extra = map_submission(raw.payload, plan, form)
+    raw: RawSubmission, rules: Rules, normaliser: Normaliser
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record of one submission, and its answers as typed (after the curators'
+    corrections), by field."""
+    mapped, extra = map_submission(raw.payload, rules.plan, rules.form)
+    mapped, trace = corrected(mapped, rules.corrections.get(raw.submission_id, {}))
     record = normaliser.record(mapped)
     coll_type = normaliser.taxonomy["coll_type"].by_label(record.get("coll_type") or "")
     record.update(
-        projet_id=projet_id(record["coll_siret"], record["nom_projet"]),
+        projet_id=projet_id(record["coll_siret"], record["nom_projet"], raw.submission_id),
         date=raw.submitted_at.strftime("%Y-%m-%d"),
         latitude=None,
         longitude=None,
@@ -128,56 +162,77 @@ def build_record(
         submitted_at=raw.submitted_at,
         coll_groupe=coll_type.group if coll_type else None,
         extra=json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None,
+        curation=json.dumps(trace, ensure_ascii=False, sort_keys=True) if trace else None,
     )
-    return {name: record.get(name) for name in COLUMNS}
+    typed = {name: as_text(value) for name, value in mapped.items() if not is_blank(value)}
+    return {name: record.get(name) for name in COLUMNS}, typed
 
 
-def derive(
-    raws: Iterable[RawSubmission], plan: FieldPlan, form: FormShape, taxonomy: Taxonomy
-) -> Derived:
-    normaliser = Normaliser(taxonomy)
-    records = [build_record(raw, plan, form, normaliser) for raw in raws]
+def derive(raws: Iterable[RawSubmission], rules: Rules) -> Derived:
+    normaliser = Normaliser(rules.taxonomy)
+    built = [build_record(raw, rules, normaliser) for raw in raws]
     out = Derived()
-    if not records:
+    if not built:
         return out
+    records = [record for record, _ in built]
+    typed = [answers for _, answers in built]
     frame = pd.DataFrame.from_records(records, columns=COLUMNS).astype(object)
     frame = frame.where(frame.notna(), None)
-    out.issues = schema_issues(frame, taxonomy, validation_schema(taxonomy))
-    open_fields = open_vocabulary_fields(taxonomy)
-    for record in records:
-        out.issues.extend(rule_warnings(record, taxonomy, open_fields))
+    failures = schema_failures(frame, validation_schema(rules.taxonomy))
+    out.issues = apply_policy(records, typed, failures, rules.taxonomy)
+    open_fields = open_vocabulary_fields(rules.taxonomy)
+    for record, answers in built:
+        out.issues.extend(expected_warnings(record, answers))
+        out.issues.extend(rule_warnings(record, rules.taxonomy, open_fields))
     failing: dict[str, list[dict[str, Any]]] = {}
-    for issue in out.issues:
-        if issue["severity"] == ERROR:
-            failing.setdefault(issue["submission_id"], []).append(issue)
-    for record in records:
+    for found in out.issues:
+        if found["severity"] == ERROR:
+            failing.setdefault(found["submission_id"], []).append(found)
+    for record, answers in built:
+        record["lien_correction"] = rules.links.link(
+            record["submission_id"], record if record["submission_id"] not in failing else answers
+        )
         errors = failing.get(record["submission_id"])
         if errors:
-            out.quarantined.append(
-                {
-                    "submission_id": record["submission_id"],
-                    "submitted_at": record["submitted_at"],
-                    "reason": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-                    "coll_nom": record["coll_nom"],
-                    "nom_projet": record["nom_projet"],
-                }
-            )
+            out.quarantined.append(held(record, answers, errors))
         else:
             out.versions.append(record)
     return out
 
 
-def derive_rows(
-    rows: list[RawRow], plan: FieldPlan, form: FormShape, taxonomy: Taxonomy
-) -> Derived:
+def held(
+    record: dict[str, Any], typed: dict[str, Any], errors: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A quarantine row: what a curator needs to recognise the submission (as typed) and to
+    write to its contributor."""
+    return {
+        "submission_id": record["submission_id"],
+        "submitted_at": record["submitted_at"],
+        "reason": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+        "coll_nom": typed.get("coll_nom"),
+        "nom_projet": typed.get("nom_projet"),
+        "coll_siret": record["coll_siret"],
+        "projet_contact": typed.get("projet_contact"),
+        "projet_id": record["projet_id"],
+        "projet_ref": record["projet_ref"],
+        "lien_correction": record["lien_correction"],
+        "curation": record["curation"],
+    }
+
+
+def derive_rows(rows: list[RawRow], rules: Rules) -> Derived:
     """`derive` on raw submissions as stored (JSON text): what a worker process is sent, since
     text crosses a process boundary ten times faster than the parsed payloads."""
-    return derive(
-        (RawSubmission(sid, at, orjson.loads(text)) for sid, at, text in rows),
-        plan,
-        form,
-        taxonomy,
-    )
+    return derive((RawSubmission(sid, at, orjson.loads(text)) for sid, at, text in rows), rules)
 
 
-__all__ = ["Derived", "ProjectVersion", "RawRow", "RawSubmission", "derive", "derive_rows"]
+__all__ = [
+    "Derived",
+    "Links",
+    "ProjectVersion",
+    "RawRow",
+    "RawSubmission",
+    "Rules",
+    "derive",
+    "derive_rows",
+]

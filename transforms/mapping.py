@@ -18,15 +18,24 @@ import yaml
 
 from bibia.errors import ConfigError, MappingError
 from bibia.text import fold
-from schemas.project import form_fields
+from schemas.project import form_fields, hidden_fields
 
 log = logging.getLogger("bibia.mapping")
+
+
+HIDDEN_FIELDS = "HIDDEN_FIELDS"  # Tally's question type of a form's hidden fields
 
 
 @dataclass(frozen=True)
 class FieldMapping:
     titles: dict[str, str]  # folded question title -> field
     pinned: dict[str, str]  # question id -> field
+    hidden: dict[str, str] = field(default_factory=dict)  # hidden field name -> field
+    prefill: dict[str, str] = field(default_factory=dict)  # field -> hidden field (URL param)
+
+    def hidden_name(self, name: str) -> str | None:
+        """The hidden field that feeds `name` (`projet_ref`'s is the correction link's)."""
+        return next((h for h, f in self.hidden.items() if f == name), None)
 
     @classmethod
     def load(cls, path: Path) -> FieldMapping:
@@ -49,7 +58,17 @@ class FieldMapping:
         for qid, name in pinned.items():
             if name not in known:
                 raise ConfigError(f"mapping file {path}: question {qid} pinned to unknown {name!r}")
-        return cls(titles=titles, pinned=pinned)
+        hidden = {str(c.metadata["hidden_field"]): n for n, c in hidden_fields().items()}
+        for name, spelling in (data.get("hidden_fields") or {}).items():
+            if name not in hidden_fields():
+                raise ConfigError(f"mapping file {path}: {name!r} cannot come from a hidden field")
+            hidden = {h: f for h, f in hidden.items() if f != name}
+            hidden[str(spelling)] = name
+        prefill = {str(k): str(v) for k, v in (data.get("prefill") or {}).items()}
+        for name in prefill:
+            if name not in known:
+                raise ConfigError(f"mapping file {path}: prefill of {name!r}, not a form field")
+        return cls(titles=titles, pinned=pinned, hidden=hidden, prefill=prefill)
 
 
 @dataclass
@@ -116,6 +135,8 @@ class FieldPlan:
     """Which question feeds which field, and what the form carries that maps to nothing."""
 
     by_question: dict[str, str]
+    hidden: dict[str, str] = field(default_factory=dict)  # hidden field name -> field
+    echoes: frozenset[str] = frozenset()  # hidden fields that only pre-fill answers
     unmapped: list[Question] = field(default_factory=list)
     deleted: list[Question] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
@@ -140,8 +161,12 @@ def plan_fields(form: FormShape, mapping: FieldMapping) -> FieldPlan:
             raise MappingError(
                 f"question {qid}, pinned to {pinned} in the mapping file, is no longer in the form"
             )
-    plan = FieldPlan(by_question={})
+    plan = FieldPlan(
+        by_question={}, hidden=dict(mapping.hidden), echoes=frozenset(mapping.prefill.values())
+    )
     for q in form.questions.values():
+        if q.type == HIDDEN_FIELDS:
+            continue  # its answer names each hidden field: see map_submission
         name = mapping.pinned.get(q.question_id) or mapping.titles.get(fold(q.title))
         if name is None:
             plan.unmapped.append(q)
@@ -196,12 +221,21 @@ def map_submission(
     extra: dict[str, Any] = {}
     for response in payload.get("responses") or []:
         qid = str(response.get("questionId", ""))
+        question = form.questions.get(qid)
+        answer = response["answer"] if "answer" in response else response.get("value")
+        if isinstance(answer, dict) and question is not None and question.type == HIDDEN_FIELDS:
+            for hidden, given in answer.items():
+                target = plan.hidden.get(str(hidden))
+                if target is not None:
+                    record[target] = given
+                elif str(hidden) not in plan.echoes and given not in (None, ""):
+                    extra[str(hidden)] = given
+            continue
         value = answer_value(response, form)
         if value is None or value == "" or value == []:
             continue
         name = plan.by_question.get(qid)
         if name is None:
-            question = form.questions.get(qid)
             extra[question.title if question else qid] = value
             continue
         if name in record:  # two questions feed one field: keep both answers

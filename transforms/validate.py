@@ -5,12 +5,13 @@ on, in French."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 
-from schemas.project import ProjectVersion
+from schemas.project import DROP, ProjectVersion
 from transforms.normalise import (
     EMAIL_PATTERN,
     MONTH_PATTERN,
@@ -104,33 +105,109 @@ def message_for(code: str, value: Any, taxonomy: Taxonomy) -> str:
     return _MESSAGES.get(code, f"contrôle {code} non respecté")
 
 
-def schema_issues(
-    frame: pd.DataFrame, taxonomy: Taxonomy, schema: pa.DataFrameSchema | None = None
-) -> list[dict[str, Any]]:
-    """Lazy pandera validation; each failure case as an issue keyed by the row's submission."""
-    schema = schema or validation_schema(taxonomy)
+def issue(
+    submission_id: str, field: str, value: Any, severity: str, message: str
+) -> dict[str, Any]:
+    """One row of `validation_issues` (the run id is added when it is loaded)."""
+    return {
+        "submission_id": submission_id,
+        "field": field,
+        "value": _show(value),
+        "severity": severity,
+        "message": message,
+    }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One value that failed one check of the contract."""
+
+    row: int
+    field: str
+    code: str
+
+
+def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Failure]:
+    """Lazy pandera validation: every (record, field, check) that fails."""
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     else:
         return []
-    issues = []
+    failures = []
     for case in cases.itertuples(index=False):
         row = case.index
         if row is None or pd.isna(row):
             raise RuntimeError(f"schema-level failure, not a record's: {case}")  # a bibia bug
-        value = frame.at[row, case.column]
-        issues.append(
-            {
-                "submission_id": frame.at[row, "submission_id"],
-                "field": case.column,
-                "value": _show(value),
-                "severity": ERROR,
-                "message": message_for(str(case.check), value, taxonomy),
-            }
+        failures.append(Failure(int(row), str(case.column), str(case.check)))
+    return failures
+
+
+def apply_policy(
+    records: list[dict[str, Any]],
+    typed: list[dict[str, Any]],
+    failures: list[Failure],
+    taxonomy: Taxonomy,
+) -> list[dict[str, Any]]:
+    """What each failure does, by its field's publication policy (`on_invalid` in the contract):
+    a missing required value or a HOLD field's invalid value is an error (the record is held
+    back); a DROP field's invalid value is removed from the record (for a list, the invalid
+    items only) with a warning that keeps what was typed. `typed`: each record's answers as
+    typed, before normalisation. Returns the issues; `records` are changed in place."""
+    columns = ProjectVersion.to_schema().columns
+    out = []
+    for failure in failures:
+        record = records[failure.row]
+        value = record[failure.field]
+        meta = columns[failure.field].metadata
+        message = message_for(failure.code, value, taxonomy)
+        shown = typed[failure.row].get(failure.field, value)
+        if failure.code == "not_nullable" or meta["on_invalid"] != DROP:
+            out.append(issue(record["submission_id"], failure.field, shown, ERROR, message))
+            continue
+        kept = _without_invalid(value, failure.code, taxonomy)
+        if kept == value:
+            continue  # an earlier failure of the same value already removed what failed
+        record[failure.field] = kept
+        note = (
+            " ; valeur retirée de la publication"
+            if kept is None
+            else (f" ; publié avec « {_show(kept)} »")
         )
-    return issues
+        out.append(issue(record["submission_id"], failure.field, shown, WARNING, message + note))
+    return out
+
+
+def _without_invalid(value: Any, code: str, taxonomy: Taxonomy) -> Any:
+    """The value with what failed `code` removed (None when nothing is left)."""
+    if isinstance(value, list):
+        if code.startswith("vocabulary:"):
+            labels = set(taxonomy[code.split(":", 1)[1]].labels)
+            kept = [item for item in value if item in labels]
+        elif code.startswith("max_items:"):
+            kept = value[: int(code.split(":", 1)[1])]
+        else:
+            kept = []
+        return kept or None
+    return None
+
+
+def expected_warnings(record: dict[str, Any], typed: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fields the form asks for (`expected` in the contract) that were not answered."""
+    out = []
+    for name, col in ProjectVersion.to_schema().columns.items():
+        if col.metadata.get("expected") and record.get(name) is None and name not in typed:
+            out.append(
+                issue(
+                    record["submission_id"],
+                    name,
+                    None,
+                    WARNING,
+                    "réponse attendue mais absente : le projet est publié sans elle",
+                )
+            )
+    return out
 
 
 def rule_warnings(
@@ -141,15 +218,7 @@ def rule_warnings(
     out: list[dict[str, Any]] = []
 
     def warn(field: str, value: Any, message: str) -> None:
-        out.append(
-            {
-                "submission_id": record["submission_id"],
-                "field": field,
-                "value": _show(value),
-                "severity": WARNING,
-                "message": message,
-            }
-        )
+        out.append(issue(record["submission_id"], field, value, WARNING, message))
 
     theme = taxonomy["theme"].by_label(record.get("theme") or "")
     for label in record.get("sous_theme") or []:
@@ -198,3 +267,16 @@ def open_vocabulary_fields(taxonomy: Taxonomy) -> dict[str, Vocabulary]:
         if vocabulary and taxonomy[vocabulary].open:
             out[name] = taxonomy[vocabulary]
     return out
+
+
+def value_problems(name: str, value: Any, taxonomy: Taxonomy) -> list[str]:
+    """Why `value` (normalised) would fail field `name`'s checks, in French (none: it passes).
+    What the curators' commands refuse before writing a decision."""
+    column = validation_schema(taxonomy).columns[name]
+    frame = pd.DataFrame({name: pd.Series([value], dtype=object)})
+    try:
+        pa.DataFrameSchema({name: column}).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        codes = dict.fromkeys(str(c) for c in exc.failure_cases["check"])
+        return [message_for(code, value, taxonomy) for code in codes]
+    return []

@@ -38,8 +38,11 @@ class StagedExport:
             final_dir.mkdir(parents=True, exist_ok=True)
             if access == RESTRICTED:
                 final_dir.chmod(0o700)
-            for name in (f"{EXPORT_NAME}.csv", f"{EXPORT_NAME}.parquet", "datapackage.json"):
-                os.replace(self.staging / access / name, final_dir / name)
+            staged = sorted(
+                (self.staging / access).iterdir(), key=lambda p: p.name == "datapackage.json"
+            )
+            for path in staged:
+                os.replace(path, final_dir / path.name)
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def discard(self) -> None:
@@ -56,11 +59,50 @@ def _csv_select(names: list[str], source: str) -> str:
             parts.append(name)
             continue
         value = f"array_to_string({name}, '{LIST_DELIMITER}')" if kind == "enum_list" else name
-        parts.append(
-            f"CASE WHEN regexp_matches({value}, '{FORMULA_START}') "
-            f"THEN '''' || {value} ELSE {value} END AS {name}"
-        )
+        parts.append(csv_text(value, name))
     return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def csv_text(value: str, name: str) -> str:
+    """SQL rendering a text expression as a CSV cell named `name`: formula-like text
+    neutralised (a spreadsheet would run it)."""
+    return (
+        f"CASE WHEN regexp_matches({value}, '{FORMULA_START}') "
+        f"THEN '''' || {value} ELSE {value} END AS {name}"
+    )
+
+
+QUARANTINE_FILE = "quarantine.csv"
+# What a curator's mail merge needs of each submission that waits for a correction.
+_HELD = """
+    SELECT q.submission_id,
+           strftime(q.submitted_at, '%Y-%m-%d %H:%M') AS envoyee_le,
+           strftime(q.since_at, '%Y-%m-%d') AS retenue_depuis,
+           q.coll_nom, q.nom_projet, q.coll_siret, q.projet_contact,
+           (SELECT string_agg(i.field
+                              || CASE WHEN i.value IS NULL OR contains(i.message, i.value)
+                                      THEN '' ELSE ' = « ' || i.value || ' »' END
+                              || ' : ' || i.message, ' | ' ORDER BY i.field)
+            FROM validation_issues i
+            WHERE i.submission_id = q.submission_id AND i.severity = 'error') AS motifs,
+           q.lien_correction
+    FROM quarantine q
+    WHERE q.released_by IS NULL
+    ORDER BY q.submitted_at, q.submission_id
+"""
+
+
+def _stage_quarantine(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """`quarantine.csv` (restricted): each held submission, whom to write to, why, and the
+    link that lets its contributor send a correction."""
+    held = _streamed(con, _HELD)
+    con.register("held_rows", held)
+    try:
+        cells = ", ".join(csv_text(name, name) for name in held.column_names)
+        rendered = _streamed(con, f"SELECT {cells} FROM held_rows")
+    finally:
+        con.unregister("held_rows")
+    csv.write_csv(rendered, folder / QUARANTINE_FILE, CSV_OPTIONS)
 
 
 def _streamed(con: duckdb.DuckDBPyConnection, sql: str) -> pyarrow.Table:
@@ -128,6 +170,7 @@ def stage_exports(
             )
         for written in writing:
             written.result()
+    _stage_quarantine(con, folders[RESTRICTED])
     for path in folders[RESTRICTED].iterdir():
         path.chmod(0o600)
     return StagedExport(staging=staging, target=export_dir, rows=snapshot.num_rows)

@@ -10,8 +10,11 @@ import duckdb
 import pyarrow as pa
 
 from schemas.project import arrow_schema
+from schemas.tables import Quarantine
 from transforms.derive import Derived, RawRow
 from transforms.taxonomy import Taxonomy
+
+QUARANTINE_COLUMNS = list(Quarantine.to_schema().columns)
 
 
 def raw_rows(con: duckdb.DuckDBPyConnection, form_id: str, ids: Iterable[str]) -> list[RawRow]:
@@ -78,20 +81,7 @@ def insert_derived(
         for held in derived.quarantined:
             since_run, since_at = since.get(held["submission_id"], (run_id, now))
             rows.append({**held, "since_run_id": since_run, "since_at": since_at})
-        _insert(
-            con,
-            "quarantine",
-            rows,
-            [
-                "submission_id",
-                "submitted_at",
-                "since_run_id",
-                "since_at",
-                "reason",
-                "coll_nom",
-                "nom_projet",
-            ],
-        )
+        _insert(con, "quarantine", rows, QUARANTINE_COLUMNS)
     if derived.issues:
         rows = [{**issue, "run_id": run_id} for issue in derived.issues]
         _insert(

@@ -80,6 +80,10 @@ QUESTIONS: list[tuple[str, str, str, str | None, str | None]] = [
     ),
 ]
 DELETED = ("qO0l1D", "Thématique (ancienne question)", "INPUT_TEXT")
+# The form's hidden fields, filled from its link's URL parameters: `ref` carries the reference
+# of the submission a correction link updates; the others pre-fill answers (each question's
+# default answer is the hidden field of the same name).
+HIDDEN = ("qH7d3N", ["ref", "coll_nom", "nom_projet", "coll_siret"])
 CHOICE_TYPES = {"DROPDOWN", "MULTIPLE_CHOICE", "CHECKBOXES", "MULTI_SELECT"}
 OPTION_BLOCK = {
     "DROPDOWN": "DROPDOWN_OPTION",
@@ -182,6 +186,23 @@ def build() -> dict[str, Any]:
     questions.append(
         {"id": DELETED[0], "type": DELETED[2], "title": DELETED[1], "isDeleted": True, "fields": []}
     )
+    questions.append(
+        {
+            "id": HIDDEN[0],
+            "type": "HIDDEN_FIELDS",
+            "title": None,  # as Tally sends it
+            "isDeleted": False,
+            "fields": [
+                {
+                    "uuid": str(uuid.uuid5(NAMESPACE, HIDDEN[0] + name)),
+                    "type": "HIDDEN_FIELD",
+                    "questionType": "HIDDEN_FIELDS",
+                    "title": name,
+                }
+                for name in HIDDEN[1]
+            ],
+        }
+    )
 
     def encode(qid: str, qtype: str, value: Any, turn: int) -> Any:
         if qtype not in CHOICE_TYPES:
@@ -194,6 +215,7 @@ def build() -> dict[str, Any]:
         return values
 
     submissions = []
+    typed_by_key = {e["key"]: e for e in entries()}
     for turn, entry in enumerate(entries() + [dict(p, partial=True) for p in PARTIAL]):
         sid = short_id("submission", entry["key"])
         answers: dict[str, Any] = {
@@ -222,6 +244,20 @@ def build() -> dict[str, Any]:
                     "id": short_id("response", entry["key"], qid, length=7),
                     "questionId": qid,
                     key: encode(qid, qtype, value, turn),
+                }
+            )
+        if "ref_to" in entry:  # sent through the correction link of an earlier submission
+            earlier = typed_by_key[entry["ref_to"]]
+            responses.append(
+                {
+                    "id": short_id("response", entry["key"], HIDDEN[0], length=7),
+                    "questionId": HIDDEN[0],
+                    "answer": {
+                        "ref": short_id("submission", entry["ref_to"]),
+                        "coll_nom": earlier["coll_nom"],
+                        "nom_projet": earlier["nom_projet"],
+                        "coll_siret": siret_for(earlier["siren"], earlier.get("siret_typed")),
+                    },
                 }
             )
         if turn % 5 == 0:

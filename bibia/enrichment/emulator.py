@@ -124,6 +124,15 @@ REGISTRY: dict[str, Registered] = {
         Registered("223300012", "DEPARTEMENT DE LA GIRONDE", "7220", "33063", 44.8378, -0.5792),
         Registered("255001208", "SDEM50", "7355", "50502", 49.1157, -1.0906, collectivite=False),
         Registered("225900018", "DEPARTEMENT DU NORD", "7220", "59350", 50.6292, 3.0573),
+        Registered(
+            "223100017", "DEPARTEMENT DE LA HAUTE-GARONNE", "7220", "31555", 43.6008, 1.4485
+        ),
+        Registered("216704825", "COMMUNE DE STRASBOURG", "7210", "67482", 48.5734, 7.7521),
+        Registered("211300553", "COMMUNE DE MARSEILLE", "7210", "13055", 43.2965, 5.3698),
+        Registered("242100410", "DIJON METROPOLE", "7344", "21231", 47.3220, 5.0415),
+        Registered("244900015", "ANGERS LOIRE METROPOLE", "7344", "49007", 47.4784, -0.5632),
+        Registered("243700754", "TOURS METROPOLE VAL DE LOIRE", "7344", "37261", 47.3941, 0.6848),
+        Registered("242900314", "BREST METROPOLE", "7344", "29019", 48.3904, -4.4861),
     ]
 }
 # Elected officials, as the register lists them: personal data that bibia must never keep.

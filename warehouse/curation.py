@@ -1,0 +1,195 @@
+"""Projects across correction links, held submissions that a later one released, and the
+curators' decisions as the run applied them. Run once a run, after every batch is loaded."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+
+from schemas.tables import CuratorDecision
+from transforms.curation import CORRECT, Decisions
+from transforms.identity import Lineage, projet_id, resolve_references
+
+# Every submission derived: published versions and held ones, with what identity needs.
+_SUBMISSIONS = """
+    SELECT submission_id, submitted_at, coll_siret, nom_projet, projet_id, projet_ref,
+           TRUE AS valid
+    FROM project_versions
+    UNION ALL
+    SELECT submission_id, submitted_at, coll_siret, nom_projet, projet_id, projet_ref, FALSE
+    FROM quarantine
+"""
+
+
+def link_references(con: duckdb.DuckDBPyConnection) -> int:
+    """Give each submission that came through a correction link the project of the submission
+    it refers to (see `transforms.identity.resolve_references`); return how many changed."""
+    rows = con.execute(
+        f"""WITH s AS ({_SUBMISSIONS})
+            SELECT submission_id, submitted_at, coll_siret, nom_projet, projet_id, projet_ref,
+                   valid
+            FROM s
+            WHERE projet_ref IS NOT NULL
+               OR submission_id IN (SELECT projet_ref FROM s WHERE projet_ref IS NOT NULL)"""
+    ).fetchall()
+    if not rows:
+        return 0
+    lineage = {
+        sid: Lineage(
+            sid,
+            at,
+            # a referred submission keeps its own id; one that refers gets it back before
+            # the resolution, which may change it again
+            projet_id(siret, name, sid) if ref else current,
+            ref,
+            valid,
+        )
+        for sid, at, siret, name, current, ref, valid in rows
+    }
+    current = {row[0]: row[4] for row in rows}
+    changes = {sid: new for sid, new in resolve_references(lineage).items() if current[sid] != new}
+    if changes:
+        table = pa.table(
+            {
+                "submission_id": pa.array(list(changes), pa.string()),
+                "projet_id": pa.array(list(changes.values()), pa.string()),
+            }
+        )
+        con.register("relinked", table)
+        try:
+            for target in ("project_versions", "quarantine"):
+                con.execute(
+                    f"""UPDATE {target} AS t SET projet_id = r.projet_id FROM relinked r
+                        WHERE t.submission_id = r.submission_id"""
+                )
+        finally:
+            con.unregister("relinked")
+    return len(changes)
+
+
+def release_held(con: duckdb.DuckDBPyConnection) -> None:
+    """A held submission no longer waits for anything once a later submission updated it: a
+    later published version of its project, or any later submission sent through its
+    correction link. It stays in `quarantine`, with `released_by` saying which one."""
+    con.execute("UPDATE quarantine SET released_by = NULL WHERE released_by IS NOT NULL")
+    con.execute(
+        f"""UPDATE quarantine AS q SET released_by = later.submission_id
+            FROM (
+                SELECT held.submission_id AS held_id,
+                       arg_max(s.submission_id, (s.submitted_at, s.submission_id))
+                           AS submission_id
+                FROM quarantine held
+                JOIN ({_SUBMISSIONS}) s
+                  ON s.submitted_at > held.submitted_at
+                 AND ((s.valid AND s.projet_id = held.projet_id)
+                      OR s.projet_ref = held.submission_id)
+                GROUP BY held.submission_id
+            ) later
+            WHERE q.submission_id = later.held_id"""
+    )
+
+
+def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> None:
+    """`curator_decisions`: the file's decisions, each with its state after this run."""
+    con.execute("DELETE FROM curator_decisions")
+    if not decisions.items:
+        return
+    corrected = [d.submission_id for d in decisions.items if d.action == CORRECT]
+    con.register("corrected_ids", pa.table({"submission_id": pa.array(corrected, pa.string())}))
+    try:
+        found = {
+            sid: (project, superseded)
+            for sid, project, superseded in con.execute(
+                f"""WITH s AS ({_SUBMISSIONS})
+                    SELECT c.submission_id, me.projet_id,
+                           q.released_by IS NOT NULL OR EXISTS (
+                               SELECT 1 FROM s later WHERE later.projet_id = me.projet_id
+                                 AND later.submitted_at > me.submitted_at)
+                    FROM corrected_ids c
+                    JOIN s me ON me.submission_id = c.submission_id
+                    LEFT JOIN quarantine q ON q.submission_id = c.submission_id"""
+            ).fetchall()
+        }
+    finally:
+        con.unregister("corrected_ids")
+    published = {
+        pid for (pid,) in con.execute("SELECT DISTINCT projet_id FROM project_versions").fetchall()
+    }
+    rows = []
+    for d in decisions.items:
+        project = d.projet_id
+        if d.ended is not None:
+            state = "ended"
+        elif d.action == CORRECT:
+            project, superseded = found.get(d.submission_id or "", (None, False))
+            state = (
+                "unknown"
+                if project is None
+                else ("no_longer_applies" if superseded else "in_force")
+            )
+        else:
+            state = "in_force" if d.projet_id in published else "unknown"
+        rows.append(
+            {
+                "decision_id": d.decision_id,
+                "action": d.action,
+                "submission_id": d.submission_id,
+                "field": d.field,
+                "value": json.dumps(d.value, ensure_ascii=False) if d.action == CORRECT else None,
+                "projet_id": project,
+                "reason": d.reason,
+                "decided_by": d.by,
+                "decided_at": d.at,
+                "ended_by": d.ended.by if d.ended else None,
+                "ended_at": d.ended.at if d.ended else None,
+                "end_reason": d.ended.reason if d.ended else None,
+                "state": state,
+            }
+        )
+    columns = list(CuratorDecision.to_schema().columns)
+    table = pa.Table.from_pylist(rows, schema=_arrow(columns))
+    con.register("new_decisions", table)
+    try:
+        con.execute(
+            f"INSERT INTO curator_decisions ({', '.join(columns)}) "
+            f"SELECT {', '.join(columns)} FROM new_decisions"
+        )
+    finally:
+        con.unregister("new_decisions")
+
+
+def _arrow(columns: list[str]) -> pa.Schema:
+    times = {"decided_at", "ended_at"}
+    return pa.schema(
+        [pa.field(c, pa.timestamp("us") if c in times else pa.string()) for c in columns]
+    )
+
+
+def decision_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None]]:
+    """decision id -> (state, project) as the last run left them."""
+    return {
+        did: (state, project)
+        for did, state, project in con.execute(
+            "SELECT decision_id, state, projet_id FROM curator_decisions"
+        ).fetchall()
+    }
+
+
+def corrections_changed(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> set[str]:
+    """Submissions whose corrections in force differ from what the last run applied: they
+    must be derived again."""
+    applied = {
+        (did, sid, name, json.dumps(json.loads(value), ensure_ascii=False))
+        for did, sid, name, value in con.execute(
+            """SELECT decision_id, submission_id, field, value::VARCHAR FROM curator_decisions
+               WHERE action = 'correct' AND state <> 'ended'"""
+        ).fetchall()
+    }
+    wanted = {
+        (d.decision_id, d.submission_id, d.field, json.dumps(d.value, ensure_ascii=False))
+        for d in decisions.in_force()
+        if d.action == CORRECT
+    }
+    return {str(sid) for _, sid, _, _ in applied ^ wanted}
