@@ -16,6 +16,12 @@ log = logging.getLogger("bibia")
 
 
 def summary(report: RunReport, settings: Settings, demo: bool = False) -> str:
+    if report.files_written == 0:
+        return (
+            f"run {report.run_id} ({report.kind}) {report.status}: nothing new "
+            f"({report.fetched} read); the exports are left as they were "
+            f"({report.exported} projects, {report.quarantined} in quarantine)"
+        )
     lines = [
         f"run {report.run_id} ({report.kind}) {report.status}: "
         f"{report.fetched} read, {report.new} new, {report.updated} updated, "

@@ -6,7 +6,7 @@ batch, fetches pages and loads the previous batch. A run of one batch derives in
 it is asked for: a worker costs about a second to start (it imports pandas and pandera).
 
 What crosses to the worker is the payloads' JSON text (pickling text is ten times cheaper than
-pickling the parsed payloads); what comes back is the `Derived` records.
+pickling the parsed payloads); what comes back is Arrow tables (`DerivedTables`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bibia.errors import BibiaError
-from transforms.derive import Derived, RawRow, Rules, derive_rows
-from warehouse.db import return_freed_memory
+from bibia.runtime import prepare_process
+from transforms.derive import DerivedTables, RawRow, Rules, derive_rows
 
 
 class Pending(Protocol):
     """A batch on its way: `result()` waits for it (or, in place, derives it)."""
 
-    def result(self) -> Derived: ...
+    def result(self) -> DerivedTables: ...
 
 
 @dataclass
@@ -33,15 +33,15 @@ class InPlace:
     rows: list[RawRow]
     rules: Rules
 
-    def result(self) -> Derived:
+    def result(self) -> DerivedTables:
         return derive_rows(self.rows, self.rules)
 
 
 @dataclass
 class InWorker:
-    future: Future[Derived]
+    future: Future[DerivedTables]
 
-    def result(self) -> Derived:
+    def result(self) -> DerivedTables:
         try:
             return self.future.result()
         except BrokenProcessPool:
@@ -73,7 +73,7 @@ class Deriver:
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=return_freed_memory,
+                initializer=prepare_process,
             )
         if self._pool is None:
             return InPlace(rows, rules)

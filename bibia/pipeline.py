@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import logging
 import queue
 import secrets
@@ -23,18 +24,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
+from bibia import __version__
 from bibia.deriver import Deriver, Pending
 from bibia.enrichment.step import Enricher
 from bibia.errors import BibiaError, TallyError
 from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
+from bibia.runtime import prepare_process
 from bibia.settings import Settings
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
 from transforms.curation import Decisions
-from transforms.derive import Derived, Links, RawRow, Rules
+from transforms.derive import DerivedTables, Links, RawRow, Rules
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
@@ -44,8 +48,15 @@ from warehouse.curation import (
     release_held,
     replace_decisions,
 )
-from warehouse.db import connect, return_freed_memory, scalar, writer_lock
-from warehouse.export import StagedExport, clean_stale_staging, stage_exports
+from warehouse.db import connect, scalar, writer_lock
+from warehouse.export import (
+    StagedExport,
+    clean_stale_staging,
+    exports_intact,
+    last_export_fingerprint,
+    record_export_fingerprint,
+    stage_exports,
+)
 from warehouse.load import (
     Since,
     clear_derived,
@@ -57,7 +68,7 @@ from warehouse.load import (
 log = logging.getLogger("bibia")
 T = TypeVar("T")
 Step = Callable[..., Any]
-PREFETCH = 10  # pages fetched ahead of the processing, at most
+PREFETCH = 3  # pages fetched ahead of the processing, at most
 RUN_MEMORY_LIMIT = "64MB"  # DuckDB's share in a run: past it, uncommitted data spills to disk
 
 
@@ -108,12 +119,13 @@ class RunReport:
     exported: int = 0
     requests: int = 0
     error: str | None = None
+    files_written: int | None = None  # export files rewritten (0: left as they were)
     notes: list[str] = field(default_factory=list)
 
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)
-        row.pop("notes")
-        row.pop("deleted")
+        for local in ("notes", "deleted"):
+            row.pop(local)
         return row
 
 
@@ -152,6 +164,12 @@ class RunContext:
     waiting: tuple[Pending, list[str] | None] | None = None  # the batch being derived
     since: Since = field(default_factory=dict)  # rebuild: the quarantine as it was
     derived_ids: set[str] = field(default_factory=set)  # submissions derived in this run
+
+    @property
+    def changed(self) -> bool:
+        """Whether this run changed what is derived (else the exports may stay as they are)."""
+        report = self.report
+        return bool(self.derived_ids or report.deleted or report.kind == "rebuild")
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -203,16 +221,16 @@ def _land(
     return landed
 
 
-def _derived(pending: Pending) -> Derived:
+def _derived(pending: Pending) -> DerivedTables:
     """Map, normalise and validate (or wait for the worker doing it)."""
     return pending.result()
 
 
-def _enrich(ctx: RunContext, derived: Derived) -> None:
-    ctx.enricher.apply(derived)
+def _enrich(ctx: RunContext, derived: DerivedTables) -> DerivedTables:
+    return ctx.enricher.apply(derived)
 
 
-def _load(ctx: RunContext, derived: Derived, since: Since) -> None:
+def _load(ctx: RunContext, derived: DerivedTables, since: Since) -> None:
     insert_derived(ctx.con, derived, since, ctx.report.run_id, ctx.report.started_at)
 
 
@@ -224,21 +242,50 @@ def _settle(ctx: RunContext) -> None:
     replace_decisions(ctx.con, ctx.decisions)
 
 
-def _stage(ctx: RunContext) -> StagedExport:
+def _stage(ctx: RunContext) -> StagedExport | None:
+    """Stage the exports, unless nothing they are made of changed since they were published
+    (and they are in place, untouched): then nothing is written at all."""
     settings, report = ctx.settings, ctx.report
-    _settle(ctx)
-    replace_taxonomy(ctx.con, ctx.taxonomy)
     report.notes.extend(ctx.enricher.finish())
-    try:
-        clean_stale_staging(settings.export_dir)
-        staged = stage_exports(ctx.con, settings.export_dir, report.run_id, ctx.taxonomy)
-    except (OSError, duckdb.IOException) as exc:
-        raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
+    fingerprint = export_fingerprint(ctx)
+    if (
+        not (ctx.changed or ctx.enricher.moved)
+        and last_export_fingerprint(ctx.con) == fingerprint
+        and exports_intact(ctx.con, settings.export_dir)
+    ):
+        report.files_written = 0
+    else:
+        _settle(ctx)
+        replace_taxonomy(ctx.con, ctx.taxonomy)
     report.quarantined = int(
         scalar(ctx.con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
     )
-    report.exported = staged.rows
+    report.exported = int(scalar(ctx.con, "SELECT count(*) FROM projects"))
+    if report.files_written == 0:
+        return None
+    try:
+        clean_stale_staging(settings.export_dir)
+        staged = stage_exports(ctx.con, settings.export_dir, report.run_id, ctx.taxonomy)
+        staged.record(ctx.con, report.run_id, report.started_at)
+    except (OSError, duckdb.IOException) as exc:
+        raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
+    record_export_fingerprint(ctx.con, fingerprint, report.run_id)
+    report.files_written = len(staged.changed) + len(staged.removed)
     return staged
+
+
+def export_fingerprint(ctx: RunContext) -> str:
+    """What the exports are made of besides the data: the taxonomy, the mapping, the curators'
+    decisions, how links are made, and bibia's own version."""
+    settings = ctx.settings
+    parts = [
+        Path(settings.taxonomy_path).read_bytes(),
+        Path(settings.mapping_path).read_bytes(),
+        ctx.decisions.fingerprint().encode(),
+        str(settings.tally_form_url).encode(),
+        __version__.encode(),
+    ]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
 
 def _queue(
@@ -267,7 +314,7 @@ def _drain(step: Step, ctx: RunContext) -> None:
     ctx.waiting = None
     derived = step("derive", _derived, pending)
     since = ctx.since if touched is None else clear_derived(ctx.con, touched)
-    step("enrich", _enrich, ctx, derived)
+    derived = step("enrich", _enrich, ctx, derived)
     step("load", _load, ctx, derived, since)
 
 
@@ -412,7 +459,7 @@ def run_job(
         FieldMapping.load(settings.mapping_path),
         Decisions.load(settings.decisions_path),
     )
-    return_freed_memory()
+    prepare_process()
     with writer_lock(settings.db_path, settings.lock_timeout_seconds):
         con = connect(settings.db_path, memory_limit=RUN_MEMORY_LIMIT)
         started = now_utc()
@@ -434,7 +481,8 @@ def run_job(
             ctx.deriver.close()  # its memory back before the export's
             staged = step("export", _stage, ctx)
             timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
-            step("publish", staged.publish)
+            if staged is not None:
+                step("publish", staged.publish)
         except BaseException as exc:
             if staged is not None:
                 staged.discard()
@@ -452,6 +500,14 @@ def run_job(
     for note in report.notes:
         log.info("%s", note)
     log.debug("seconds per step: %s", ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
+    import resource as _r
+
+    _me, _kids = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)
+    log.debug(
+        "DBG cpu main %.2f worker %.2f",
+        _me.ru_utime + _me.ru_stime,
+        _kids.ru_utime + _kids.ru_stime,
+    )
     return report
 
 

@@ -397,13 +397,18 @@ _ARROW_TYPES = {
     "enum_list": pyarrow.list_(pyarrow.string()),
     "number": pyarrow.float64(),
     "timestamp": pyarrow.timestamp("us"),
+    "integer": pyarrow.int64(),
+    "bigint": pyarrow.int64(),
+    "boolean": pyarrow.bool_(),
 }
 
 
-def arrow_schema(names: list[str] | None = None) -> pyarrow.Schema:
-    """The columns `names` (default: all of project_versions) as Arrow types, from `kind`: what
-    the warehouse loads and what the Parquet exports hold."""
-    columns = columns_meta()
+def arrow_schema(
+    names: list[str] | None = None, model: type[pa.DataFrameModel] | None = None
+) -> pyarrow.Schema:
+    """The columns `names` (default: all) of `model` (default: project_versions) as Arrow
+    types, from `kind`: what the warehouse loads and what the Parquet exports hold."""
+    columns = columns_meta(model or ProjectVersion)
     return pyarrow.schema(
         [
             pyarrow.field(name, _ARROW_TYPES.get(columns[name].metadata["kind"], pyarrow.string()))

@@ -220,6 +220,12 @@ class SyncRun(pa.DataFrameModel):
     error: Series[str] = column(
         "Erreur", "Why the run failed (one line).", access=INTERNAL, kind="text"
     )
+    files_written: Series[int] = column(
+        "Fichiers écrits",
+        "Export files the run rewrote (0: nothing new, the exports were left as they were).",
+        access=INTERNAL,
+        kind="integer",
+    )
 
 
 DECISION_STATES = ["in_force", "no_longer_applies", "unknown", "ended"]
@@ -329,6 +335,46 @@ class AuthorityRecord(pa.DataFrameModel):
     )
 
 
+class PublishedFile(pa.DataFrameModel):
+    """A file of the exports, as the last run published it."""
+
+    path: Series[str] = column(
+        "Fichier", "Path relative to BIBIA_EXPORT_DIR.", access=INTERNAL, kind="text", required=True
+    )
+    sha256: Series[str] = column(
+        "Empreinte", "sha256 of its bytes.", access=INTERNAL, kind="text", required=True
+    )
+    size: Series[int] = column("Taille", "Bytes.", access=INTERNAL, kind="bigint", required=True)
+    mtime_ns: Series[int] = column(
+        "Modifié (ns)",
+        "Its modification time once published: a later change of the file is noticed.",
+        access=INTERNAL,
+        kind="bigint",
+        required=True,
+    )
+    run_id: Series[str] = column(
+        "Exécution", "Run that wrote these bytes.", access=INTERNAL, kind="id", required=True
+    )
+    published_at: Series[Any] = column(
+        "Publié le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+
+
+class ExportInputs(pa.DataFrameModel):
+    """The configuration the published exports were made with."""
+
+    fingerprint: Series[str] = column(
+        "Empreinte",
+        "sha256 of the taxonomy, the mapping, the decisions, the links and bibia's version.",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    run_id: Series[str] = column(
+        "Exécution", "Run that made them.", access=INTERNAL, kind="id", required=True
+    )
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     "raw_tally_submissions": RawTallySubmission,
     "project_versions": ProjectVersion,
@@ -337,6 +383,8 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "sync_runs": SyncRun,
     "authorities": AuthorityRecord,
     "curator_decisions": CuratorDecision,
+    "published_files": PublishedFile,
+    "export_inputs": ExportInputs,
 }
 
 DUCKDB_TYPES = {
@@ -345,6 +393,7 @@ DUCKDB_TYPES = {
     "timestamp": "TIMESTAMP",
     "json": "JSON",
     "integer": "INTEGER",
+    "bigint": "BIGINT",
     "boolean": "BOOLEAN",
 }
 

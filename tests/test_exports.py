@@ -23,11 +23,15 @@ from schemas.project import PUBLIC, RESTRICTED, export_columns
 from tests.conftest import (
     ROOT,
     VALID_ANSWERS,
+    cli_env,
     make_settings,
     query,
     start_emulator,
     tally_submission,
 )
+from transforms.taxonomy import Taxonomy
+from warehouse.db import connect
+from warehouse.export import stage_exports
 
 CONTRACT_PUBLIC = [
     "projet_id",
@@ -309,3 +313,85 @@ def test_a_run_killed_between_the_commit_and_the_rename(settings, emulator, tmp_
     after = run_job(settings, "sync_full")
     assert not any(settings.export_dir.glob(".staging-*"))
     assert_exports_readable(settings.export_dir, after.exported)
+
+
+def file_stamps(export_dir: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file of the exports with its modification time (ns)."""
+    return {
+        str(p.relative_to(export_dir)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(export_dir.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_a_sync_that_finds_nothing_new_rewrites_nothing_and_says_so(settings):
+    run_job(settings, "sync")
+    before = file_stamps(settings.export_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "bibia.cli", "sync"],
+        cwd=ROOT,
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.strip().splitlines()
+    assert "nothing new" in line and "the exports are left as they were" in line
+    assert file_stamps(settings.export_dir) == before
+    written = query(settings, "SELECT files_written FROM sync_runs ORDER BY started_at")
+    assert written == [(7,), (0,)]  # both exports (3 files each) and quarantine.csv; nothing
+
+
+def test_only_the_files_whose_bytes_change_are_rewritten(settings, emulator):
+    run_job(settings, "sync")
+    before = file_stamps(settings.export_dir)
+    # a new version of a project that changes one restricted field only (its budget)
+    ((sid,),) = query(
+        settings, "SELECT submission_id FROM projects WHERE nom_projet = 'Callbot encombrants'"
+    )
+    form = emulator.forms["bibiaD"]
+    edited = json.loads(json.dumps(next(s for s in form.submissions if s["id"] == sid)))
+    budget_qid = "qB6u4D"
+    for response in edited["responses"]:
+        if response["questionId"] == budget_qid:
+            response.pop("value", None)
+            response["answer"] = "Moins de 50 k€"
+    emulator.add_submissions("bibiaD", [edited])  # an edit in Tally keeps the id and the date
+    report = run_job(settings, "sync_full")
+    assert report.updated == 1
+    after = file_stamps(settings.export_dir)
+    assert after["public/bibliotheque_ia.csv"] == before["public/bibliotheque_ia.csv"]
+    assert after["public/bibliotheque_ia.parquet"] == before["public/bibliotheque_ia.parquet"]
+    assert after["restricted/bibliotheque_ia.csv"] != before["restricted/bibliotheque_ia.csv"]
+    assert report.files_written == 2  # the restricted CSV and Parquet
+
+
+def test_a_publication_undone_after_the_commit_is_repaired_by_the_next_run(settings):
+    run_job(settings, "sync")
+    before = export_bytes(settings.export_dir)
+    (settings.export_dir / "public" / "bibliotheque_ia.csv").unlink()
+    (settings.export_dir / "restricted" / "bibliotheque_ia.parquet").write_bytes(b"broken")
+    report = run_job(settings, "sync")  # nothing new in Tally: the files are noticed
+    assert report.new == 0 and report.files_written == 2
+    assert export_bytes(settings.export_dir) == before
+
+
+def test_sorting_in_buckets_gives_the_same_bytes_as_in_one(tmp_path):
+    server = start_emulator(EmulatedForm.from_json(synthetic_form(2_300)))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        run_job(settings, "sync")
+    finally:
+        server.stop()
+    taxonomy = Taxonomy.load(settings.taxonomy_path)
+    con = connect(settings.db_path)
+    try:
+        whole = stage_exports(con, tmp_path / "one", "r1", taxonomy, bucket_rows=10_000)
+        buckets = stage_exports(con, tmp_path / "many", "r2", taxonomy, bucket_rows=97)
+        files = [f"{a}/{n}" for a in (PUBLIC, RESTRICTED) for n in FILES]
+        for name in files:
+            assert (whole.staging / name).read_bytes() == (buckets.staging / name).read_bytes()
+        assert not (buckets.staging / ".sort").exists()  # the buckets are gone
+    finally:
+        con.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from bibia.pipeline import run_job
 from tests.conftest import DEMO_COMPLETED, DEMO_HELD, ROOT, cli_env
 
@@ -43,3 +45,29 @@ def test_status_before_any_run_says_so(settings):
         done.stderr.strip() == f"bibia: no warehouse at {settings.db_path} yet: run "
         "`bibia sync` first"
     )
+
+
+HEAVY = ("pandas", "pandera", "prefect")
+IMPORTED = """
+import runpy, sys
+sys.argv = ["bibia", *{args!r}]
+try:
+    runpy.run_module("bibia.cli", run_name="__main__")
+except SystemExit:
+    pass
+print(sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r})), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["status"]], ids=["help", "status"])
+def test_help_and_status_start_without_pandas_pandera_or_prefect(settings, args):
+    run_job(settings, "sync")
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTED.format(args=args, heavy=HEAVY)],
+        cwd=ROOT,
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stderr.strip().splitlines()[-1] == "[]"

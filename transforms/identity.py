@@ -13,12 +13,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from bibia.text import fold
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+class Answers(Protocol):
+    """Field -> value, by `get` (a record, or a submission's answers as typed)."""
+
+    def get(self, name: str, default: Any = None, /) -> Any: ...
 
 
 def project_key(siret: str | None, nom_projet: str | None) -> str:
@@ -86,7 +92,7 @@ def correction_link(
     ref_param: str | None,
     prefill: Mapping[str, str],
     submission_id: str,
-    record: Mapping[str, Any],
+    record: Answers,
 ) -> str | None:
     """The form's link that carries the submission's reference and, for the fields the form
     pre-fills from hidden fields (`prefill`: field -> URL parameter), the answers given."""

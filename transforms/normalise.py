@@ -194,3 +194,19 @@ def enum_list(value: Any, vocabulary: Vocabulary) -> list[str] | None:
             if label not in out:
                 out.append(label)
     return out or None
+
+
+class Typed:
+    """A submission's answers as typed, by field, shown as text only when asked for (most
+    records never need it: only what a warning or a held submission shows)."""
+
+    __slots__ = ("_answers",)
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self._answers = answers
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._answers and not is_blank(self._answers[name])
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return as_text(self._answers[name]) if name in self else default

@@ -16,6 +16,7 @@ from transforms.normalise import (
     EMAIL_PATTERN,
     MONTH_PATTERN,
     URL_PATTERN,
+    Typed,
     siret_valid,
 )
 from transforms.taxonomy import Taxonomy, Vocabulary
@@ -146,7 +147,7 @@ def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Fai
 
 def apply_policy(
     records: list[dict[str, Any]],
-    typed: list[dict[str, Any]],
+    typed: list[Typed],
     failures: list[Failure],
     taxonomy: Taxonomy,
 ) -> list[dict[str, Any]]:
@@ -193,7 +194,7 @@ def _without_invalid(value: Any, code: str, taxonomy: Taxonomy) -> Any:
     return None
 
 
-def expected_warnings(record: dict[str, Any], typed: dict[str, Any]) -> list[dict[str, Any]]:
+def expected_warnings(record: dict[str, Any], typed: Typed) -> list[dict[str, Any]]:
     """Fields the form asks for (`expected` in the contract) that were not answered."""
     out = []
     for name, col in ProjectVersion.to_schema().columns.items():

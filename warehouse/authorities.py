@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from bibia.enrichment.client import Authority
+from warehouse.db import ids, insert_rows, with_rows
 
 COLUMNS = [f.name for f in fields(Authority)]
 
@@ -18,14 +19,11 @@ def load_authorities(con: duckdb.DuckDBPyConnection, sirets: Iterable[str]) -> d
     wanted = sorted(set(sirets))
     if not wanted:
         return {}
-    con.register("wanted_sirets", pa.table({"siret": pa.array(wanted, pa.string())}))
-    try:
-        rows = con.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM authorities "
-            "WHERE siret IN (SELECT siret FROM wanted_sirets)"
-        ).fetchall()
-    finally:
-        con.unregister("wanted_sirets")
+    rows = with_rows(
+        con,
+        f"SELECT {', '.join(COLUMNS)} FROM authorities WHERE siret IN (SELECT siret FROM incoming)",
+        ids(wanted, "siret"),
+    ).fetchall()
     return {row[0]: Authority(**dict(zip(COLUMNS, row, strict=True))) for row in rows}
 
 
@@ -33,15 +31,12 @@ def save_authorities(con: duckdb.DuckDBPyConnection, authorities: Iterable[Autho
     rows = {a.siret: asdict(a) for a in authorities}  # one row per SIRET before the upsert
     if not rows:
         return
-    con.register("new_authorities", pa.Table.from_pylist(list(rows.values())))
-    try:
-        con.execute("DELETE FROM authorities WHERE siret IN (SELECT siret FROM new_authorities)")
-        con.execute(
-            f"INSERT INTO authorities ({', '.join(COLUMNS)}) "
-            f"SELECT {', '.join(COLUMNS)} FROM new_authorities"
-        )
-    finally:
-        con.unregister("new_authorities")
+    with_rows(
+        con,
+        "DELETE FROM authorities WHERE siret IN (SELECT siret FROM incoming)",
+        ids(rows, "siret"),
+    )
+    insert_rows(con, "authorities", pa.Table.from_pylist(list(rows.values())), COLUMNS)
 
 
 def expired_sirets(con: duckdb.DuckDBPyConnection, now: datetime) -> set[str]:
@@ -55,20 +50,23 @@ def expired_sirets(con: duckdb.DuckDBPyConnection, now: datetime) -> set[str]:
     return {siret for (siret,) in rows}
 
 
-def refresh_coordinates(con: duckdb.DuckDBPyConnection, authorities: Iterable[Authority]) -> None:
-    """Stored versions take their authority's refreshed point (a seat can move)."""
+def refresh_coordinates(con: duckdb.DuckDBPyConnection, authorities: Iterable[Authority]) -> int:
+    """Stored versions take their authority's refreshed point (a seat can move); return how
+    many versions moved."""
     rows = [
         {"siret": a.siret, "latitude": a.latitude, "longitude": a.longitude}
         for a in authorities
         if a.found
     ]
     if not rows:
-        return
-    con.register("refreshed_points", pa.Table.from_pylist(rows))
-    try:
-        con.execute(
-            """UPDATE project_versions AS v SET latitude = r.latitude, longitude = r.longitude
-               FROM refreshed_points r WHERE v.coll_siret = r.siret"""
-        )
-    finally:
-        con.unregister("refreshed_points")
+        return 0
+    moved = with_rows(
+        con,
+        """UPDATE project_versions AS v SET latitude = r.latitude, longitude = r.longitude
+           FROM incoming r
+           WHERE v.coll_siret = r.siret
+             AND (v.latitude IS DISTINCT FROM r.latitude
+                  OR v.longitude IS DISTINCT FROM r.longitude)""",
+        pa.Table.from_pylist(rows),
+    ).fetchall()
+    return int(moved[0][0]) if moved else 0

@@ -11,6 +11,7 @@ import pyarrow as pa
 from schemas.tables import CuratorDecision
 from transforms.curation import CORRECT, Decisions
 from transforms.identity import Lineage, projet_id, resolve_references
+from warehouse.db import ids, insert_rows, with_rows
 
 # Every submission derived: published versions and held ones, with what identity needs.
 _SUBMISSIONS = """
@@ -57,15 +58,13 @@ def link_references(con: duckdb.DuckDBPyConnection) -> int:
                 "projet_id": pa.array(list(changes.values()), pa.string()),
             }
         )
-        con.register("relinked", table)
-        try:
-            for target in ("project_versions", "quarantine"):
-                con.execute(
-                    f"""UPDATE {target} AS t SET projet_id = r.projet_id FROM relinked r
-                        WHERE t.submission_id = r.submission_id"""
-                )
-        finally:
-            con.unregister("relinked")
+        for target in ("project_versions", "quarantine"):
+            with_rows(
+                con,
+                f"""UPDATE {target} AS t SET projet_id = r.projet_id FROM incoming r
+                    WHERE t.submission_id = r.submission_id""",
+                table,
+            )
     return len(changes)
 
 
@@ -97,23 +96,21 @@ def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> N
     if not decisions.items:
         return
     corrected = [d.submission_id for d in decisions.items if d.action == CORRECT]
-    con.register("corrected_ids", pa.table({"submission_id": pa.array(corrected, pa.string())}))
-    try:
-        found = {
-            sid: (project, superseded)
-            for sid, project, superseded in con.execute(
-                f"""WITH s AS ({_SUBMISSIONS})
-                    SELECT c.submission_id, me.projet_id,
-                           q.released_by IS NOT NULL OR EXISTS (
-                               SELECT 1 FROM s later WHERE later.projet_id = me.projet_id
-                                 AND later.submitted_at > me.submitted_at)
-                    FROM corrected_ids c
-                    JOIN s me ON me.submission_id = c.submission_id
-                    LEFT JOIN quarantine q ON q.submission_id = c.submission_id"""
-            ).fetchall()
-        }
-    finally:
-        con.unregister("corrected_ids")
+    found = {
+        sid: (project, superseded)
+        for sid, project, superseded in with_rows(
+            con,
+            f"""WITH s AS ({_SUBMISSIONS})
+                SELECT c.submission_id, me.projet_id,
+                       q.released_by IS NOT NULL OR EXISTS (
+                           SELECT 1 FROM s later WHERE later.projet_id = me.projet_id
+                             AND later.submitted_at > me.submitted_at)
+                FROM incoming c
+                JOIN s me ON me.submission_id = c.submission_id
+                LEFT JOIN quarantine q ON q.submission_id = c.submission_id""",
+            ids(s for s in corrected if s),
+        ).fetchall()
+    }
     published = {
         pid for (pid,) in con.execute("SELECT DISTINCT projet_id FROM project_versions").fetchall()
     }
@@ -149,15 +146,9 @@ def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> N
             }
         )
     columns = list(CuratorDecision.to_schema().columns)
-    table = pa.Table.from_pylist(rows, schema=_arrow(columns))
-    con.register("new_decisions", table)
-    try:
-        con.execute(
-            f"INSERT INTO curator_decisions ({', '.join(columns)}) "
-            f"SELECT {', '.join(columns)} FROM new_decisions"
-        )
-    finally:
-        con.unregister("new_decisions")
+    insert_rows(
+        con, "curator_decisions", pa.Table.from_pylist(rows, schema=_arrow(columns)), columns
+    )
 
 
 def _arrow(columns: list[str]) -> pa.Schema:

@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +44,6 @@ def writer_lock(db_path: Path, timeout_seconds: float = 0.0) -> Iterator[None]:
         os.close(handle)
 
 
-def return_freed_memory() -> None:
-    """Have Arrow allocate with jemalloc where the wheel has it. Every batch goes to DuckDB as
-    Arrow tables; mimalloc, Arrow's default here, keeps the pages they are freed into (the
-    process grew ~20 MB a batch), jemalloc gives them back. A process-wide choice, made by
-    the process that runs a job."""
-    with contextlib.suppress(NotImplementedError, AttributeError):
-        pyarrow.set_memory_pool(pyarrow.jemalloc_memory_pool())
-
-
 def connect(
     db_path: Path, read_only: bool = False, memory_limit: str = "256MB"
 ) -> duckdb.DuckDBPyConnection:
@@ -61,14 +52,39 @@ def connect(
         raise BibiaError(f"no warehouse at {db_path} yet: run `bibia sync` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(
-            str(db_path), read_only=read_only, config={"memory_limit": memory_limit}
-        )
+        if read_only:
+            con = duckdb.connect(
+                str(db_path), read_only=True, config={"memory_limit": memory_limit}
+            )
+        else:
+            spill = db_path.with_name(db_path.name + ".tmp")  # past the memory limit
+            con = duckdb.connect(
+                ":memory:",
+                config={"memory_limit": memory_limit, "temp_directory": str(spill)},
+            )
+            con.execute(
+                f"ATTACH '{_quoted(db_path)}' AS {WAREHOUSE} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+            )
+            con.execute(f"USE {WAREHOUSE}")
     except duckdb.IOException as exc:
         raise RunLockedError(f"cannot open {db_path}: {str(exc).splitlines()[0]}") from None
     if not read_only:
         migrate(con)
     return con
+
+
+WAREHOUSE = "warehouse"  # the name the writer attaches the file under
+# Rows per row group of the writer. A run's inserts stay in its transaction until the commit;
+# once they fill a row group, DuckDB writes it to the file right away ("optimistic writes")
+# instead of spilling it to a temporary file under the run's small memory limit and writing
+# it again at the commit. With DuckDB's default (122,880 rows) a run of 50,000 submissions
+# never fills one: the payloads were written twice and the commit took seconds. Measured in
+# docs/benchmarks.md ("Where the payloads go").
+ROW_GROUP_SIZE = 16_384
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def first_row(
@@ -83,3 +99,37 @@ def first_row(
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
     row = first_row(con, sql, params)
     return row[0] if row else None
+
+
+def with_rows(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    rows: pyarrow.Table,
+    params: list[object] | dict[str, object] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Run `sql`, in which the name `incoming` is the Arrow table `rows` (DuckDB reads a
+    Python variable of that name). Not `register`: DuckDB 2 keeps a registered table alive
+    until the transaction ends, so a run held every batch it had inserted (measured: 8 MB of
+    Arrow memory a batch, until the commit)."""
+    incoming = rows  # noqa: F841 - read by name, from `sql`
+    return con.execute(sql, params if params is not None else [])
+
+
+def ids(values: Iterable[str], name: str = "submission_id") -> pyarrow.Table:
+    """A one-column table of distinct ids, to join with in `with_rows`."""
+    return pyarrow.table({name: pyarrow.array(sorted(set(values)), pyarrow.string())})
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pyarrow.Table | list[dict[str, Any]],
+    columns: list[str],
+) -> None:
+    """Append `rows` (dicts or an Arrow table) to `table`, by column name."""
+    if not isinstance(rows, pyarrow.Table):
+        if not rows:
+            return
+        rows = pyarrow.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+    names = ", ".join(columns)
+    with_rows(con, f"INSERT INTO {table} ({names}) SELECT {names} FROM incoming", rows)

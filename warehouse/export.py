@@ -1,75 +1,315 @@
 """The public and restricted exports: CSV, Parquet and datapackage.json, written aside and
-renamed into place only after the database commit."""
+renamed into place only after the database commit.
+
+Both exports come from one pass over `projects`, sorted by `projet_id` with memory bounded by
+configuration, not by the number of projects: rows are dealt by the first digits of their
+`projet_id` (a hash: evenly) into buckets of about `BUCKET_ROWS`, kept as Arrow files beside
+the staged exports; each bucket is then sorted alone, in key order. Rows cross in batches of
+`EXPORT_BATCH_ROWS`, each one Parquet row group: the same data gives the same bytes.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import math
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow
-from pyarrow import csv, parquet
+import pyarrow.compute as pc
+from pyarrow import csv, ipc, parquet
 
 from schemas.datapackage import EXPORT_NAME, LIST_DELIMITER, datapackage
-from schemas.project import PUBLIC, RESTRICTED, arrow_schema, columns_meta, export_columns
+from schemas.project import PUBLIC, RESTRICTED, arrow_schema, export_columns
 from transforms.taxonomy import Taxonomy
 
 PROJECTS_VIEW = "projects"  # the latest valid version of each project
 CSV_OPTIONS = csv.WriteOptions(include_header=True, delimiter=",", quoting_style="needed")
 FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet would run as a formula
+EXPORT_BATCH_ROWS = 4_096  # rows per batch of the export (and per Parquet row group)
+BUCKET_ROWS = 8_192  # rows sorted at once (the export's memory: a bucket, not the register)
+_BUCKET = "_bucket"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A file of the exports as recorded in `published_files`."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+    def on_disk(self, path: Path) -> bool:
+        """The file is still what was published (same size and modification time)."""
+        try:
+            found = path.stat()
+        except OSError:
+            return False
+        return (found.st_size, found.st_mtime_ns) == (self.size, self.mtime_ns)
+
+
+def published_state(con: duckdb.DuckDBPyConnection) -> dict[str, Published]:
+    return {
+        path: Published(digest, size, mtime)
+        for path, digest, size, mtime in con.execute(
+            "SELECT path, sha256, size, mtime_ns FROM published_files"
+        ).fetchall()
+    }
+
+
+def exports_intact(con: duckdb.DuckDBPyConnection, export_dir: Path) -> bool:
+    """Every file of the last publication is in place, as published (else: publish again)."""
+    state = published_state(con)
+    return bool(state) and all(p.on_disk(export_dir / path) for path, p in state.items())
+
+
+def last_export_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("SELECT fingerprint FROM export_inputs").fetchall()
+    return str(rows[0][0]) if rows else None
+
+
+def record_export_fingerprint(
+    con: duckdb.DuckDBPyConnection, fingerprint: str, run_id: str
+) -> None:
+    con.execute("DELETE FROM export_inputs")
+    con.execute("INSERT INTO export_inputs VALUES (?, ?)", [fingerprint, run_id])
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass
 class StagedExport:
-    """Files written in a staging folder, waiting to be renamed into place."""
+    """Files written in a staging folder, waiting to be renamed into place. Only the files
+    whose bytes differ from what is published are renamed: the others stay as they are, with
+    their modification time."""
 
     staging: Path
     target: Path
     rows: int
+    changed: list[str] = field(default_factory=list)  # relative paths to rename into place
+    removed: list[str] = field(default_factory=list)  # published files no export makes now
+
+    def files(self) -> list[str]:
+        return sorted(
+            str(path.relative_to(self.staging))
+            for path in self.staging.rglob("*")
+            if path.is_file() and ".sort" not in path.parts
+        )
+
+    def record(self, con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
+        """Compare each staged file with the published one; record in `published_files`
+        what the exports hold once published (inside the run's transaction)."""
+        state = published_state(con)
+        rows: list[tuple[str, str, int, int, str | None]] = []  # writer None: unchanged
+        for rel in self.files():
+            staged = self.staging / rel
+            digest = sha256_of(staged)
+            current = state.get(rel)
+            if (
+                current is not None
+                and current.sha256 == digest
+                and current.on_disk(self.target / rel)
+            ):
+                staged.unlink()  # the same bytes are published already
+                rows.append((rel, current.sha256, current.size, current.mtime_ns, None))
+                continue
+            found = staged.stat()
+            self.changed.append(rel)
+            rows.append((rel, digest, found.st_size, found.st_mtime_ns, run_id))
+        self.removed = sorted(set(state) - {row[0] for row in rows})
+        con.execute(
+            "DELETE FROM published_files WHERE path NOT IN (SELECT unnest(?))",
+            [[row[0] for row in rows]],
+        )
+        for rel, digest, size, mtime, writer in rows:
+            if writer is None:
+                continue  # unchanged: its row stays
+            con.execute(
+                "INSERT OR REPLACE INTO published_files VALUES (?, ?, ?, ?, ?, ?)",
+                [rel, digest, size, mtime, writer, now],
+            )
 
     def publish(self) -> None:
-        """Rename each staged file over its final path (atomic per file), datapackage last."""
-        for access in (PUBLIC, RESTRICTED):
-            final_dir = self.target / access
-            final_dir.mkdir(parents=True, exist_ok=True)
-            if access == RESTRICTED:
-                final_dir.chmod(0o700)
-            staged = sorted(
-                (self.staging / access).iterdir(), key=lambda p: p.name == "datapackage.json"
-            )
-            for path in staged:
-                os.replace(path, final_dir / path.name)
+        """Rename each changed file over its final path (atomic per file), datapackages last;
+        remove the files no export makes any more."""
+        for rel in sorted(self.changed, key=lambda r: (r.endswith("datapackage.json"), r)):
+            final = self.target / rel
+            if rel.startswith(f"{RESTRICTED}/"):  # members only: owner-only folders
+                (self.target / RESTRICTED).mkdir(mode=0o700, parents=True, exist_ok=True)
+                (self.target / RESTRICTED).chmod(0o700)
+                final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.staging / rel, final)
+        for rel in self.removed:
+            with contextlib.suppress(FileNotFoundError):
+                (self.target / rel).unlink()
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def _csv_select(names: list[str], source: str) -> str:
-    """The columns as CSV text: lists joined, formula-like text neutralised."""
-    columns = columns_meta()
-    parts = []
-    for name in names:
-        kind = columns[name].metadata["kind"]
-        if kind == "number":
-            parts.append(name)
+def clean_stale_staging(export_dir: Path) -> None:
+    """Staging folders left by a run that died before publishing."""
+    if export_dir.exists():
+        for stale in export_dir.glob(".staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+# -- CSV cells ---------------------------------------------------------------------------------
+def csv_cells(table: pyarrow.Table) -> pyarrow.Table:
+    """The table as CSV text: lists joined by `LIST_DELIMITER`, text that a spreadsheet would
+    run as a formula prefixed with `'`; numbers stay numbers (CSV only: Parquet keeps the exact
+    text)."""
+    columns = []
+    for column in table.columns:
+        if pyarrow.types.is_floating(column.type):
+            columns.append(column)
             continue
-        value = f"array_to_string({name}, '{LIST_DELIMITER}')" if kind == "enum_list" else name
-        parts.append(csv_text(value, name))
-    return f"SELECT {', '.join(parts)} FROM {source}"
+        if pyarrow.types.is_list(column.type):
+            column = pc.binary_join(column, LIST_DELIMITER)
+        elif not pyarrow.types.is_string(column.type):
+            column = pc.cast(column, pyarrow.string())
+        formula = pc.match_substring_regex(column, FORMULA_START)
+        columns.append(pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column))
+    return pyarrow.table(columns, names=table.column_names)
 
 
-def csv_text(value: str, name: str) -> str:
-    """SQL rendering a text expression as a CSV cell named `name`: formula-like text
-    neutralised (a spreadsheet would run it)."""
-    return (
-        f"CASE WHEN regexp_matches({value}, '{FORMULA_START}') "
-        f"THEN '''' || {value} ELSE {value} END AS {name}"
-    )
+# -- sorting with bounded memory ---------------------------------------------------------------
+def sorted_projects(
+    con: duckdb.DuckDBPyConnection, names: list[str], spill: Path, bucket_rows: int
+) -> Iterator[pyarrow.Table]:
+    """`projects` (the columns `names`) in `projet_id` order, a bucket at a time."""
+    (count,) = con.execute(f"SELECT count(*) FROM {PROJECTS_VIEW}").fetchall()[0]
+    buckets = max(1, math.ceil(count / bucket_rows))
+    # the first 6 hex digits of the hash, scaled to [0, buckets): monotonic in projet_id
+    bucket = f"(('0x' || substr(projet_id, 3, 6))::BIGINT * {buckets}) // 16777216"
+    reader = con.sql(
+        f"SELECT {', '.join(names)}, {bucket} AS {_BUCKET} FROM {PROJECTS_VIEW}"
+    ).to_arrow_reader(EXPORT_BATCH_ROWS)
+    schema = arrow_schema(names)
+    if buckets == 1:
+        table = reader.read_all().select(names)
+        yield table.sort_by("projet_id").cast(schema)
+        return
+    spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths = [spill / f"bucket-{b:05d}.arrow" for b in range(buckets)]
+    with contextlib.ExitStack() as stack:
+        writers: dict[int, ipc.RecordBatchStreamWriter] = {}
+        stored = pyarrow.schema([f for f in reader.schema if f.name != _BUCKET])
+        for batch in reader:
+            table = pyarrow.Table.from_batches([batch]).sort_by(_BUCKET)
+            start = 0
+            for counted in pc.value_counts(table.column(_BUCKET)):
+                b, size = counted["values"].as_py(), counted["counts"].as_py()
+                if b not in writers:
+                    writers[b] = stack.enter_context(ipc.new_stream(paths[b], stored))
+                writers[b].write_table(table.slice(start, size).drop_columns([_BUCKET]))
+                start += size
+    for path in paths:
+        if not path.exists():
+            continue
+        with ipc.open_stream(path) as stream:
+            table = stream.read_all()
+        path.unlink()
+        yield table.sort_by("projet_id").cast(schema)
+
+
+def fixed_batches(tables: Iterator[pyarrow.Table], size: int) -> Iterator[pyarrow.Table]:
+    """The rows of `tables`, in order, in tables of exactly `size` rows (the last one shorter):
+    the same data gives the same row groups, however it was chunked on the way."""
+    pending: list[pyarrow.Table] = []
+    count = 0
+    for table in tables:
+        pending.append(table)
+        count += table.num_rows
+        while count >= size:
+            joined = pyarrow.concat_tables(pending)
+            yield joined.slice(0, size).combine_chunks()
+            rest = joined.slice(size)
+            pending, count = [rest], rest.num_rows
+    if count:
+        yield pyarrow.concat_tables(pending).combine_chunks()
+
+
+# -- the exports -------------------------------------------------------------------------------
+def stage_exports(
+    con: duckdb.DuckDBPyConnection,
+    export_dir: Path,
+    run_id: str,
+    taxonomy: Taxonomy,
+    bucket_rows: int = BUCKET_ROWS,
+) -> StagedExport:
+    """Write both exports in a staging folder from one sorted pass over `projects`: the public
+    files take the public columns only. `bucket_rows`: how many rows are sorted at once."""
+    staging = export_dir / f".staging-{run_id}"
+    staging.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folders = {access: staging / access for access in (PUBLIC, RESTRICTED)}
+    for access, folder in folders.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        if access == RESTRICTED:
+            folder.chmod(0o700)
+    names = export_columns(RESTRICTED)
+    schema = arrow_schema(names)
+    wanted = {access: export_columns(access) for access in folders}
+    rows = 0
+    with contextlib.ExitStack() as stack:
+        parquet_out = {
+            access: stack.enter_context(
+                parquet.ParquetWriter(
+                    folder / f"{EXPORT_NAME}.parquet",
+                    pyarrow.schema([schema.field(n) for n in wanted[access]]),
+                    compression="zstd",
+                )
+            )
+            for access, folder in folders.items()
+        }
+        csv_out: dict[str, csv.CSVWriter] = {}
+        batches = fixed_batches(
+            sorted_projects(con, names, staging / ".sort", bucket_rows), EXPORT_BATCH_ROWS
+        )
+        for batch in batches:
+            text = csv_cells(batch)
+            for access, folder in folders.items():
+                parquet_out[access].write_table(batch.select(wanted[access]))
+                part = text.select(wanted[access])
+                if access not in csv_out:
+                    csv_out[access] = stack.enter_context(
+                        csv.CSVWriter(
+                            folder / f"{EXPORT_NAME}.csv", part.schema, write_options=CSV_OPTIONS
+                        )
+                    )
+                csv_out[access].write_table(part)
+            rows += batch.num_rows
+        for access, folder in folders.items():
+            if access not in csv_out:  # no project yet: the header alone
+                empty = csv_cells(pyarrow.Table.from_pylist([], schema=schema))
+                csv.write_csv(
+                    empty.select(wanted[access]), folder / f"{EXPORT_NAME}.csv", CSV_OPTIONS
+                )
+    shutil.rmtree(staging / ".sort", ignore_errors=True)
+    for access, folder in folders.items():
+        (folder / "datapackage.json").write_text(
+            json.dumps(datapackage(access, taxonomy), ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    _stage_quarantine(con, folders[RESTRICTED])
+    for path in folders[RESTRICTED].iterdir():
+        path.chmod(0o600)
+    return StagedExport(staging=staging, target=export_dir, rows=rows)
 
 
 QUARANTINE_FILE = "quarantine.csv"
@@ -95,82 +335,14 @@ _HELD = """
 def _stage_quarantine(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     """`quarantine.csv` (restricted): each held submission, whom to write to, why, and the
     link that lets its contributor send a correction."""
-    held = _streamed(con, _HELD)
-    con.register("held_rows", held)
-    try:
-        cells = ", ".join(csv_text(name, name) for name in held.column_names)
-        rendered = _streamed(con, f"SELECT {cells} FROM held_rows")
-    finally:
-        con.unregister("held_rows")
-    csv.write_csv(rendered, folder / QUARANTINE_FILE, CSV_OPTIONS)
+    with csv.CSVWriter(
+        folder / QUARANTINE_FILE, _held_schema(con), write_options=CSV_OPTIONS
+    ) as out:
+        for batch in con.sql(_HELD).to_arrow_reader(EXPORT_BATCH_ROWS):
+            out.write_table(csv_cells(pyarrow.Table.from_batches([batch])))
 
 
-def _streamed(con: duckdb.DuckDBPyConnection, sql: str) -> pyarrow.Table:
-    """The query's rows as Arrow, streamed: DuckDB never holds the whole result (a run gives it
-    little memory), Arrow does."""
-    return con.sql(sql).to_arrow_reader(10_000).read_all()
-
-
-def clean_stale_staging(export_dir: Path) -> None:
-    """Staging folders left by a run that died before publishing."""
-    if export_dir.exists():
-        for stale in export_dir.glob(".staging-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-
-
-def stage_exports(
-    con: duckdb.DuckDBPyConnection, export_dir: Path, run_id: str, taxonomy: Taxonomy
-) -> StagedExport:
-    """Read the exported columns once, inside the run's transaction, and sort them in Arrow
-    (which spares DuckDB's small budget); then write both exports from that snapshot, the
-    public one with the public columns only. Arrow writes the Parquet files while DuckDB
-    renders the CSV text (both release the GIL); one chunk per column keeps the bytes the same
-    for the same data."""
-    staging = export_dir / f".staging-{run_id}"
-    folders = {access: staging / access for access in (PUBLIC, RESTRICTED)}
-    for access, folder in folders.items():
-        folder.mkdir(parents=True, exist_ok=True)
-        if access == RESTRICTED:
-            folder.chmod(0o700)
-    names = export_columns(RESTRICTED)
-    snapshot = (
-        _streamed(con, f"SELECT {', '.join(names)} FROM {PROJECTS_VIEW}")
-        .sort_by("projet_id")
-        .cast(arrow_schema(names))
-        .combine_chunks()
+def _held_schema(con: duckdb.DuckDBPyConnection) -> pyarrow.Schema:
+    return pyarrow.schema(
+        [pyarrow.field(name, pyarrow.string()) for name in con.sql(_HELD).columns]
     )
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bibia-export") as pool:
-        writing = [
-            pool.submit(
-                parquet.write_table,
-                snapshot.select(export_columns(access)),
-                folder / f"{EXPORT_NAME}.parquet",
-                compression="zstd",
-            )
-            for access, folder in folders.items()
-        ]
-        con.register("export_snapshot", snapshot)
-        try:
-            as_text = _streamed(con, _csv_select(names, "export_snapshot")).combine_chunks()
-        finally:
-            con.unregister("export_snapshot")
-        writing += [
-            pool.submit(
-                csv.write_csv,
-                as_text.select(export_columns(access)),
-                folder / f"{EXPORT_NAME}.csv",
-                CSV_OPTIONS,
-            )
-            for access, folder in folders.items()
-        ]
-        for access, folder in folders.items():
-            (folder / "datapackage.json").write_text(
-                json.dumps(datapackage(access, taxonomy), ensure_ascii=False, indent=2) + "\n",
-                encoding="utf-8",
-            )
-        for written in writing:
-            written.result()
-    _stage_quarantine(con, folders[RESTRICTED])
-    for path in folders[RESTRICTED].iterdir():
-        path.chmod(0o600)
-    return StagedExport(staging=staging, target=export_dir, rows=snapshot.num_rows)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +14,7 @@ import pyarrow as pa
 
 from bibia.tally.emulator import parse_iso
 from transforms.derive import RawRow
-from warehouse.db import scalar
+from warehouse.db import ids, scalar, with_rows
 
 
 def canonical_bytes(payload: Any) -> bytes:
@@ -110,46 +108,46 @@ def land_submissions(
     out.changed_ids = [r[0] for r in changed_rows]
     params = {"form_id": form_id, "run_id": run_id, "now": now}
     if new_rows:
-        with _registered(con, "incoming_new", new_rows):
-            con.execute(
-                """INSERT INTO raw_tally_submissions
-                   SELECT submission_id, $form_id, respondent_id, submitted_at, payload::JSON,
-                          content_hash, $run_id, $run_id, $now, $now, NULL, NULL
-                   FROM incoming_new""",
-                params,
-            )
+        with_rows(
+            con,
+            """INSERT INTO raw_tally_submissions
+               SELECT submission_id, $form_id, respondent_id, submitted_at, payload::JSON,
+                      content_hash, $run_id, $run_id, $now, $now, NULL, NULL
+               FROM incoming""",
+            _arrow(new_rows),
+            params,
+        )
     if changed_rows:
-        with _registered(con, "incoming_changed", changed_rows):
-            con.execute(  # the content about to be replaced goes to the history
-                """INSERT INTO raw_tally_submission_history
-                   SELECT r.submission_id, r.content_hash, r.payload, r.content_run_id,
-                          r.content_seen_at
-                   FROM raw_tally_submissions r
-                   JOIN incoming_changed i USING (submission_id)
-                   WHERE r.content_hash <> i.content_hash
-                   ON CONFLICT DO NOTHING"""  # a content may come back to an earlier one
-            )
-            con.execute(
-                """UPDATE raw_tally_submissions AS r
-                   SET payload = i.payload::JSON, content_hash = i.content_hash,
-                       submitted_at = i.submitted_at, respondent_id = i.respondent_id,
-                       content_run_id = $run_id, content_seen_at = $now,
-                       deleted_run_id = NULL, deleted_at = NULL
-                   FROM incoming_changed i
-                   WHERE r.submission_id = i.submission_id""",
-                {"run_id": run_id, "now": now},
-            )
+        changed = _arrow(changed_rows)
+        with_rows(  # the content about to be replaced goes to the history
+            con,
+            """INSERT INTO raw_tally_submission_history
+               SELECT r.submission_id, r.content_hash, r.payload, r.content_run_id,
+                      r.content_seen_at
+               FROM raw_tally_submissions r
+               JOIN incoming i USING (submission_id)
+               WHERE r.content_hash <> i.content_hash
+               ON CONFLICT DO NOTHING""",  # a content may come back to an earlier one
+            changed,
+        )
+        with_rows(
+            con,
+            """UPDATE raw_tally_submissions AS r
+               SET payload = i.payload::JSON, content_hash = i.content_hash,
+                   submitted_at = i.submitted_at, respondent_id = i.respondent_id,
+                   content_run_id = $run_id, content_seen_at = $now,
+                   deleted_run_id = NULL, deleted_at = NULL
+               FROM incoming i
+               WHERE r.submission_id = i.submission_id""",
+            changed,
+            {"run_id": run_id, "now": now},
+        )
     return out
 
 
-@contextlib.contextmanager
-def _registered(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    rows: list[Row],
-) -> Iterator[None]:
+def _arrow(rows: list[Row]) -> pa.Table:
     columns = list(zip(*rows, strict=True))
-    table = pa.table(
+    return pa.table(
         {
             "submission_id": pa.array(columns[0], pa.string()),
             "respondent_id": pa.array(columns[1], pa.string()),
@@ -158,29 +156,22 @@ def _registered(
             "content_hash": pa.array(columns[4], pa.string()),
         }
     )
-    con.register(name, table)
-    try:
-        yield
-    finally:
-        con.unregister(name)
 
 
 def mark_deleted(
     con: duckdb.DuckDBPyConnection, form_id: str, seen: set[str], run_id: str, now: datetime
 ) -> list[str]:
     """After a full walk: what Tally no longer returns is marked deleted (the row stays)."""
-    con.register("seen_ids", pa.table({"submission_id": pa.array(sorted(seen), pa.string())}))
-    try:
-        deleted = con.execute(
-            """UPDATE raw_tally_submissions
-               SET deleted_run_id = $run_id, deleted_at = $now
-               WHERE form_id = $form_id AND deleted_at IS NULL
-                 AND submission_id NOT IN (SELECT submission_id FROM seen_ids)
-               RETURNING submission_id""",
-            {"form_id": form_id, "run_id": run_id, "now": now},
-        ).fetchall()
-    finally:
-        con.unregister("seen_ids")
+    deleted = with_rows(
+        con,
+        """UPDATE raw_tally_submissions
+           SET deleted_run_id = $run_id, deleted_at = $now
+           WHERE form_id = $form_id AND deleted_at IS NULL
+             AND submission_id NOT IN (SELECT submission_id FROM incoming)
+           RETURNING submission_id""",
+        ids(seen),
+        {"form_id": form_id, "run_id": run_id, "now": now},
+    ).fetchall()
     return sorted(sid for (sid,) in deleted)
 
 

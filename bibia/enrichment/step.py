@@ -10,10 +10,11 @@ import logging
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 from bibia.enrichment.client import Authority, EnrichmentClient, EnrichmentUnavailable
 from bibia.settings import Settings
-from transforms.derive import Derived
+from transforms.derive import DerivedTables, issue_table
 from transforms.enrich import apply_authority
 from transforms.taxonomy import Taxonomy
 from warehouse.authorities import (
@@ -43,6 +44,7 @@ class Enricher:
         self.looked_up = 0
         self.from_cache = 0
         self.unavailable: str | None = None
+        self.moved = 0  # published versions whose point the refresh changed
 
     def _authorities(self, sirets: set[str]) -> dict[str, Authority]:
         missing = sirets - self.known.keys()
@@ -65,19 +67,34 @@ class Enricher:
         save_authorities(self.con, fetched)
         return {s: self.known[s] for s in sirets if s in self.known}
 
-    def apply(self, derived: Derived) -> None:
-        """Fill the coordinates of `derived`'s versions and add the register's warnings."""
-        known = self._authorities({v["coll_siret"] for v in derived.versions})
-        for record in derived.versions:
+    def apply(self, derived: DerivedTables) -> DerivedTables:
+        """`derived` with its versions' coordinates filled, and the register's warnings."""
+        versions = derived.versions
+        if versions.num_rows == 0:
+            return derived
+        records = versions.select(
+            ["submission_id", "coll_siret", "coll_type", "coll_nom", "latitude", "longitude"]
+        ).to_pylist()
+        known = self._authorities({r["coll_siret"] for r in records})
+        issues = []
+        for record in records:
             cached = known.get(record["coll_siret"])
             outdated = self.unavailable is not None and (
                 cached is None or not cached.fresh(self.now)
             )
-            derived.issues.extend(
+            issues.extend(
                 apply_authority(
                     record, cached, self.taxonomy, self.unavailable if outdated else None
                 )
             )
+        for name in ("latitude", "longitude"):
+            points = pa.array([r[name] for r in records], pa.float64())
+            versions = versions.set_column(versions.schema.get_field_index(name), name, points)
+        if issues:
+            issues_table = pa.concat_tables([derived.issues, issue_table(issues)])
+        else:
+            issues_table = derived.issues
+        return DerivedTables(versions, derived.quarantined, issues_table)
 
     def finish(self) -> list[str]:
         """Refresh published projects whose authority's entry expired; notes for the report."""
@@ -87,7 +104,8 @@ class Enricher:
             expired = expired_sirets(self.con, self.now) - self.known.keys()
             if expired:
                 refreshed = self._authorities(expired)
-                refresh_coordinates(self.con, [a for a in refreshed.values() if a.fresh(self.now)])
+                fresh = [a for a in refreshed.values() if a.fresh(self.now)]
+                self.moved = refresh_coordinates(self.con, fresh)
             requests = self.client.requests_made
         finally:
             self.client.close()
