@@ -17,6 +17,7 @@ import contextvars
 import hashlib
 import logging
 import queue
+import resource
 import secrets
 import sys
 import threading
@@ -500,13 +501,13 @@ def run_job(
     for note in report.notes:
         log.info("%s", note)
     log.debug("seconds per step: %s", ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
-    import resource as _r
-
-    _me, _kids = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)
+    own, worker = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     log.debug(
-        "DBG cpu main %.2f worker %.2f",
-        _me.ru_utime + _me.ru_stime,
-        _kids.ru_utime + _kids.ru_stime,
+        "CPU seconds: this process %.2f, the worker %.2f",
+        own.ru_utime + own.ru_stime,
+        worker.ru_utime + worker.ru_stime,
     )
     return report
 
