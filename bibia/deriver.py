@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bibia.errors import BibiaError
-from bibia.runtime import prepare_process
-from transforms.derive import DerivedTables, RawRow, Rules, derive_rows
+from bibia.runtime import give_back_memory, prepare_process
+from schemas.records import RawRow
+from transforms.derive import DerivedTables, Rules, derive_rows
 
 
 class Pending(Protocol):
@@ -50,6 +51,13 @@ class InWorker:
             ) from None
 
 
+def _derive_in_worker(rows: list[RawRow], rules: Rules) -> DerivedTables:
+    try:
+        return derive_rows(rows, rules)
+    finally:
+        give_back_memory()  # the batch's transient peak, back to the system
+
+
 class Deriver:
     """Hands out batches to derive; `close()` stops the worker, if one was started."""
 
@@ -78,7 +86,7 @@ class Deriver:
         if self._pool is None:
             return InPlace(rows, rules)
         try:
-            return InWorker(self._pool.submit(derive_rows, rows, rules))
+            return InWorker(self._pool.submit(_derive_in_worker, rows, rules))
         except BrokenProcessPool:
             raise BibiaError("the process deriving the submissions stopped unexpectedly") from None
 

@@ -35,11 +35,12 @@ from bibia.deriver import Deriver, Pending
 from bibia.enrichment.step import Enricher
 from bibia.errors import BibiaError, TallyError
 from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
-from bibia.runtime import prepare_process
+from bibia.runtime import give_back_memory, prepare_process
 from bibia.settings import Settings
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
+from schemas.records import RawRow
 from transforms.curation import Decisions
-from transforms.derive import DerivedTables, Links, RawRow, Rules
+from transforms.derive import DerivedTables, Links, Rules
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.taxonomy import Taxonomy
 from warehouse import raw
@@ -70,7 +71,9 @@ log = logging.getLogger("bibia")
 T = TypeVar("T")
 Step = Callable[..., Any]
 PREFETCH = 3  # pages fetched ahead of the processing, at most
-RUN_MEMORY_LIMIT = "64MB"  # DuckDB's share in a run: past it, uncommitted data spills to disk
+RUN_MEMORY_LIMIT = "48MB"  # DuckDB's share in a run: past it, uncommitted data spills to disk
+# ...and once the worker has stopped, for the export's queries over the whole register
+EXPORT_MEMORY_LIMIT = "96MB"
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -164,13 +167,14 @@ class RunContext:
     rules: Rules | None = None  # what the form's batches are derived with
     waiting: tuple[Pending, list[str] | None] | None = None  # the batch being derived
     since: Since = field(default_factory=dict)  # rebuild: the quarantine as it was
-    derived_ids: set[str] = field(default_factory=set)  # submissions derived in this run
+    derived: int = 0  # submissions derived in this run
+    corrected_derived: set[str] = field(default_factory=set)  # ...of those a curator corrected
 
     @property
     def changed(self) -> bool:
         """Whether this run changed what is derived (else the exports may stay as they are)."""
         report = self.report
-        return bool(self.derived_ids or report.deleted or report.kind == "rebuild")
+        return bool(self.derived or report.deleted or report.kind == "rebuild")
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -204,22 +208,25 @@ def _plan(ctx: RunContext, form_id: str) -> None:
     ctx.report.notes.extend(plan.report())
 
 
-def _land(
-    ctx: RunContext,
-    form_id: str,
-    submissions: list[dict[str, Any]],
-    seen: set[str],
-    known: raw.Known,
-) -> raw.Landed:
+def _land(ctx: RunContext, form_id: str, rows: list[RawRow], known: raw.Known) -> raw.Landed:
     landed = raw.land_submissions(
-        ctx.con, form_id, submissions, ctx.report.run_id, ctx.report.started_at, known
+        ctx.con, form_id, rows, ctx.report.run_id, ctx.report.started_at, known
     )
-    seen.update(s["id"] for s in submissions if s.get("isCompleted") is not False)
-    ctx.report.fetched = len(seen)
-    ctx.partial += landed.partial_skipped
+    ctx.report.fetched = known.seen
     ctx.report.new += len(landed.new_ids)
     ctx.report.updated += len(landed.changed_ids)
     return landed
+
+
+@dataclass
+class Fetched:
+    """A page as a run keeps it: its completed submissions in canonical form (the parsed
+    objects are dropped as soon as they are canonical), and how many were partial."""
+
+    page: Page
+    rows: list[RawRow]
+    partial: int
+    empty: bool  # the page carried no submission at all: the walk is over
 
 
 def _derived(pending: Pending) -> DerivedTables:
@@ -261,16 +268,20 @@ def _stage(ctx: RunContext) -> StagedExport | None:
     report.quarantined = int(
         scalar(ctx.con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
     )
-    report.exported = int(scalar(ctx.con, "SELECT count(*) FROM projects"))
     if report.files_written == 0:
+        report.exported = int(scalar(ctx.con, "SELECT count(*) FROM projects"))
         return None
     try:
         clean_stale_staging(settings.export_dir)
         staged = stage_exports(ctx.con, settings.export_dir, report.run_id, ctx.taxonomy)
         staged.record(ctx.con, report.run_id, report.started_at)
     except (OSError, duckdb.IOException) as exc:
+        import traceback
+
+        traceback.print_exc()
         raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
     record_export_fingerprint(ctx.con, fingerprint, report.run_id)
+    report.exported = staged.rows
     report.files_written = len(staged.changed) + len(staged.removed)
     return staged
 
@@ -298,7 +309,9 @@ def _queue(
     pending = None
     if rows:
         assert ctx.rules is not None
-        ctx.derived_ids.update(r[0] for r in rows)
+        ctx.derived += len(rows)
+        corrected = ctx.rules.corrections
+        ctx.corrected_derived.update(r.submission_id for r in rows if r.submission_id in corrected)
         pending = ctx.deriver.submit(rows, ctx.rules, more_to_come=more)
     _drain(step, ctx)
     if pending is not None:
@@ -317,6 +330,8 @@ def _drain(step: Step, ctx: RunContext) -> None:
     since = ctx.since if touched is None else clear_derived(ctx.con, touched)
     derived = step("enrich", _enrich, ctx, derived)
     step("load", _load, ctx, derived, since)
+    del derived
+    give_back_memory()
 
 
 # -- the jobs ----------------------------------------------------------------------------------
@@ -330,25 +345,28 @@ def _sync(
 ) -> None:
     form_id = client.form_id
     definition = step("fetch_form", fetch_form, client)
-    seen: set[str] = set()
-    known = raw.known_submissions(ctx.con, form_id)
-    pending: list[dict[str, Any]] = []
-    for page in _prefetched_pages(step, client, window):
+    known = raw.Known(ctx.con, form_id)
+    batch: list[RawRow] = []  # landed, new or changed: to derive
+    for fetched in _prefetched_pages(step, client, window):
+        page = fetched.page
         if page.number == 1:
             questions = page.questions or step("fetch_questions", fetch_questions, client)
             _snapshot(ctx, form_id, questions, definition)
-        pending.extend(page.submissions)
-        last = not page.has_more or not page.submissions
-        if len(pending) >= ctx.settings.batch_size or last:
-            landed = step("land", _land, ctx, form_id, pending, seen, known)
-            _queue(step, ctx, landed.rows, landed.touched, more=not last)
-            pending = []
+        ctx.partial += fetched.partial
+        landed = step("land", _land, ctx, form_id, fetched.rows, known)
+        batch += landed.rows
+        last = not page.has_more or fetched.empty
+        if len(batch) >= ctx.settings.batch_size or last:
+            _queue(step, ctx, batch, [r.submission_id for r in batch], more=not last)
+            batch = []
         if on_page is not None:
-            on_page(page, len(seen) + len(pending))
+            on_page(page, known.seen)
     _drain(step, ctx)
-    _rederive_corrected(step, ctx, form_id, seen)
+    _rederive_corrected(step, ctx, form_id)
     if full:
-        deleted = raw.mark_deleted(ctx.con, form_id, seen, ctx.report.run_id, ctx.report.started_at)
+        deleted = raw.mark_deleted(
+            ctx.con, form_id, known, ctx.report.run_id, ctx.report.started_at
+        )
         ctx.report.deleted = len(deleted)
         if deleted:
             clear_derived(ctx.con, deleted)
@@ -356,7 +374,7 @@ def _sync(
         ctx.report.notes.append(f"{ctx.partial} partial submissions ignored")
 
 
-def _rederive_corrected(step: Step, ctx: RunContext, form_id: str, seen: set[str]) -> None:
+def _rederive_corrected(step: Step, ctx: RunContext, form_id: str) -> None:
     """Submissions whose curators' corrections changed since the last run, and that this run
     did not derive anyway, are derived again."""
     changed = corrections_changed(ctx.con, ctx.decisions)
@@ -364,20 +382,20 @@ def _rederive_corrected(step: Step, ctx: RunContext, form_id: str, seen: set[str
         if not changed or not raw.form_snapshots(ctx.con, form_id):
             return
         _plan(ctx, form_id)
-    rows = raw_rows(ctx.con, form_id, changed - ctx.derived_ids)
+    rows = raw_rows(ctx.con, form_id, changed - ctx.corrected_derived)
     if rows:
-        _queue(step, ctx, rows, [r[0] for r in rows], more=False)
+        _queue(step, ctx, rows, [r.submission_id for r in rows], more=False)
         _drain(step, ctx)
 
 
-def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterator[Page]:
-    """Pages in order, fetched by a thread that keeps up to PREFETCH pages ahead of the
-    processing (the network and the CPU work at the same time)."""
-    pages: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=PREFETCH)
+def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterator[Fetched]:
+    """Pages in order, fetched (and made canonical) by a thread that keeps up to PREFETCH pages
+    ahead of the processing: the network and the CPU work at the same time."""
+    pages: queue.Queue[Fetched | BaseException | None] = queue.Queue(maxsize=PREFETCH)
     stop = threading.Event()
     context = contextvars.copy_context()  # as a Prefect task, a fetch keeps its flow run
 
-    def put(item: Page | BaseException | None) -> bool:
+    def put(item: Fetched | BaseException | None) -> bool:
         while not stop.is_set():
             try:
                 pages.put(item, timeout=0.2)
@@ -392,7 +410,10 @@ def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterat
                 if stop.is_set():
                     return
                 page = context.run(step, "fetch_page", fetch_page, client, window, number)
-                if not put(page) or not page.has_more or not page.submissions:
+                rows, partial = raw.raw_rows_of(page.submissions)
+                fetched = Fetched(page, rows, partial, empty=not page.submissions)
+                page.submissions = []  # their canonical bytes are kept, not their objects
+                if not put(fetched) or not page.has_more or fetched.empty:
                     break
             else:
                 put(TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped"))
@@ -480,6 +501,8 @@ def run_job(
                 since = raw.last_submitted_at(con, form_id) if kind == "sync" else None
                 _sync(step, ctx, client, Window(since, started), kind == "sync_full", on_page)
             ctx.deriver.close()  # its memory back before the export's
+            give_back_memory()
+            con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
             staged = step("export", _stage, ctx)
             timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
             if staged is not None:

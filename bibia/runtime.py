@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import gc
 
 import pyarrow
@@ -22,3 +24,15 @@ def prepare_process() -> None:
     # Arrow allocates with jemalloc where the wheel has it: it gives freed pages back
     with contextlib.suppress(NotImplementedError, AttributeError):
         pyarrow.set_memory_pool(pyarrow.jemalloc_memory_pool())
+
+
+def give_back_memory() -> None:
+    """Return the heap's free pages to the system (glibc keeps them otherwise: a batch's
+    transient peak would stay in the process's resident memory for the rest of the run)."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL("libc.so.6")

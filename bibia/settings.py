@@ -37,7 +37,7 @@ class Settings:
     tally_form_url: str | None = None  # the form's public link (correction links)
     curator: str | None = None  # who takes curator decisions (default: the system user)
     lock_timeout_seconds: float = 0.0
-    batch_size: int = 2_500  # submissions landed and derived at once (five pages)
+    batch_size: int = 2_000  # submissions derived at once (four pages)
     prefect_api_url: str | None = None  # runs are tracked by this Prefect server when set
     failpoint: str | None = None  # a step that must fail, to rehearse failures (tests, drills)
     enrichment_enabled: bool = True
@@ -97,7 +97,7 @@ class Settings:
             tally_form_url=(env.get("TALLY_FORM_URL") or "").rstrip("/") or None,
             curator=env.get("BIBIA_CURATOR") or None,
             lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0),
-            batch_size=max(1, int(number("BIBIA_BATCH_SIZE", 2_500))),
+            batch_size=max(1, int(number("BIBIA_BATCH_SIZE", 2_000))),
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             failpoint=env.get("BIBIA_FAILPOINT") or None,
             enrichment_enabled=switch("BIBIA_ENRICHMENT", True),

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow
 
 from schemas.project import ProjectVersion, arrow_schema, columns_meta
+from schemas.records import RawRow
 from schemas.tables import Quarantine, ValidationIssue
 from transforms import normalise
 from transforms.curation import Decision, corrected
@@ -43,9 +44,6 @@ class RawSubmission:
     submission_id: str
     submitted_at: datetime  # UTC, naive
     payload: dict[str, Any]
-
-
-RawRow = tuple[str, datetime, str | bytes]  # a raw submission as stored: id, submitted, JSON
 
 
 @dataclass
@@ -257,7 +255,9 @@ def derive_rows(rows: list[RawRow], rules: Rules) -> DerivedTables:
     is sent and sends back (text and Arrow cross a process boundary ten times faster than the
     parsed payloads and the records)."""
     with gc_paused():  # millions of young objects, no cycle among them
-        raws = (RawSubmission(sid, at, orjson.loads(text)) for sid, at, text in rows)
+        raws = (
+            RawSubmission(r.submission_id, r.submitted_at, orjson.loads(r.payload)) for r in rows
+        )
         return DerivedTables.of(derive(raws, rules))
 
 

@@ -74,19 +74,26 @@ def release_held(con: duckdb.DuckDBPyConnection) -> None:
     correction link. It stays in `quarantine`, with `released_by` saying which one."""
     con.execute("UPDATE quarantine SET released_by = NULL WHERE released_by IS NOT NULL")
     con.execute(
-        f"""UPDATE quarantine AS q SET released_by = later.submission_id
-            FROM (
-                SELECT held.submission_id AS held_id,
-                       arg_max(s.submission_id, (s.submitted_at, s.submission_id))
-                           AS submission_id
-                FROM quarantine held
-                JOIN ({_SUBMISSIONS}) s
-                  ON s.submitted_at > held.submitted_at
-                 AND ((s.valid AND s.projet_id = held.projet_id)
-                      OR s.projet_ref = held.submission_id)
-                GROUP BY held.submission_id
-            ) later
-            WHERE q.submission_id = later.held_id"""
+        """UPDATE quarantine AS q SET released_by = later.submission_id
+           FROM (
+               SELECT held_id, arg_max(submission_id, (submitted_at, submission_id))
+                          AS submission_id
+               FROM (
+                   SELECT h.submission_id AS held_id, v.submission_id, v.submitted_at
+                   FROM quarantine h
+                   JOIN project_versions v
+                     ON v.projet_id = h.projet_id AND v.submitted_at > h.submitted_at
+                   UNION ALL
+                   SELECT h.submission_id, s.submission_id, s.submitted_at
+                   FROM quarantine h
+                   JOIN (SELECT submission_id, submitted_at, projet_ref FROM project_versions
+                         UNION ALL
+                         SELECT submission_id, submitted_at, projet_ref FROM quarantine) s
+                     ON s.projet_ref = h.submission_id AND s.submitted_at > h.submitted_at
+               )
+               GROUP BY held_id
+           ) later
+           WHERE q.submission_id = later.held_id"""
     )
 
 

@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ PROJECTS_VIEW = "projects"  # the latest valid version of each project
 CSV_OPTIONS = csv.WriteOptions(include_header=True, delimiter=",", quoting_style="needed")
 FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet would run as a formula
 EXPORT_BATCH_ROWS = 4_096  # rows per batch of the export (and per Parquet row group)
-BUCKET_ROWS = 8_192  # rows sorted at once (the export's memory: a bucket, not the register)
+BUCKET_ROWS = 8_192  # rows sorted at once: the export's memory is a bucket, not the register
 _BUCKET = "_bucket"
 
 
@@ -281,10 +282,16 @@ def stage_exports(
         batches = fixed_batches(
             sorted_projects(con, names, staging / ".sort", bucket_rows), EXPORT_BATCH_ROWS
         )
+        # the four files of a batch are written at once (Arrow releases the GIL), the next
+        # batch is read and rendered meanwhile
+        pool = stack.enter_context(ThreadPoolExecutor(4, thread_name_prefix="bibia-export"))
+        writing: list[Future[None]] = []
         for batch in batches:
             text = csv_cells(batch)
+            for future in writing:
+                future.result()
+            writing = []
             for access, folder in folders.items():
-                parquet_out[access].write_table(batch.select(wanted[access]))
                 part = text.select(wanted[access])
                 if access not in csv_out:
                     csv_out[access] = stack.enter_context(
@@ -292,8 +299,13 @@ def stage_exports(
                             folder / f"{EXPORT_NAME}.csv", part.schema, write_options=CSV_OPTIONS
                         )
                     )
-                csv_out[access].write_table(part)
+                writing.append(
+                    pool.submit(parquet_out[access].write_table, batch.select(wanted[access]))
+                )
+                writing.append(pool.submit(csv_out[access].write_table, part))
             rows += batch.num_rows
+        for future in writing:
+            future.result()
         for access, folder in folders.items():
             if access not in csv_out:  # no project yet: the header alone
                 empty = csv_cells(pyarrow.Table.from_pylist([], schema=schema))

@@ -8,8 +8,9 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from schemas.records import RawRow
 from schemas.tables import Quarantine
-from transforms.derive import ISSUE_COLUMNS, DerivedTables, RawRow
+from transforms.derive import ISSUE_COLUMNS, DerivedTables
 from transforms.taxonomy import Taxonomy
 from warehouse.db import ids as id_table
 from warehouse.db import insert_rows, with_rows
@@ -21,13 +22,13 @@ def raw_rows(con: duckdb.DuckDBPyConnection, form_id: str, wanted: Iterable[str]
     """The live (not deleted) raw submissions of the form among `ids`, payloads as JSON text."""
     query = """SELECT submission_id, submitted_at, payload::VARCHAR FROM raw_tally_submissions
                WHERE form_id = ? AND deleted_at IS NULL"""
-    rows: list[RawRow] = with_rows(
+    found = with_rows(
         con,
         query + " AND submission_id IN (SELECT submission_id FROM incoming) ORDER BY submission_id",
         id_table(wanted),
         [form_id],
     ).fetchall()
-    return rows
+    return [RawRow(*row) for row in found]
 
 
 Since = dict[str, tuple[str, datetime]]  # quarantined submission -> (run, when) held since

@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 
 from bibia.tally.emulator import parse_iso
-from transforms.derive import RawRow
+from schemas.records import RawRow
 from warehouse.db import ids, scalar, with_rows
 
 
@@ -41,7 +41,6 @@ def utc_naive(text: str) -> datetime:
 @dataclass
 class Landed:
     fetched: int = 0
-    partial_skipped: int = 0
     new_ids: list[str] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
     rows: list[RawRow] = field(default_factory=list)  # the new and changed ones
@@ -59,53 +58,88 @@ def last_submitted_at(con: duckdb.DuckDBPyConnection, form_id: str) -> datetime 
     return value
 
 
-Known = dict[str, tuple[str, bool]]  # submission id -> (content hash, marked deleted)
-Row = tuple[str, str | None, datetime, bytes, str]  # id, respondent, submitted, JSON, hash
+def raw_rows_of(submissions: list[dict[str, Any]]) -> tuple[list[RawRow], int]:
+    """A page's completed submissions in their canonical form, and how many were partial
+    (never landed). What a page is kept as once parsed: its bytes, not its objects."""
+    rows, partial = [], 0
+    for item in submissions:
+        if item.get("isCompleted") is False:
+            partial += 1
+            continue
+        text = canonical_bytes(item)
+        rows.append(
+            RawRow(
+                item["id"],
+                utc_naive(item["submittedAt"]),
+                text,
+                hashlib.sha256(text).hexdigest(),
+                item.get("respondentId"),
+            )
+        )
+    return rows, partial
 
 
-def known_submissions(con: duckdb.DuckDBPyConnection, form_id: str) -> Known:
-    """What the warehouse holds of the form, read once a run: landing then classifies each
-    incoming submission without scanning the table again."""
-    rows = con.execute(
-        "SELECT submission_id, content_hash, deleted_at IS NOT NULL FROM raw_tally_submissions "
-        "WHERE form_id = ?",
-        [form_id],
-    ).fetchall()
-    return {sid: (digest, deleted) for sid, digest, deleted in rows}
+_SEEN, _DELETED = 1, 2  # flags of a `Known` value, below its content's digest
+
+
+class Known:
+    """What the warehouse holds of a form, read once a run, and what the run's walk has seen:
+    submission id -> the first 60 bits of its content's sha256, and two flags (seen by this
+    walk; marked deleted). One small int per submission: at 200,000 submissions this is 22 MB,
+    where ids, full digests and two sets of ids took 90 MB."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, form_id: str) -> None:
+        self.values: dict[str, int] = {
+            sid: self.value(digest, deleted=deleted)
+            for sid, digest, deleted in con.execute(
+                "SELECT submission_id, content_hash, deleted_at IS NOT NULL "
+                "FROM raw_tally_submissions WHERE form_id = ?",
+                [form_id],
+            ).fetchall()
+        }
+        self.seen = 0  # distinct submissions the walk has met
+
+    @staticmethod
+    def value(digest: str, *, deleted: bool = False, seen: bool = False) -> int:
+        return (int(digest[:15], 16) << 2) | (_DELETED if deleted else 0) | (_SEEN if seen else 0)
+
+    def meet(self, row: RawRow) -> int | None:
+        """Record that the walk met `row`; return what was known of it before (None: new)."""
+        before = self.values.get(row.submission_id)
+        if before is None or not before & _SEEN:
+            self.seen += 1
+        self.values[row.submission_id] = self.value(row.content_hash, seen=True)
+        return before
+
+    def unseen(self) -> list[str]:
+        """Submissions stored, not marked deleted, that the walk did not meet."""
+        return sorted(sid for sid, v in self.values.items() if not v & (_SEEN | _DELETED))
 
 
 def land_submissions(
     con: duckdb.DuckDBPyConnection,
     form_id: str,
-    submissions: list[dict[str, Any]],
+    incoming: list[RawRow],
     run_id: str,
     now: datetime,
     known: Known,
 ) -> Landed:
-    """Upsert a batch into raw_tally_submissions, inside the caller's transaction; `known`
-    (from `known_submissions`) is kept up to date."""
+    """Upsert a batch into raw_tally_submissions, inside the caller's transaction; `known` is
+    kept up to date."""
     out = Landed()
-    unique: dict[str, dict[str, Any]] = {}
-    for item in submissions:
-        if item.get("isCompleted") is False:
-            out.partial_skipped += 1
-            continue
-        unique[item["id"]] = item  # boundary duplicates of an inclusive startDate
+    unique = {row.submission_id: row for row in incoming}  # an inclusive startDate's duplicates
     out.fetched = len(unique)
-    new_rows: list[Row] = []
-    changed_rows: list[Row] = []
-    for sid, item in unique.items():
-        text = canonical_bytes(item)
-        digest = hashlib.sha256(text).hexdigest()
-        before = known.get(sid)
-        if before is not None and before == (digest, False):
+    new_rows: list[RawRow] = []
+    changed_rows: list[RawRow] = []
+    for row in unique.values():
+        before = known.meet(row)
+        same = before is not None and before >> 2 == known.value(row.content_hash) >> 2
+        if same and not before & _DELETED:  # type: ignore[operator]
             continue  # seen already, same content
-        row = (sid, item.get("respondentId"), utc_naive(item["submittedAt"]), text, digest)
         (new_rows if before is None else changed_rows).append(row)
-        out.rows.append((sid, row[2], text))
-        known[sid] = (digest, False)
-    out.new_ids = [r[0] for r in new_rows]
-    out.changed_ids = [r[0] for r in changed_rows]
+        out.rows.append(row)
+    out.new_ids = [r.submission_id for r in new_rows]
+    out.changed_ids = [r.submission_id for r in changed_rows]
     params = {"form_id": form_id, "run_id": run_id, "now": now}
     if new_rows:
         with_rows(
@@ -145,34 +179,34 @@ def land_submissions(
     return out
 
 
-def _arrow(rows: list[Row]) -> pa.Table:
-    columns = list(zip(*rows, strict=True))
+def _arrow(rows: list[RawRow]) -> pa.Table:
     return pa.table(
         {
-            "submission_id": pa.array(columns[0], pa.string()),
-            "respondent_id": pa.array(columns[1], pa.string()),
-            "submitted_at": pa.array(columns[2], pa.timestamp("us")),
-            "payload": pa.array(columns[3], pa.string()),
-            "content_hash": pa.array(columns[4], pa.string()),
+            "submission_id": pa.array([r.submission_id for r in rows], pa.string()),
+            "respondent_id": pa.array([r.respondent_id for r in rows], pa.string()),
+            "submitted_at": pa.array([r.submitted_at for r in rows], pa.timestamp("us")),
+            "payload": pa.array([r.payload for r in rows], pa.string()),
+            "content_hash": pa.array([r.content_hash for r in rows], pa.string()),
         }
     )
 
 
 def mark_deleted(
-    con: duckdb.DuckDBPyConnection, form_id: str, seen: set[str], run_id: str, now: datetime
+    con: duckdb.DuckDBPyConnection, form_id: str, known: Known, run_id: str, now: datetime
 ) -> list[str]:
     """After a full walk: what Tally no longer returns is marked deleted (the row stays)."""
-    deleted = with_rows(
+    gone = known.unseen()
+    if not gone:
+        return []
+    with_rows(
         con,
         """UPDATE raw_tally_submissions
            SET deleted_run_id = $run_id, deleted_at = $now
-           WHERE form_id = $form_id AND deleted_at IS NULL
-             AND submission_id NOT IN (SELECT submission_id FROM incoming)
-           RETURNING submission_id""",
-        ids(seen),
+           WHERE form_id = $form_id AND submission_id IN (SELECT submission_id FROM incoming)""",
+        ids(gone),
         {"form_id": form_id, "run_id": run_id, "now": now},
-    ).fetchall()
-    return sorted(sid for (sid,) in deleted)
+    )
+    return gone
 
 
 def save_form_snapshot(

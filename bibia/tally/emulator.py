@@ -61,7 +61,8 @@ class TallyEmulator(LoopbackServer):
         self.rate_limit_per_minute = rate_limit_per_minute
         self.rate_limit_retry_after = rate_limit_retry_after
         self._hits: deque[float] = deque()
-        self._sorted: dict[str, tuple[list[dict[str, Any]], list[float]]] = {}
+        # form id -> filter -> (submissions newest first, their negated timestamps)
+        self._sorted: dict[str, dict[str, tuple[list[dict[str, Any]], list[float]]]] = {}
 
     def start(self, port: int = 0) -> TallyEmulator:
         super().start(port)
@@ -103,9 +104,12 @@ class TallyEmulator(LoopbackServer):
             self._hits.append(now)
         return False
 
-    def newest_first(self, form: EmulatedForm) -> tuple[list[dict[str, Any]], list[float]]:
-        """The form's submissions newest first, with their negated timestamps (ascending, for
-        bisect), computed once per change of the form."""
+    def newest_first(
+        self, form: EmulatedForm, wanted: str = "all"
+    ) -> tuple[list[dict[str, Any]], list[float]]:
+        """The form's submissions of a filter (`all`, `completed`, `partial`) newest first,
+        with their negated timestamps (ascending, for bisect), computed once per change of the
+        form: a page costs a bisection and a slice, whatever the size of the form."""
         with self._lock:
             cached = self._sorted.get(form.form_id)
             if cached is None:
@@ -117,9 +121,16 @@ class TallyEmulator(LoopbackServer):
                     key=lambda t: (t[0], t[1]),
                     reverse=True,
                 )
-                cached = ([t[2] for t in keyed], [-t[0] for t in keyed])
+                cached = {}
+                for name, keep in (("all", None), ("completed", True), ("partial", False)):
+                    chosen = [
+                        t
+                        for t in keyed
+                        if keep is None or bool(t[2].get("isCompleted", True)) == keep
+                    ]
+                    cached[name] = ([t[2] for t in chosen], [-t[0] for t in chosen])
                 self._sorted[form.form_id] = cached
-            return cached
+            return cached[wanted]
 
     def submissions_page(self, form: EmulatedForm, query: dict[str, str]) -> tuple[int, Any]:
         try:
@@ -137,23 +148,24 @@ class TallyEmulator(LoopbackServer):
             end = parse_iso(query["endDate"]) if "endDate" in query else None
         except ValueError:
             return 400, {"message": "startDate and endDate must be ISO-8601"}
-        rows, keys = self.newest_first(form)
-        low = 0 if end is None else bisect.bisect_left(keys, -end.timestamp())
-        high = len(rows) if start is None else bisect.bisect_right(keys, -start.timestamp())
-        rows = rows[low:high]  # both bounds inclusive, as Tally's
-        totals = {
-            "all": len(rows),
-            "completed": sum(1 for s in rows if s.get("isCompleted", True)),
-            "partial": sum(1 for s in rows if not s.get("isCompleted", True)),
-        }
-        if wanted != "all":
-            keep = wanted == "completed"
-            rows = [s for s in rows if bool(s.get("isCompleted", True)) == keep]
-        chunk = rows[(page - 1) * limit : page * limit]
+
+        def window(name: str) -> tuple[list[dict[str, Any]], int, int]:
+            rows, keys = self.newest_first(form, name)
+            low = 0 if end is None else bisect.bisect_left(keys, -end.timestamp())
+            high = len(rows) if start is None else bisect.bisect_right(keys, -start.timestamp())
+            return rows, low, max(low, high)  # both bounds inclusive, as Tally's
+
+        totals = {}
+        for name in ("all", "completed", "partial"):
+            _rows, low, high = window(name)
+            totals[name] = high - low
+        rows, low, high = window(wanted)
+        first = low + (page - 1) * limit
+        chunk = rows[first : min(first + limit, high)]
         return 200, {
             "page": page,
             "limit": limit,
-            "hasMore": page * limit < len(rows),
+            "hasMore": first + limit < high,
             "totalNumberOfSubmissionsPerFilter": totals,
             "questions": form.questions,
             "submissions": chunk,
