@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("--demo", action="store_true", help="the demo's warehouse")
     status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
     status.add_argument("--runs", type=int, default=10, help="how many runs to show")
+    status.add_argument(
+        "--held",
+        default="20",
+        metavar="N|all",
+        help="how many held submissions to list, the most recent first (default 20)",
+    )
     status.add_argument("--demo", action="store_true", help="the demo's warehouse")
     return parser
 
@@ -111,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             from bibia import status
 
-            print(status.render(settings, runs=args.runs))
+            held = None if args.held == "all" else _count("--held", args.held)
+            print(status.render(settings, runs=args.runs, held=held))
             return 0
     except BibiaError as exc:
         print(f"bibia: {exc}", file=sys.stderr)
@@ -120,6 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bibia: interrupted", file=sys.stderr)
         return 1
     raise ConfigError(f"unknown command {args.command}")  # argparse prevents this
+
+
+def _count(option: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"{option} takes a number of 0 or more, or `all` (got {text!r})")
+    return value
 
 
 def _curate(curate: Any, settings: Settings, args: argparse.Namespace) -> str:

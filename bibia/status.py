@@ -28,7 +28,9 @@ def _shown(value: object) -> str:
     return printable(value)
 
 
-def render(settings: Settings, runs: int = 10) -> str:
+def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
+    """Last `runs` runs, the `held` most recent submissions in quarantine (None: all), the
+    warnings' count, the exports' freshness."""
     con = connect(settings.db_path, read_only=True)
     now = datetime.now(UTC).replace(tzinfo=None)
     out = [f"Entrepôt {settings.db_path}", "", "Dernières exécutions"]
@@ -40,22 +42,35 @@ def render(settings: Settings, runs: int = 10) -> str:
     ).fetchall()
     if not rows:
         out.append("  (aucune)")
-    for run_id, kind, status, started, ended, fetched, new, updated, held, exported, error in rows:
+    for run_id, kind, status, started, ended, fetched, new, updated, kept, exported, error in rows:
         took = f"{(ended - started).total_seconds():.1f} s" if ended else "en cours"
         state = RUN_STATES.get(status, status)
         out.append(
             f"  {started:%Y-%m-%d %H:%M} UTC  {state:<8} {kind:<9} {took:>8}  "
             f"lues {fetched or 0}, nouvelles {new or 0}, modifiées {updated or 0}, "
-            f"exportés {exported or 0}, en quarantaine {held or 0}  [{run_id}]"
+            f"exportés {exported or 0}, en quarantaine {kept or 0}  [{run_id}]"
         )
         if error:
             out.append(f"      erreur : {_shown(error)}")
+    total_held = first_row(con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
     held_rows = con.execute(
         """SELECT submission_id, submitted_at, since_at, coll_nom, nom_projet, projet_contact,
                   lien_correction
-           FROM quarantine WHERE released_by IS NULL ORDER BY submitted_at, submission_id"""
+           FROM quarantine WHERE released_by IS NULL
+           ORDER BY submitted_at DESC, submission_id LIMIT ?""",
+        [held if held is not None else 2**31],
     ).fetchall()
-    out += ["", f"En quarantaine : {len(held_rows)} soumission(s) retenue(s)"]
+    count = total_held[0] if total_held else 0
+    shown = f", les {len(held_rows)} plus récentes ci-dessous" if len(held_rows) < count else ""
+    out += ["", f"En quarantaine : {count} soumission(s) retenue(s){shown}"]
+    reasons: dict[str, list[tuple[str, str | None, str]]] = {}
+    for sid, field, value, message in con.execute(
+        """SELECT i.submission_id, i.field, i.value, i.message FROM validation_issues i
+           WHERE i.severity = 'error' AND i.submission_id IN (SELECT unnest(?))
+           ORDER BY i.submission_id, i.field""",
+        [[row[0] for row in held_rows]],
+    ).fetchall():
+        reasons.setdefault(sid, []).append((field, value, message))
     for sid, submitted_at, since_at, coll_nom, nom_projet, contact, link in held_rows:
         what = f"{coll_nom or '(porteur absent)'} — {nom_projet or '(projet absent)'}"
         out.append(f"  {sid}  {_shown(what)}")
@@ -63,15 +78,16 @@ def render(settings: Settings, runs: int = 10) -> str:
             f"      envoyée le {submitted_at:%Y-%m-%d}, retenue depuis le {since_at:%Y-%m-%d} ; "
             f"contact : {_shown(contact) if contact else 'non renseigné'}"
         )
-        for field, value, message in con.execute(
-            """SELECT field, value, message FROM validation_issues
-               WHERE submission_id = ? AND severity = 'error' ORDER BY field""",
-            [sid],
-        ).fetchall():
+        for field, value, message in reasons.get(sid, []):
             typed = f" = « {value} »" if value is not None and value not in message else ""
             out.append(f"      {field}{_shown(typed)} : {_shown(message)}")
         if link:
             out.append(f"      lien de correction : {_shown(link)}")
+    if shown:
+        out.append(
+            f"  (toutes : `bibia status --held all`, ou {settings.export_dir / 'restricted'}"
+            "/quarantine.csv)"
+        )
     released = first_row(con, "SELECT count(*) FROM quarantine WHERE released_by IS NOT NULL")
     if released and released[0]:
         out.append(

@@ -71,3 +71,21 @@ def test_help_and_status_start_without_pandas_pandera_or_prefect(settings, args)
         timeout=60,
     )
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_status_lists_the_most_recent_held_and_says_where_the_rest_is(settings):
+    run_job(settings, "sync")
+    done = subprocess.run(
+        [sys.executable, "-m", "bibia.cli", "status", "--held", "1"],
+        cwd=ROOT,
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"En quarantaine : {DEMO_HELD} soumission(s) retenue(s), les 1 plus récentes" in (
+        done.stdout
+    )
+    assert done.stdout.count("lien de correction") == 1
+    assert "quarantine.csv" in done.stdout
