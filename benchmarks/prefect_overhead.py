@@ -29,7 +29,7 @@ from pathlib import Path
 from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
 from bibia.pipeline import run_job
 from bibia.settings import Settings
-from bibia.tally.emulator import TallyEmulator, load_form
+from bibia.emulators.tally import TallyEmulator, load_form
 
 mode, out = sys.argv[1], Path(sys.argv[2])
 with TallyEmulator([load_form(str(DEMO_FORM_PATH))], api_key=DEMO_API_KEY) as emulator:

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID  # noqa: E402
 from bibia.demo.realistic import Profile, RealisticForm  # noqa: E402
 from bibia.demo.synthetic import more_submissions, synthetic_form  # noqa: E402
-from bibia.tally.emulator import EmulatedForm, TallyEmulator  # noqa: E402
+from bibia.emulators.tally import EmulatedForm, TallyEmulator  # noqa: E402
 
 FETCH_ONLY = """
 import sys

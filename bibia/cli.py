@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bibia.errors import BibiaError, ConfigError
 from bibia.settings import Settings
+from schemas.errors import BibiaError, ConfigError
 
 log = logging.getLogger("bibia")
 DEMO_OUTPUT = Path("demo-output")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
-from bibia.enrichment.emulator import GovApisEmulator
-from bibia.errors import BibiaError, ConfigError
 from bibia.pipeline import RunReport, run_job
 from bibia.progress import Progress
 from bibia.settings import Settings
-from bibia.tally.emulator import TallyEmulator, load_form
+from schemas.errors import BibiaError, ConfigError
 
 log = logging.getLogger("bibia")
 
@@ -85,23 +82,9 @@ def sync(settings: Settings, full: bool = False) -> int:
 
 def sync_demo(settings: Settings, full: bool = False) -> int:
     """The same sync, against the bundled demo form served by the emulator on loopback."""
-    with (
-        TallyEmulator([load_form(str(DEMO_FORM_PATH))], api_key=DEMO_API_KEY) as emulator,
-        GovApisEmulator() as gov_apis,
-    ):
-        demo = settings.with_(
-            tally_api_url=emulator.url,
-            tally_api_key=DEMO_API_KEY,
-            tally_form_id=DEMO_FORM_ID,
-            enrichment_requests_per_second=0.0,
-            **gov_apis.urls,
-        )
-        log.info(
-            "demo: Tally emulator on %s serving form %s; government APIs emulated on %s",
-            emulator.url,
-            DEMO_FORM_ID,
-            gov_apis.url,
-        )
+    from bibia.demo.emulated import emulated
+
+    with emulated(settings) as demo:
         return _run(demo, "sync_full" if full else "sync", demo=True)
 
 

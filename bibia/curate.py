@@ -9,22 +9,18 @@ from __future__ import annotations
 import getpass
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bibia.errors import ConfigError, RunLockedError
 from bibia.settings import Settings
+from schemas.errors import ConfigError, RunLockedError
 from schemas.project import form_fields
+from schemas.taxonomy import Taxonomy
+from schemas.times import now_utc
 from transforms.curation import CORRECT, WITHDRAW, Decision, Decisions, Ending, new_decision_id
 from transforms.derive import Normaliser
-from transforms.taxonomy import Taxonomy
 from transforms.validate import value_problems
 from warehouse.db import connect
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def curator(settings: Settings) -> str:
@@ -102,7 +98,7 @@ def correct(
     if known is None:
         raise ConfigError(f"soumission inconnue {submission_id!r} dans {settings.db_path}")
     decisions = Decisions.load(settings.decisions_path)
-    now = _now()
+    now = now_utc()
     decision = Decision(
         decision_id=new_decision_id(CORRECT, now, f"{submission_id}|{field}|{value}"),
         action=CORRECT,
@@ -134,7 +130,7 @@ def withdraw(settings: Settings, projet_id: str, reason: str) -> str:
     )
     if known is None:
         raise ConfigError(f"projet inconnu {projet_id!r} dans {settings.db_path}")
-    now = _now()
+    now = now_utc()
     decision = Decision(
         decision_id=new_decision_id(WITHDRAW, now, projet_id),
         action=WITHDRAW,
@@ -156,7 +152,7 @@ def restore(settings: Settings, projet_id: str, reason: str) -> str:
     withdrawal = decisions.withdrawn().get(projet_id)
     if withdrawal is None:
         raise ConfigError(f"le projet {projet_id} n'est pas retiré")
-    ending = Ending(curator(settings), _now(), _reason(reason))
+    ending = Ending(curator(settings), now_utc(), _reason(reason))
     save(decisions.ending(withdrawal.decision_id, ending), settings.decisions_path)
     return (
         f"décision {withdrawal.decision_id} levée : {projet_id} revient dans les exports au "
@@ -174,7 +170,7 @@ def revoke(settings: Settings, decision_id: str, reason: str) -> str:
         raise ConfigError(f"la décision {decision_id} est déjà levée")
     if decision.action == WITHDRAW:
         raise ConfigError(f"{decision_id} retire un projet : `bibia curate restore` le rétablit")
-    ending = Ending(curator(settings), _now(), _reason(reason))
+    ending = Ending(curator(settings), now_utc(), _reason(reason))
     save(decisions.ending(decision_id, ending), settings.decisions_path)
     return f"décision {decision_id} levée (au prochain `bibia sync` ou `bibia rebuild`)"
 

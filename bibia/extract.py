@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from bibia.settings import Settings
-from bibia.tally.client import PAGE_LIMIT, Page, TallyClient, iso_z
+from bibia.tally.client import PAGE_LIMIT, Page, TallyClient
+from schemas.times import iso_z
 
 PageCallback = Callable[[Page, int], None]  # (page, submissions so far)
 

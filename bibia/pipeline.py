@@ -4,7 +4,7 @@ The steps are plain functions of `bibia.extract`, `transforms`, `bibia.enrichmen
 `warehouse`. `step(name, fn, *args)` decides how each one runs: directly (the default), or as a
 Prefect task (see `flows/`). A sync walks Tally page by page and processes batches of pages
 (land, derive, enrich, load) while the next pages are being fetched; in a run of several
-batches a worker process derives each batch while the next one lands (`bibia.deriver`).
+batches a worker process derives each batch while the next one lands (`bibia.worker`).
 Memory holds a few batches, whatever the size of the form. Everything between the first page
 and the export commit happens in one DuckDB transaction: a failed run writes nothing but its
 own `sync_runs` row, and the previous exports stay in place.
@@ -24,25 +24,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
 from bibia import __version__
-from bibia.deriver import Deriver, Pending
-from bibia.enrichment.step import Enricher
-from bibia.errors import BibiaError, TallyError
+from bibia.enrichment.enricher import Enricher
 from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
 from bibia.runtime import give_back_memory, prepare_process
 from bibia.settings import Settings
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
+from bibia.worker import Deriver, Pending
+from schemas.errors import BibiaError, TallyError
 from schemas.records import RawRow
+from schemas.taxonomy import Taxonomy
+from schemas.times import now_utc
 from transforms.curation import Decisions
 from transforms.derive import DerivedTables, Links, Rules
 from transforms.mapping import FieldMapping, FormShape, plan_fields
-from transforms.taxonomy import Taxonomy
 from warehouse import raw
 from warehouse.curation import (
     corrections_changed,
@@ -131,10 +132,6 @@ class RunReport:
         for local in ("notes", "deleted"):
             row.pop(local)
         return row
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_run_id(moment: datetime) -> str:
@@ -307,6 +304,7 @@ def _queue(
     `touched`: the submissions whose derived rows the batch replaces (None: all were cleared
     before a rebuild); `more`: whether more batches follow (then a worker derives)."""
     pending = None
+    rows = list({row.submission_id: row for row in rows}.values())  # edited mid-walk: the last
     if rows:
         assert ctx.rules is not None
         ctx.derived += len(rows)

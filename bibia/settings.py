@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bibia.errors import ConfigError
+from schemas.errors import ConfigError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_TAXONOMY = PACKAGE_ROOT.parent / "schemas" / "taxonomy.yaml"

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bibia.settings import Settings
-from bibia.text import printable
+from schemas.text import printable
+from schemas.times import now_utc
 from warehouse.db import connect, first_row
 
 EXPORT_FILES = ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json")
@@ -32,7 +33,7 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
     """Last `runs` runs, the `held` most recent submissions in quarantine (None: all), the
     warnings' count, the exports' freshness."""
     con = connect(settings.db_path, read_only=True)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = now_utc()
     out = [f"Entrepôt {settings.db_path}", "", "Dernières exécutions"]
     rows = con.execute(
         """SELECT run_id, kind, status, started_at, ended_at, fetched, new, updated,

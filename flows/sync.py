@@ -23,10 +23,10 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.utilities.annotations import quote
 
-from bibia.errors import BibiaError
 from bibia.extract import PageCallback
 from bibia.pipeline import RunReport, run_job
 from bibia.settings import Settings
+from schemas.errors import BibiaError
 
 T = TypeVar("T")
 EXTRACT_RETRY_DELAYS: list[float] = [30.0, 120.0]  # s, after the client's own retries

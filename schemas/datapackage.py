@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.kinds import KINDS, LIST_DELIMITER
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
-from transforms.taxonomy import Taxonomy
+from schemas.taxonomy import Taxonomy
 
 EXPORT_NAME = "bibliotheque_ia"
-LIST_DELIMITER = ", "
+__all__ = ["EXPORT_NAME", "LIST_DELIMITER", "datapackage"]
 
 _TITLES = {
     PUBLIC: "Bibliothèque d'IA territoriales (données publiques)",
@@ -19,29 +20,14 @@ _TITLES = {
 def _field(name: str, col: Any, taxonomy: Taxonomy, for_csv: bool) -> dict[str, Any]:
     meta = col.metadata
     out: dict[str, Any] = {"name": name, "title": col.title, "description": col.description}
-    kind = meta["kind"]
+    of = KINDS[meta["kind"]]
     vocab = taxonomy[meta["vocabulary"]] if meta["vocabulary"] else None
-    if kind == "number":
-        out["type"] = "number"
-    elif kind == "enum_list" and for_csv:  # a list of labels, joined
-        out.update(type="list", delimiter=LIST_DELIMITER, itemType="string")
-    elif kind == "enum_list":  # a Parquet list<string> column, which Table Schema cannot type
-        out.update(type="any", **{"bibia:parquetType": "list<string>"})
-    elif kind == "day":
-        out.update(type="date", format="%Y-%m-%d")
-    elif kind == "month":
-        out["type"] = "yearmonth"
-    else:
-        out["type"] = "string"
-        if kind == "url":
-            out["format"] = "uri"
-        elif kind == "email":
-            out["format"] = "email"
+    out.update(of.table_schema if for_csv or of.parquet_schema is None else of.parquet_schema)
     constraints = out.setdefault("constraints", {})
     if meta["required"]:
         constraints["required"] = True
     if vocab is not None:
-        if kind == "enum" and not vocab.open:
+        if of.csv != "list" and not vocab.open:
             constraints["enum"] = vocab.labels
         # the vocabulary as a whole, also for lists and open vocabularies
         out["bibia:vocabulary"] = {

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 from pandera.typing import Series
+
+from schemas.kinds import KINDS
 
 PUBLIC, RESTRICTED, INTERNAL = "public", "restricted", "internal"
 
@@ -38,6 +41,7 @@ def column(
     expected: bool = False,
     on_invalid: str | None = None,
     hidden_field: str | None = None,
+    unique: bool = False,
 ) -> Any:
     """A pandera Field with the metadata the rest of bibia derives things from. `required`: a
     missing answer holds the submission back; `expected`: the form asks for it, but a missing
@@ -45,10 +49,13 @@ def column(
     `hidden_field`: fed by this hidden field of the form (a URL parameter of its link)."""
     if on_invalid is not None and on_invalid not in POLICIES:
         raise ValueError(f"unknown publication policy {on_invalid!r}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
     return pa.Field(
         title=title,
         description=description,
         nullable=(not required) if nullable is None else nullable,
+        unique=unique,
         metadata={
             "access": access,
             "kind": kind,
@@ -334,8 +341,9 @@ class ProjectVersion(pa.DataFrameModel):
         access=INTERNAL,
         kind="id",
         required=True,
+        unique=True,
     )
-    submitted_at: Series[Any] = column(
+    submitted_at: Series[pd.Timestamp] = column(
         "Soumis le (UTC)",
         "When Tally received this version.",
         access=INTERNAL,
@@ -393,16 +401,6 @@ def columns_meta(model: type[pa.DataFrameModel] = ProjectVersion) -> dict[str, A
     return dict(model.to_schema().columns)
 
 
-_ARROW_TYPES = {
-    "enum_list": pyarrow.list_(pyarrow.string()),
-    "number": pyarrow.float64(),
-    "timestamp": pyarrow.timestamp("us"),
-    "integer": pyarrow.int64(),
-    "bigint": pyarrow.int64(),
-    "boolean": pyarrow.bool_(),
-}
-
-
 def arrow_schema(
     names: list[str] | None = None, model: type[pa.DataFrameModel] | None = None
 ) -> pyarrow.Schema:
@@ -411,7 +409,7 @@ def arrow_schema(
     columns = columns_meta(model or ProjectVersion)
     return pyarrow.schema(
         [
-            pyarrow.field(name, _ARROW_TYPES.get(columns[name].metadata["kind"], pyarrow.string()))
+            pyarrow.field(name, KINDS[columns[name].metadata["kind"]].arrow)
             for name in (names or list(columns))
         ]
     )

@@ -3,8 +3,9 @@ application alike."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 
 class RawRow(NamedTuple):
@@ -17,3 +18,37 @@ class RawRow(NamedTuple):
     payload: bytes | str
     content_hash: str = ""
     respondent_id: str | None = None
+
+
+class Issue(TypedDict):
+    """A problem found in a submission, as `validation_issues` keeps it (its run aside): an
+    error holds the submission back, a warning does not."""
+
+    submission_id: str
+    field: str
+    value: str | None
+    severity: str
+    message: str
+
+
+@dataclass
+class Authority:
+    """An authority as the official register knows it (the `authorities` table)."""
+
+    siret: str
+    siren: str
+    found: bool
+    official_name: str | None = None
+    legal_category: str | None = None
+    legal_category_label: str | None = None
+    unit_state: str | None = None
+    establishment_state: str | None = None
+    commune_insee: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    coords_source: str | None = None
+    fetched_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def fresh(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at > now

@@ -9,6 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from schemas.kinds import KINDS
 from schemas.project import INTERNAL, ProjectVersion, column
 
 RUN_STATUSES = ["running", "succeeded", "failed"]
@@ -387,16 +388,6 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "export_inputs": ExportInputs,
 }
 
-DUCKDB_TYPES = {
-    "enum_list": "VARCHAR[]",
-    "number": "DOUBLE",
-    "timestamp": "TIMESTAMP",
-    "json": "JSON",
-    "integer": "INTEGER",
-    "bigint": "BIGINT",
-    "boolean": "BOOLEAN",
-}
-
 
 def duckdb_type(kind: str) -> str:
-    return DUCKDB_TYPES.get(kind, "VARCHAR")
+    return KINDS[kind].duckdb

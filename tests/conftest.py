@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
+from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.settings import Settings
-from bibia.tally.emulator import EmulatedForm, TallyEmulator
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -9,8 +9,8 @@ import pytest
 
 from bibia.demo.build import option_id, siret_for
 from bibia.demo.synthetic import demo_shape
+from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
-from bibia.tally.emulator import EmulatedForm
 from tests.conftest import make_settings, query, start_emulator
 
 BASE: dict[str, Any] = {

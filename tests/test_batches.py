@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from bibia.demo.synthetic import synthetic_form
-from bibia.deriver import Deriver, InPlace, InWorker
-from bibia.errors import BibiaError
+from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.pipeline import run_job
 from bibia.settings import Settings
-from bibia.tally.emulator import EmulatedForm, TallyEmulator
+from bibia.worker import Deriver, InPlace, InWorker
+from schemas.errors import BibiaError
+from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     VALID_ANSWERS,
     make_settings,
@@ -27,7 +28,6 @@ from tests.conftest import (
 )
 from transforms.derive import Rules
 from transforms.mapping import FieldMapping, FormShape, plan_fields
-from transforms.taxonomy import Taxonomy
 
 DERIVED_TABLES = ("project_versions", "quarantine")
 EXPORTS = [

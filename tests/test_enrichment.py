@@ -8,11 +8,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bibia.enrichment.client import Authority, EnrichmentClient
-from bibia.enrichment.emulator import GovApisEmulator
-from bibia.loopback import Fault
+from bibia.emulators.government import GovApisEmulator
+from bibia.emulators.loopback import Fault
+from bibia.enrichment.client import EnrichmentClient
 from bibia.pipeline import run_job
 from bibia.settings import DEFAULT_TAXONOMY
+from schemas.records import Authority
+from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     DEMO_PUBLISHED,
     DEMO_QUARANTINE_ROWS,
@@ -21,7 +23,6 @@ from tests.conftest import (
     tally_submission,
 )
 from transforms.enrich import apply_authority, names_agree
-from transforms.taxonomy import Taxonomy
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY)
 NOW = datetime(2026, 11, 27, 12, 0, 0)

@@ -17,9 +17,10 @@ import pytest
 from frictionless import validate
 
 from bibia.demo.synthetic import synthetic_form
+from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_directly, run_job
-from bibia.tally.emulator import EmulatedForm
 from schemas.project import PUBLIC, RESTRICTED, export_columns
+from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     ROOT,
     VALID_ANSWERS,
@@ -29,7 +30,6 @@ from tests.conftest import (
     start_emulator,
     tally_submission,
 )
-from transforms.taxonomy import Taxonomy
 from warehouse.db import connect
 from warehouse.export import stage_exports
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bibia.errors import MappingError
 from bibia.settings import DEFAULT_MAPPING
+from schemas.errors import MappingError
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 
 MAPPING = FieldMapping.load(DEFAULT_MAPPING)
@@ -32,7 +32,7 @@ MAPPING = FieldMapping.load(DEFAULT_MAPPING)
     ],
 )
 def test_titles_match_folded(title, field):
-    from bibia.text import fold
+    from schemas.text import fold
 
     assert MAPPING.titles[fold(title)] == field
 

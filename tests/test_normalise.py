@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bibia.settings import DEFAULT_TAXONOMY
+from schemas.taxonomy import Taxonomy
 from transforms import normalise as n
-from transforms.taxonomy import Taxonomy
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY)
 

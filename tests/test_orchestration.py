@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from bibia.demo.synthetic import synthetic_form
+from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
-from bibia.tally.emulator import EmulatedForm
 from tests.conftest import (
     DEMO_COMPLETED,
     DEMO_PUBLISHED,

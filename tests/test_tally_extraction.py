@@ -11,11 +11,11 @@ import pytest
 
 from bibia.demo import DEMO_API_KEY
 from bibia.demo.synthetic import more_submissions, synthetic_form
-from bibia.errors import TallyError
-from bibia.loopback import Fault
+from bibia.emulators.loopback import Fault
+from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.pipeline import run_job
 from bibia.tally.client import TallyClient
-from bibia.tally.emulator import EmulatedForm, TallyEmulator
+from schemas.errors import TallyError
 from tests.conftest import (
     DEMO_COMPLETED,
     ROOT,

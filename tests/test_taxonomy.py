@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from bibia.errors import ConfigError
 from bibia.settings import DEFAULT_TAXONOMY
+from schemas.errors import ConfigError
+from schemas.taxonomy import Taxonomy
 from transforms.normalise import enum
-from transforms.taxonomy import Taxonomy
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY)
 
@@ -210,7 +210,7 @@ def test_ligatures_fold():
     assert enum("Développement et mise en oeuvre", TAXONOMY["mise_en_oeuvre"]) == (
         "Développement et mise en oeuvre"  # not a label: unchanged, and folds like the œ form
     )
-    from bibia.text import fold
+    from schemas.text import fold
 
     assert fold("Développement et mise en œuvre") == fold("Developpement et mise en oeuvre")
 

@@ -9,11 +9,12 @@ import pytest
 from bibia.demo.synthetic import demo_shape
 from bibia.settings import DEFAULT_MAPPING, DEFAULT_TAXONOMY
 from schemas.project import form_fields, policy_table
+from schemas.taxonomy import Taxonomy
+from schemas.times import utc_naive
 from tests.conftest import ROOT, VALID_ANSWERS, tally_submission
 from transforms.derive import RawSubmission, Rules, derive
 from transforms.mapping import FieldMapping, FormShape, plan_fields
-from transforms.taxonomy import Taxonomy
-from warehouse.raw import utc_naive
+from transforms.validate import frame, schema_failures, validation_schema
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY)
 SHAPE = demo_shape()
@@ -174,3 +175,21 @@ def test_error_messages_name_the_value_and_say_what_to_do():
 def test_several_errors_of_one_submission_are_all_reported():
     got = issues({"theme": None, "projet_date": "13/2025", "url_infos": "voir le site"})
     assert got == {("error", "theme"), ("error", "projet_date"), ("warning", "url_infos")}
+
+
+@pytest.mark.parametrize(
+    ("field", "wrong"),
+    [("coll_nom", 42), ("latitude", "quarante-huit"), ("nom_projet", ["une", "liste"])],
+    ids=["int-for-text", "text-for-number", "list-for-text"],
+)
+def test_a_value_of_the_wrong_type_is_a_bug_that_stops_everything(field, wrong):
+    (record,) = run({}).versions
+    record[field] = wrong
+    with pytest.raises((TypeError, ValueError)):  # not a contributor's error: no quarantine
+        schema_failures(frame([record]), validation_schema(TAXONOMY))
+
+
+def test_a_submission_id_appears_once_in_a_batch():
+    (record,) = run({}).versions
+    with pytest.raises(TypeError):
+        schema_failures(frame([record, dict(record)]), validation_schema(TAXONOMY))

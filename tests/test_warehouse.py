@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bibia.errors import BibiaError
 from bibia.pipeline import run_job
+from schemas.errors import BibiaError
 from schemas.project import export_columns
 from schemas.tables import TABLES, duckdb_type
 from tests.conftest import ROOT, query

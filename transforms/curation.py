@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bibia.errors import ConfigError
+from schemas.errors import ConfigError
 from schemas.project import form_fields
+from schemas.times import seconds_z, utc_naive
 
 CORRECT, WITHDRAW = "correct", "withdraw"
 Value = str | list[str] | None  # what a correction sets (None: the field emptied)
@@ -27,16 +28,9 @@ Value = str | list[str] | None  # what a correction sets (None: the field emptie
 def parse_moment(text: Any, where: str) -> datetime:
     """An ISO-8601 instant as a naive UTC datetime."""
     try:
-        moment = text if isinstance(text, datetime) else datetime.fromisoformat(str(text))
+        return utc_naive(text if isinstance(text, datetime) else str(text))
     except ValueError:
         raise ConfigError(f"{where}: {text!r} is not an ISO-8601 date and time") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def show_moment(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -74,11 +68,11 @@ class Decision:
             out.update(submission_id=self.submission_id, field=self.field, value=self.value)
         else:
             out["projet_id"] = self.projet_id
-        out.update(reason=self.reason, by=self.by, at=show_moment(self.at))
+        out.update(reason=self.reason, by=self.by, at=seconds_z(self.at))
         if self.ended is not None:
             out["ended"] = {
                 "by": self.ended.by,
-                "at": show_moment(self.ended.at),
+                "at": seconds_z(self.ended.at),
                 "reason": self.ended.reason,
             }
         return out
@@ -220,7 +214,7 @@ def corrected(
         trace[name] = {
             "decision_id": decision.decision_id,
             "by": decision.by,
-            "at": show_moment(decision.at),
+            "at": seconds_z(decision.at),
             "reason": decision.reason,
             "typed": mapped.get(name),
         }

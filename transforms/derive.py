@@ -8,28 +8,27 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-import pandas as pd
 import pyarrow
 
 from schemas.project import ProjectVersion, arrow_schema, columns_meta
 from schemas.records import RawRow
 from schemas.tables import Quarantine, ValidationIssue
-from transforms import normalise
+from schemas.taxonomy import Taxonomy
 from transforms.curation import Decision, corrected
 from transforms.identity import correction_link, projet_id
 from transforms.mapping import FieldPlan, FormShape, map_submission
-from transforms.normalise import Typed
-from transforms.taxonomy import Taxonomy
+from transforms.normalise import Normaliser, Typed
 from transforms.validate import (
     ERROR,
     apply_policy,
     expected_warnings,
+    frame,
     open_vocabulary_fields,
     rule_warnings,
     schema_failures,
@@ -81,73 +80,6 @@ class DerivedTables:
 
 def issue_table(issues: list[dict[str, Any]]) -> pyarrow.Table:
     return pyarrow.Table.from_pylist(issues, schema=arrow_schema(ISSUE_COLUMNS, ValidationIssue))
-
-
-def _normaliser(kind: str, vocabulary: str | None, taxonomy: Taxonomy) -> Callable[[Any], Any]:
-    if kind == "enum" and vocabulary:
-        vocab = taxonomy[vocabulary]
-        return lambda v: normalise.enum(v, vocab)
-    if kind == "enum_list" and vocabulary:
-        vocab = taxonomy[vocabulary]
-        return lambda v: normalise.enum_list(v, vocab)
-    return {
-        "text": normalise.text,
-        "longtext": normalise.long_text,
-        "siret": normalise.siret,
-        "month": normalise.month,
-        "url": normalise.url,
-        "email": normalise.email,
-        "id": normalise.text,
-    }[kind]
-
-
-MEMO_KINDS = {"enum", "enum_list", "month", "siret", "url", "email"}  # answers that repeat
-MEMO_SIZE = 100_000
-
-
-def _memoised(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`fn` remembering its answers: the same labels and dates come back on every submission."""
-    memo: dict[Any, Any] = {}
-
-    def cached(value: Any) -> Any:
-        key = tuple(value) if isinstance(value, list) else value
-        try:
-            return copy_list(memo[key])
-        except KeyError:
-            pass
-        except TypeError:  # not hashable (a list of lists): no memo
-            return fn(value)
-        if len(memo) >= MEMO_SIZE:
-            memo.clear()
-        memo[key] = result = fn(value)
-        return copy_list(result)
-
-    return cached
-
-
-def copy_list(value: Any) -> Any:
-    return list(value) if isinstance(value, list) else value
-
-
-class Normaliser:
-    """Normalises mapped records field by field, following each column's `kind`."""
-
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        self.taxonomy = taxonomy
-        self.fields = {}
-        for name, col in columns_meta().items():
-            if not (col.metadata.get("form_title") or col.metadata.get("hidden_field")):
-                continue
-            kind = col.metadata["kind"]
-            fn = _normaliser(kind, col.metadata["vocabulary"], taxonomy)
-            self.fields[name] = _memoised(fn) if kind in MEMO_KINDS else fn
-
-    def record(self, mapped: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, fn in self.fields.items():
-            value = mapped.get(name)
-            out[name] = None if value is None else fn(value)
-        return out
 
 
 @dataclass(frozen=True)
@@ -207,10 +139,7 @@ def derive(raws: Iterable[RawSubmission], rules: Rules) -> Derived:
         return out
     records = [record for record, _ in built]
     typed = [answers for _, answers in built]
-    frame = pd.DataFrame(
-        {name: pd.Series([r[name] for r in records], dtype=object) for name in COLUMNS}
-    )
-    failures = schema_failures(frame, validation_schema(rules.taxonomy))
+    failures = schema_failures(frame(records), validation_schema(rules.taxonomy))
     out.issues = apply_policy(records, typed, failures, rules.taxonomy)
     open_fields = open_vocabulary_fields(rules.taxonomy)
     for record, answers in built:

@@ -7,8 +7,8 @@ import functools
 import re
 from typing import Any, Protocol
 
-from bibia.text import fold
-from transforms.taxonomy import Taxonomy
+from schemas.taxonomy import Taxonomy
+from schemas.text import fold
 from transforms.validate import WARNING
 
 # Words that say what kind of body it is, not which one: ignored when comparing names.

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from bibia.text import fold
+from schemas.text import fold
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from bibia.errors import ConfigError, MappingError
-from bibia.text import fold
+from schemas.errors import ConfigError, MappingError
 from schemas.project import form_fields, hidden_fields
+from schemas.text import fold
 
 log = logging.getLogger("bibia.mapping")
 

@@ -3,12 +3,16 @@ cleaned original when it cannot (validation then says why). None means "not answ
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from bibia.text import squash
-from transforms.taxonomy import Vocabulary
+from schemas.kinds import KINDS, Kind
+from schemas.project import columns_meta
+from schemas.taxonomy import Taxonomy, Vocabulary
+from schemas.text import squash
 
 _SIRET_NOISE = re.compile(r"[\s.\-_/]")
 _MONTH_FORMS = (
@@ -210,3 +214,66 @@ class Typed:
 
     def get(self, name: str, default: Any = None) -> Any:
         return as_text(self._answers[name]) if name in self else default
+
+
+# -- a whole record ------------------------------------------------------------------------------
+MEMO_SIZE = 100_000
+
+
+def _memoised(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`fn` remembering its answers: the same labels and dates come back on every submission."""
+    memo: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        key = tuple(value) if isinstance(value, list) else value
+        try:
+            return _copy(memo[key])
+        except KeyError:
+            pass
+        except TypeError:  # not hashable (a list of lists): no memo
+            return fn(value)
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = result = fn(value)
+        return _copy(result)
+
+    return cached
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def normaliser_of(kind: Kind, vocabulary: Vocabulary | None) -> Callable[[Any], Any]:
+    """The normaliser a kind names (`Kind.normaliser`), given its vocabulary for the choices."""
+    if kind.normaliser is None:
+        raise ValueError(f"kind {kind.name} is not typed in by contributors")
+    fn = globals()[kind.normaliser]
+    if kind.normaliser in ("enum", "enum_list"):
+        if vocabulary is None:
+            raise ValueError(f"kind {kind.name} needs a vocabulary")
+        return functools.partial(fn, vocabulary=vocabulary)
+    return fn
+
+
+class Normaliser:
+    """Normalises the answers of a record field by field, each by its column's kind; answers
+    of kinds that repeat (labels, dates, SIRETs, addresses) are normalised once each."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.fields: dict[str, Callable[[Any], Any]] = {}
+        for name, col in columns_meta().items():
+            if not (col.metadata.get("form_title") or col.metadata.get("hidden_field")):
+                continue
+            of = KINDS[col.metadata["kind"]]
+            vocabulary = col.metadata["vocabulary"]
+            fn = normaliser_of(of, taxonomy[vocabulary] if vocabulary else None)
+            self.fields[name] = _memoised(fn) if of.repeats else fn
+
+    def record(self, answers: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, fn in self.fields.items():
+            value = answers.get(name)
+            out[name] = None if value is None else fn(value)
+        return out

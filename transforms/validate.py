@@ -11,7 +11,9 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from schemas.project import DROP, ProjectVersion
+from schemas.kinds import KINDS
+from schemas.project import DROP, ProjectVersion, columns_meta
+from schemas.taxonomy import Taxonomy, Vocabulary
 from transforms.normalise import (
     EMAIL_PATTERN,
     MONTH_PATTERN,
@@ -19,7 +21,6 @@ from transforms.normalise import (
     Typed,
     siret_valid,
 )
-from transforms.taxonomy import Taxonomy, Vocabulary
 
 ERROR, WARNING = "error", "warning"
 
@@ -51,36 +52,59 @@ def _vocab_check(vocab: Vocabulary) -> pa.Check:
     return _element_check(f"vocabulary:{vocab.name}", lambda v: v in labels)
 
 
+def _siret_checks(_vocab: Vocabulary | None) -> list[pa.Check]:
+    return [
+        _element_check("siret_format", lambda v: len(v) == 14 and v.isdigit()),
+        _element_check(
+            "siret_luhn", lambda v: not (len(v) == 14 and v.isdigit()) or siret_valid(v)
+        ),
+    ]
+
+
+def _pattern(pattern: str, code: str) -> Callable[[Vocabulary | None], list[pa.Check]]:
+    return lambda _vocab: [pa.Check.str_matches(pattern, error=code)]
+
+
+def _vocabulary_checks(vocab: Vocabulary | None) -> list[pa.Check]:
+    assert vocab is not None, "a vocabulary check without a vocabulary"
+    checks = [] if vocab.open else [_vocab_check(vocab)]
+    if vocab.max_items:
+        checks.append(_max_items_check(vocab.max_items))
+    return checks
+
+
+# What each `Kind.check` of schemas/kinds.py means, given the column's vocabulary.
+CHECKS: dict[str, Callable[[Vocabulary | None], list[pa.Check]]] = {
+    "siret": _siret_checks,
+    "month": _pattern(MONTH_PATTERN, "month_format"),
+    "url": _pattern(URL_PATTERN, "url_format"),
+    "email": _pattern(EMAIL_PATTERN, "email_format"),
+    "vocabulary": _vocabulary_checks,
+}
+
+
 def validation_schema(taxonomy: Taxonomy) -> pa.DataFrameSchema:
-    """ProjectVersion's contract plus the checks that depend on its kind and vocabulary."""
+    """ProjectVersion's contract (its dtypes, nullability and unique ids) plus the checks its
+    columns' kinds name, given their vocabularies."""
     schema = ProjectVersion.to_schema()
     updates: dict[str, dict[str, Any]] = {}
     for name, col in schema.columns.items():
-        kind, vocabulary = col.metadata["kind"], col.metadata["vocabulary"]
-        checks: list[pa.Check] = []
-        if kind == "siret":
-            checks = [
-                _element_check("siret_format", lambda v: len(v) == 14 and v.isdigit()),
-                _element_check(
-                    "siret_luhn", lambda v: not (len(v) == 14 and v.isdigit()) or siret_valid(v)
-                ),
-            ]
-        elif kind == "month":
-            checks = [pa.Check.str_matches(MONTH_PATTERN, error="month_format")]
-        elif kind == "url":
-            checks = [pa.Check.str_matches(URL_PATTERN, error="url_format")]
-        elif kind == "email":
-            checks = [pa.Check.str_matches(EMAIL_PATTERN, error="email_format")]
-        elif vocabulary:
-            vocab = taxonomy[vocabulary]
-            if not vocab.open:
-                checks.append(_vocab_check(vocab))
-            if vocab.max_items:
-                limit = vocab.max_items
-                checks.append(_max_items_check(limit))
-        # dtype checks are replaced by the kind checks: records are built by bibia itself
-        updates[name] = {"checks": checks, "dtype": None}
+        check = KINDS[col.metadata["kind"]].check
+        if check is not None:
+            vocabulary = col.metadata["vocabulary"]
+            updates[name] = {"checks": CHECKS[check](taxonomy[vocabulary] if vocabulary else None)}
     return schema.update_columns(updates)
+
+
+def frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records as the frame pandera validates, each column with its kind's dtype."""
+    columns = columns_meta()
+    return pd.DataFrame(
+        {
+            name: pd.Series([r[name] for r in records], dtype=KINDS[col.metadata["kind"]].pandas)
+            for name, col in columns.items()
+        }
+    )
 
 
 def _show(value: Any) -> str | None:
@@ -138,10 +162,15 @@ def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Fai
         return []
     failures = []
     for case in cases.itertuples(index=False):
-        row = case.index
-        if row is None or pd.isna(row):
-            raise RuntimeError(f"schema-level failure, not a record's: {case}")  # a bibia bug
-        failures.append(Failure(int(row), str(case.column), str(case.check)))
+        row, check = case.index, str(case.check)
+        if check.startswith("dtype(") or check == "field_uniqueness" or row is None or pd.isna(row):
+            # what a contributor typed is checked by the kinds' checks; a wrong type or a
+            # missing column is bibia's own mistake, which no record must survive
+            raise TypeError(
+                f"column {case.column}: {case.failure_case!r} fails {check} (a bibia bug: "
+                "a normaliser or a record builder returned the wrong type)"
+            )
+        failures.append(Failure(int(row), str(case.column), check))
     return failures
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from bibia.enrichment.client import Authority
+from schemas.records import Authority
 from warehouse.db import ids, insert_rows, with_rows
 
 COLUMNS = [f.name for f in fields(Authority)]

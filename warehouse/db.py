@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow
 
-from bibia.errors import BibiaError, RunLockedError
+from schemas.errors import BibiaError, RunLockedError
 from warehouse.migrate import migrate
 
 

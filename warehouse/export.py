@@ -28,8 +28,9 @@ import pyarrow.compute as pc
 from pyarrow import csv, ipc, parquet
 
 from schemas.datapackage import EXPORT_NAME, LIST_DELIMITER, datapackage
-from schemas.project import PUBLIC, RESTRICTED, arrow_schema, export_columns
-from transforms.taxonomy import Taxonomy
+from schemas.kinds import KINDS
+from schemas.project import PUBLIC, RESTRICTED, arrow_schema, columns_meta, export_columns
+from schemas.taxonomy import Taxonomy
 
 PROJECTS_VIEW = "projects"  # the latest valid version of each project
 CSV_OPTIONS = csv.WriteOptions(include_header=True, delimiter=",", quoting_style="needed")
@@ -171,22 +172,30 @@ def clean_stale_staging(export_dir: Path) -> None:
 
 
 # -- CSV cells ---------------------------------------------------------------------------------
-def csv_cells(table: pyarrow.Table) -> pyarrow.Table:
-    """The table as CSV text: lists joined by `LIST_DELIMITER`, text that a spreadsheet would
-    run as a formula prefixed with `'`; numbers stay numbers (CSV only: Parquet keeps the exact
-    text)."""
+def csv_cells(table: pyarrow.Table, renderings: list[str] | None = None) -> pyarrow.Table:
+    """The table as CSV cells, each column rendered as its kind says (`Kind.csv`; default: all
+    text): lists joined by `LIST_DELIMITER`, numbers as numbers, text that a spreadsheet would
+    run as a formula prefixed with `'` (CSV only: Parquet keeps the exact text)."""
     columns = []
-    for column in table.columns:
-        if pyarrow.types.is_floating(column.type):
+    for column, rendering in zip(
+        table.columns, renderings or ["text"] * table.num_columns, strict=True
+    ):
+        if rendering == "number":
             columns.append(column)
             continue
-        if pyarrow.types.is_list(column.type):
+        if rendering == "list":
             column = pc.binary_join(column, LIST_DELIMITER)
         elif not pyarrow.types.is_string(column.type):
             column = pc.cast(column, pyarrow.string())
         formula = pc.match_substring_regex(column, FORMULA_START)
         columns.append(pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column))
     return pyarrow.table(columns, names=table.column_names)
+
+
+def csv_renderings(names: list[str]) -> list[str]:
+    """How each export column renders in CSV, from its kind."""
+    columns = columns_meta()
+    return [KINDS[columns[name].metadata["kind"]].csv for name in names]
 
 
 # -- sorting with bounded memory ---------------------------------------------------------------
@@ -265,6 +274,7 @@ def stage_exports(
             folder.chmod(0o700)
     names = export_columns(RESTRICTED)
     schema = arrow_schema(names)
+    renderings = csv_renderings(names)
     wanted = {access: export_columns(access) for access in folders}
     rows = 0
     with contextlib.ExitStack() as stack:
@@ -287,7 +297,7 @@ def stage_exports(
         pool = stack.enter_context(ThreadPoolExecutor(4, thread_name_prefix="bibia-export"))
         writing: list[Future[None]] = []
         for batch in batches:
-            text = csv_cells(batch)
+            text = csv_cells(batch, renderings)
             for future in writing:
                 future.result()
             writing = []
@@ -308,7 +318,7 @@ def stage_exports(
             future.result()
         for access, folder in folders.items():
             if access not in csv_out:  # no project yet: the header alone
-                empty = csv_cells(pyarrow.Table.from_pylist([], schema=schema))
+                empty = csv_cells(pyarrow.Table.from_pylist([], schema=schema), renderings)
                 csv.write_csv(
                     empty.select(wanted[access]), folder / f"{EXPORT_NAME}.csv", CSV_OPTIONS
                 )

@@ -10,8 +10,8 @@ import pyarrow as pa
 
 from schemas.records import RawRow
 from schemas.tables import Quarantine
+from schemas.taxonomy import Taxonomy
 from transforms.derive import ISSUE_COLUMNS, DerivedTables
-from transforms.taxonomy import Taxonomy
 from warehouse.db import ids as id_table
 from warehouse.db import insert_rows, with_rows
 

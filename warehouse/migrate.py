@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from bibia.errors import BibiaError
+from schemas.errors import BibiaError
+from schemas.times import now_utc
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -74,7 +74,7 @@ def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) ->
                     migration.version,
                     migration.name,
                     migration.checksum,
-                    datetime.now(UTC).replace(tzinfo=None),
+                    now_utc(),
                 ],
             )
             con.execute("COMMIT")

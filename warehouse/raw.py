@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
 
-from bibia.tally.emulator import parse_iso
 from schemas.records import RawRow
+from schemas.times import utc_naive
 from warehouse.db import ids, scalar, with_rows
 
 
@@ -28,14 +28,6 @@ def canonical_json(payload: Any) -> str:
 
 def content_hash(payload: Any) -> str:
     return hashlib.sha256(canonical_bytes(payload)).hexdigest()
-
-
-def utc_naive(text: str) -> datetime:
-    """An ISO-8601 instant as a naive UTC datetime (how the warehouse stores `*_at`)."""
-    moment = parse_iso(text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 @dataclass

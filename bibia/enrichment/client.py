@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bibia.http import GaveUp, PacedSession
 from bibia.settings import Settings
+from schemas.records import Authority
 
 log = logging.getLogger("bibia.enrichment")
 
@@ -27,27 +27,6 @@ EPCI_CATEGORIES = {"7343", "7344", "7346", "7348"}  # EPCIs with their own tax b
 
 class EnrichmentUnavailable(Exception):
     """A service did not answer usefully; the run goes on without it."""
-
-
-@dataclass
-class Authority:
-    siret: str
-    siren: str
-    found: bool
-    official_name: str | None = None
-    legal_category: str | None = None
-    legal_category_label: str | None = None
-    unit_state: str | None = None
-    establishment_state: str | None = None
-    commune_insee: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-    coords_source: str | None = None
-    fetched_at: datetime | None = None
-    expires_at: datetime | None = None
-
-    def fresh(self, now: datetime) -> bool:
-        return self.expires_at is not None and self.expires_at > now
 
 
 def _number(value: Any) -> float | None:

@@ -16,26 +16,21 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 import requests
 
-from bibia.errors import TallyError
 from bibia.http import GaveUp, PacedSession
 from bibia.settings import TALLY_VERSION, Settings
+from schemas.errors import TallyError
+from schemas.times import iso_z
 
 log = logging.getLogger("bibia.tally")
 
 PAGE_LIMIT = 500  # Tally's maximum
 MAX_PAGES = 100_000  # loop guard: 50 million submissions
-
-
-def iso_z(moment: datetime) -> str:
-    """`2024-12-30T09:02:01.000Z`, the format Tally uses."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass

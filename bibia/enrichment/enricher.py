@@ -12,11 +12,12 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from bibia.enrichment.client import Authority, EnrichmentClient, EnrichmentUnavailable
+from bibia.enrichment.client import EnrichmentClient, EnrichmentUnavailable
 from bibia.settings import Settings
+from schemas.records import Authority
+from schemas.taxonomy import Taxonomy
 from transforms.derive import DerivedTables, issue_table
 from transforms.enrich import apply_authority
-from transforms.taxonomy import Taxonomy
 from warehouse.authorities import (
     expired_sirets,
     load_authorities,

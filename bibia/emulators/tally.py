@@ -15,16 +15,12 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from bibia.loopback import Answer, LoopbackServer, Seen
+from bibia.emulators.loopback import Answer, LoopbackServer, Seen
+from schemas.times import parse_iso
 
 MAX_LIMIT = 500
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @dataclass

@@ -17,8 +17,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
-from bibia.errors import BibiaError
 from bibia.runtime import give_back_memory, prepare_process
+from schemas.errors import BibiaError
 from schemas.records import RawRow
 from transforms.derive import DerivedTables, Rules, derive_rows
 

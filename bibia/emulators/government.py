@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bibia.loopback import Answer, LoopbackServer
+from bibia.emulators.loopback import Answer, LoopbackServer
 
 
 @dataclass(frozen=True)

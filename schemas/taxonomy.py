@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from bibia.errors import ConfigError
-from bibia.text import fold
+from schemas.errors import ConfigError
+from schemas.text import fold
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from bibia.settings import DEFAULT_TAXONOMY
 from schemas.project import form_fields, hidden_fields
+from schemas.taxonomy import Taxonomy
 from transforms import normalise as n
 from transforms.derive import Normaliser
-from transforms.taxonomy import Taxonomy
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY)
 NORMALISER = Normaliser(TAXONOMY)

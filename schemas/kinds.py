@@ -1,0 +1,139 @@
+"""What a column's kind means, everywhere it matters, declared once.
+
+Every column of every contract has a kind (`column(kind=...)`). The kind says how the warehouse
+stores it (DuckDB), how Arrow and Parquet carry it, how `datapackage.json` describes it (in the
+CSV export and in the Parquet one), how a CSV cell renders it, which normaliser cleans a
+contributor's answer of that kind and which check validates it, and what a record's value of
+that kind is in Python. The rest of bibia looks these up; no other place branches on a kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow
+
+LIST_DELIMITER = ", "  # how a CSV cell joins a list
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    duckdb: str  # column type in the warehouse
+    arrow: pyarrow.DataType  # what loads and Parquet exports carry
+    table_schema: dict[str, Any]  # its Table Schema field (type, format) in a CSV export
+    csv: str  # how a CSV cell renders it: "text" (formulas neutralised), "list", "number"
+    python: tuple[type, ...]  # what a record holds for it (besides None)
+    pandas: str = "object"  # the dtype a validated frame gives it
+    normaliser: str | None = None  # a function of transforms.normalise (None: not typed in)
+    check: str | None = None  # a check of transforms.validate (None: any value of the type)
+    parquet_schema: dict[str, Any] | None = None  # its Table Schema field in a Parquet export
+    repeats: bool = False  # the same answers come back from one submission to the next
+
+
+_STRING = pyarrow.string()
+_TEXT = {"type": "string"}
+
+
+def _kind(name: str, **declared: Any) -> Kind:
+    defaults: dict[str, Any] = {
+        "duckdb": "VARCHAR",
+        "arrow": _STRING,
+        "table_schema": _TEXT,
+        "csv": "text",
+        "python": (str,),
+    }
+    return Kind(name=name, **{**defaults, **declared})
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in [
+        _kind("id", normaliser="text"),
+        _kind("text", normaliser="text"),
+        _kind("longtext", normaliser="long_text"),
+        _kind("siret", normaliser="siret", check="siret", repeats=True),
+        _kind(
+            "month",
+            table_schema={"type": "yearmonth"},
+            normaliser="month",
+            check="month",
+            repeats=True,
+        ),
+        _kind("day", table_schema={"type": "date", "format": "%Y-%m-%d"}),
+        _kind(
+            "url",
+            table_schema={"type": "string", "format": "uri"},
+            normaliser="url",
+            check="url",
+            repeats=True,
+        ),
+        _kind(
+            "email",
+            table_schema={"type": "string", "format": "email"},
+            normaliser="email",
+            check="email",
+            repeats=True,
+        ),
+        _kind("enum", normaliser="enum", check="vocabulary", repeats=True),
+        _kind(
+            "enum_list",
+            duckdb="VARCHAR[]",
+            arrow=pyarrow.list_(_STRING),
+            table_schema={"type": "list", "delimiter": LIST_DELIMITER, "itemType": "string"},
+            # a Parquet list<string> column, which Table Schema cannot type
+            parquet_schema={"type": "any", "bibia:parquetType": "list<string>"},
+            csv="list",
+            python=(list,),
+            normaliser="enum_list",
+            check="vocabulary",
+            repeats=True,
+        ),
+        _kind(
+            "number",
+            duckdb="DOUBLE",
+            arrow=pyarrow.float64(),
+            table_schema={"type": "number"},
+            csv="number",
+            python=(float, int),
+            pandas="float64",
+        ),
+        _kind(
+            "integer",
+            duckdb="INTEGER",
+            arrow=pyarrow.int64(),
+            table_schema={"type": "integer"},
+            csv="number",
+            python=(int,),
+            pandas="Int64",
+        ),
+        _kind(
+            "bigint",
+            duckdb="BIGINT",
+            arrow=pyarrow.int64(),
+            table_schema={"type": "integer"},
+            csv="number",
+            python=(int,),
+            pandas="Int64",
+        ),
+        _kind(
+            "boolean",
+            duckdb="BOOLEAN",
+            arrow=pyarrow.bool_(),
+            table_schema={"type": "boolean"},
+            python=(bool,),
+            pandas="boolean",
+        ),
+        _kind(
+            "timestamp",
+            duckdb="TIMESTAMP",
+            arrow=pyarrow.timestamp("us"),
+            table_schema={"type": "datetime"},
+            python=(datetime,),
+            pandas="datetime64[us]",
+        ),
+        _kind("json", duckdb="JSON", table_schema={"type": "object"}),
+    ]
+}
