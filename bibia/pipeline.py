@@ -36,9 +36,10 @@ from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_qu
 from bibia.runtime import give_back_memory, prepare_process
 from bibia.settings import Settings
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
-from bibia.worker import Deriver, Pending
+from bibia.worker import Pending, Worker
 from schemas.errors import BibiaError, TallyError
 from schemas.records import RawRow
+from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
 from schemas.times import now_utc
 from transforms.curation import Decisions
@@ -61,7 +62,7 @@ from warehouse.export import (
     stage_exports,
 )
 from warehouse.load import (
-    Since,
+    HeldSince,
     clear_derived,
     insert_derived,
     raw_rows,
@@ -128,10 +129,9 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
 
     def as_row(self) -> dict[str, Any]:
+        """The report as its `sync_runs` row (the columns of the contract)."""
         row = asdict(self)
-        for local in ("notes", "deleted"):
-            row.pop(local)
-        return row
+        return {name: row[name] for name in columns_of("sync_runs")}
 
 
 def new_run_id(moment: datetime) -> str:
@@ -159,11 +159,11 @@ class RunContext:
     mapping: FieldMapping
     decisions: Decisions
     enricher: Enricher
-    deriver: Deriver = field(default_factory=Deriver)
+    worker: Worker = field(default_factory=Worker)
     partial: int = 0  # partial submissions met (never loaded)
     rules: Rules | None = None  # what the form's batches are derived with
     waiting: tuple[Pending, list[str] | None] | None = None  # the batch being derived
-    since: Since = field(default_factory=dict)  # rebuild: the quarantine as it was
+    since: HeldSince = field(default_factory=dict)  # rebuild: the quarantine as it was
     derived: int = 0  # submissions derived in this run
     corrected_derived: set[str] = field(default_factory=set)  # ...of those a curator corrected
 
@@ -235,7 +235,7 @@ def _enrich(ctx: RunContext, derived: DerivedTables) -> DerivedTables:
     return ctx.enricher.apply(derived)
 
 
-def _load(ctx: RunContext, derived: DerivedTables, since: Since) -> None:
+def _load(ctx: RunContext, derived: DerivedTables, since: HeldSince) -> None:
     insert_derived(ctx.con, derived, since, ctx.report.run_id, ctx.report.started_at)
 
 
@@ -310,7 +310,7 @@ def _queue(
         ctx.derived += len(rows)
         corrected = ctx.rules.corrections
         ctx.corrected_derived.update(r.submission_id for r in rows if r.submission_id in corrected)
-        pending = ctx.deriver.submit(rows, ctx.rules, more_to_come=more)
+        pending = ctx.worker.submit(rows, ctx.rules, more_to_come=more)
     _drain(step, ctx)
     if pending is not None:
         ctx.waiting = (pending, touched)
@@ -498,7 +498,7 @@ def run_job(
                 form_id = client.form_id
                 since = raw.last_submitted_at(con, form_id) if kind == "sync" else None
                 _sync(step, ctx, client, Window(since, started), kind == "sync_full", on_page)
-            ctx.deriver.close()  # its memory back before the export's
+            ctx.worker.close()  # its memory back before the export's
             give_back_memory()
             con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
             staged = step("export", _stage, ctx)
@@ -514,7 +514,7 @@ def run_job(
             con.close()
             raise
         finally:
-            ctx.deriver.close()
+            ctx.worker.close()
             if client is not None:
                 client.close()
         _finish(con, report, client, None)

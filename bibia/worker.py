@@ -1,4 +1,4 @@
-"""Deriving batches beside the main process.
+"""The worker process that derives batches beside the main one.
 
 Mapping, normalising and validating are pure Python, bound to one core by the GIL. A run of
 more than one batch derives in one worker process: meanwhile the main process lands the next
@@ -20,7 +20,7 @@ from typing import Protocol
 from bibia.runtime import give_back_memory, prepare_process
 from schemas.errors import BibiaError
 from schemas.records import RawRow
-from transforms.derive import DerivedTables, Rules, derive_rows
+from transforms.derive import DerivedTables, Rules, derive_tables
 
 
 class Pending(Protocol):
@@ -35,7 +35,7 @@ class InPlace:
     rules: Rules
 
     def result(self) -> DerivedTables:
-        return derive_rows(self.rows, self.rules)
+        return derive_tables(self.rows, self.rules)
 
 
 @dataclass
@@ -53,19 +53,20 @@ class InWorker:
 
 def _derive_in_worker(rows: list[RawRow], rules: Rules) -> DerivedTables:
     try:
-        return derive_rows(rows, rules)
+        return derive_tables(rows, rules)
     finally:
         give_back_memory()  # the batch's transient peak, back to the system
 
 
-class Deriver:
-    """Hands out batches to derive; `close()` stops the worker, if one was started."""
+class Worker:
+    """The process that derives batches beside the main one. It starts when a run turns out to
+    have more than one batch; until then, batches are derived in place. `close()` stops it."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
 
     @property
-    def in_worker(self) -> bool:
+    def started(self) -> bool:
         return self._pool is not None
 
     def submit(

@@ -3,8 +3,6 @@ title, description, access level and kind; the DDL test checks the migrations ag
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -28,7 +26,7 @@ class RawTallySubmission(pa.DataFrameModel):
     respondent_id: Series[str] = column(
         "Répondant", "Tally respondent id.", access=INTERNAL, kind="id"
     )
-    submitted_at: Series[Any] = column(
+    submitted_at: Series[pd.Timestamp] = column(
         "Soumis le (UTC)",
         "When Tally received it.",
         access=INTERNAL,
@@ -59,10 +57,10 @@ class RawTallySubmission(pa.DataFrameModel):
         kind="id",
         required=True,
     )
-    first_seen_at: Series[Any] = column(
+    first_seen_at: Series[pd.Timestamp] = column(
         "Vue le (UTC)", "When it was first seen.", access=INTERNAL, kind="timestamp", required=True
     )
-    content_seen_at: Series[Any] = column(
+    content_seen_at: Series[pd.Timestamp] = column(
         "Contenu vu le (UTC)",
         "When this content was first seen.",
         access=INTERNAL,
@@ -72,8 +70,95 @@ class RawTallySubmission(pa.DataFrameModel):
     deleted_run_id: Series[str] = column(
         "Supprimée selon", "Full run that no longer found it.", access=INTERNAL, kind="id"
     )
-    deleted_at: Series[Any] = column(
+    deleted_at: Series[pd.Timestamp] = column(
         "Supprimée le (UTC)", "When it was found deleted.", access=INTERNAL, kind="timestamp"
+    )
+
+
+class RawTallyForm(pa.DataFrameModel):
+    """What the form said of its questions, one row per distinct content (`rebuild` maps answers
+    with it, without the network)."""
+
+    form_id: Series[str] = column(
+        "Formulaire", "Tally form id.", access=INTERNAL, kind="id", required=True
+    )
+    content_hash: Series[str] = column(
+        "Empreinte", "sha256 of the snapshot.", access=INTERNAL, kind="text", required=True
+    )
+    questions: Series[str] = column(
+        "Questions", "The form's questions (JSON).", access=INTERNAL, kind="json", required=True
+    )
+    definition: Series[str] = column(
+        "Définition", "The form's blocks (JSON).", access=INTERNAL, kind="json"
+    )
+    run_id: Series[str] = column(
+        "Exécution", "Run that read it last.", access=INTERNAL, kind="id", required=True
+    )
+    fetched_at: Series[pd.Timestamp] = column(
+        "Lu le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+
+
+class RawTallySubmissionHistory(pa.DataFrameModel):
+    """A content a submission had before it was edited in Tally."""
+
+    submission_id: Series[str] = column(
+        "Soumission", "Tally submission id.", access=INTERNAL, kind="id", required=True
+    )
+    content_hash: Series[str] = column(
+        "Empreinte", "sha256 of that content.", access=INTERNAL, kind="text", required=True
+    )
+    payload: Series[str] = column(
+        "Contenu", "The submission as it was (JSON).", access=INTERNAL, kind="json", required=True
+    )
+    run_id: Series[str] = column(
+        "Exécution", "Run that first saw that content.", access=INTERNAL, kind="id", required=True
+    )
+    seen_at: Series[pd.Timestamp] = column(
+        "Vu le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+
+
+class TaxonomyTerm(pa.DataFrameModel):
+    """A value of a vocabulary, as the taxonomy in force at the last run says."""
+
+    vocabulary: Series[str] = column(
+        "Vocabulaire",
+        "theme, sous_theme, coll_type...",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    code: Series[str] = column("Code", "Stable code.", access=INTERNAL, kind="id", required=True)
+    label: Series[str] = column(
+        "Libellé", "What the exports carry.", access=INTERNAL, kind="text", required=True
+    )
+    parent_code: Series[str] = column(
+        "Thème parent", "A sub-theme's theme.", access=INTERNAL, kind="id"
+    )
+    group_label: Series[str] = column(
+        "Groupe", "A type of authority's group.", access=INTERNAL, kind="text"
+    )
+    position: Series[int] = column(
+        "Rang", "Its place in the vocabulary.", access=INTERNAL, kind="integer", required=True
+    )
+    taxonomy_version: Series[str] = column(
+        "Version", "Of the taxonomy.", access=INTERNAL, kind="text", required=True
+    )
+
+
+class SchemaMigration(pa.DataFrameModel):
+    """A migration applied to the warehouse (written by warehouse/migrate.py)."""
+
+    version: Series[int] = column(
+        "Version", "NNN of its file name.", access=INTERNAL, kind="integer", required=True
+    )
+    name: Series[str] = column("Fichier", "Its file.", access=INTERNAL, kind="text", required=True)
+    checksum: Series[str] = column(
+        "Empreinte", "sha256 of its SQL.", access=INTERNAL, kind="text", required=True
+    )
+    applied_at: Series[pd.Timestamp] = column(
+        "Appliquée le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
     )
 
 
@@ -83,7 +168,7 @@ class Quarantine(pa.DataFrameModel):
     submission_id: Series[str] = column(
         "Soumission", "Tally submission id.", access=INTERNAL, kind="id", required=True
     )
-    submitted_at: Series[Any] = column(
+    submitted_at: Series[pd.Timestamp] = column(
         "Soumis le (UTC)",
         "When Tally received it.",
         access=INTERNAL,
@@ -93,7 +178,7 @@ class Quarantine(pa.DataFrameModel):
     since_run_id: Series[str] = column(
         "Retenue depuis", "First run that held it back.", access=INTERNAL, kind="id", required=True
     )
-    since_at: Series[Any] = column(
+    since_at: Series[pd.Timestamp] = column(
         "Retenue le (UTC)",
         "When it was first held back.",
         access=INTERNAL,
@@ -190,10 +275,10 @@ class SyncRun(pa.DataFrameModel):
         "Type", "sync, sync_full or rebuild.", access=INTERNAL, kind="text", required=True
     )
     form_id: Series[str] = column("Formulaire", "Tally form id.", access=INTERNAL, kind="id")
-    started_at: Series[Any] = column(
+    started_at: Series[pd.Timestamp] = column(
         "Début (UTC)", "Start.", access=INTERNAL, kind="timestamp", required=True
     )
-    ended_at: Series[Any] = column("Fin (UTC)", "End.", access=INTERNAL, kind="timestamp")
+    ended_at: Series[pd.Timestamp] = column("Fin (UTC)", "End.", access=INTERNAL, kind="timestamp")
     status: Series[str] = column(
         "État", "running, succeeded or failed.", access=INTERNAL, kind="text", required=True
     )
@@ -260,13 +345,15 @@ class CuratorDecision(pa.DataFrameModel):
     decided_by: Series[str] = column(
         "Par", "Who decided.", access=INTERNAL, kind="text", required=True
     )
-    decided_at: Series[Any] = column(
+    decided_at: Series[pd.Timestamp] = column(
         "Le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
     )
     ended_by: Series[str] = column(
         "Levée par", "Who revoked or restored it.", access=INTERNAL, kind="text"
     )
-    ended_at: Series[Any] = column("Levée le (UTC)", "When.", access=INTERNAL, kind="timestamp")
+    ended_at: Series[pd.Timestamp] = column(
+        "Levée le (UTC)", "When.", access=INTERNAL, kind="timestamp"
+    )
     end_reason: Series[str] = column("Motif de levée", "Why.", access=INTERNAL, kind="text")
     state: Series[str] = column(
         "État",
@@ -320,14 +407,14 @@ class AuthorityRecord(pa.DataFrameModel):
         access=INTERNAL,
         kind="text",
     )
-    fetched_at: Series[Any] = column(
+    fetched_at: Series[pd.Timestamp] = column(
         "Consulté le (UTC)",
         "When it was looked up.",
         access=INTERNAL,
         kind="timestamp",
         required=True,
     )
-    expires_at: Series[Any] = column(
+    expires_at: Series[pd.Timestamp] = column(
         "Expire le (UTC)",
         "When it is looked up again.",
         access=INTERNAL,
@@ -356,7 +443,7 @@ class PublishedFile(pa.DataFrameModel):
     run_id: Series[str] = column(
         "Exécution", "Run that wrote these bytes.", access=INTERNAL, kind="id", required=True
     )
-    published_at: Series[Any] = column(
+    published_at: Series[pd.Timestamp] = column(
         "Publié le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
     )
 
@@ -377,7 +464,11 @@ class ExportInputs(pa.DataFrameModel):
 
 
 TABLES: dict[str, type[pa.DataFrameModel]] = {
+    "schema_migrations": SchemaMigration,
+    "raw_tally_forms": RawTallyForm,
     "raw_tally_submissions": RawTallySubmission,
+    "raw_tally_submission_history": RawTallySubmissionHistory,
+    "taxonomy_terms": TaxonomyTerm,
     "project_versions": ProjectVersion,
     "quarantine": Quarantine,
     "validation_issues": ValidationIssue,
@@ -391,3 +482,8 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
 
 def duckdb_type(kind: str) -> str:
     return KINDS[kind].duckdb
+
+
+def columns_of(table: str) -> list[str]:
+    """The columns of a warehouse table, in order, from its contract."""
+    return list(TABLES[table].to_schema().columns)

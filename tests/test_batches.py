@@ -15,7 +15,7 @@ from bibia.demo.synthetic import synthetic_form
 from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.pipeline import run_job
 from bibia.settings import Settings
-from bibia.worker import Deriver, InPlace, InWorker
+from bibia.worker import InPlace, InWorker, Worker
 from schemas.errors import BibiaError
 from schemas.taxonomy import Taxonomy
 from tests.conftest import (
@@ -93,18 +93,18 @@ def test_a_rebuild_in_batches_gives_what_the_sync_gave(tmp_path, three_pages):
 
 
 def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_rules):
-    deriver = Deriver()
+    worker = Worker()
     try:
-        assert isinstance(deriver.submit([], demo_rules, more_to_come=False), InPlace)
-        assert not deriver.in_worker
-        pending = deriver.submit([], demo_rules, more_to_come=True)
-        assert isinstance(pending, InWorker) and deriver.in_worker
+        assert isinstance(worker.submit([], demo_rules, more_to_come=False), InPlace)
+        assert not worker.started
+        pending = worker.submit([], demo_rules, more_to_come=True)
+        assert isinstance(pending, InWorker) and worker.started
         assert pending.result().versions.num_rows == 0
         # once started, the worker takes the last batch too
-        assert isinstance(deriver.submit([], demo_rules, more_to_come=False), InWorker)
+        assert isinstance(worker.submit([], demo_rules, more_to_come=False), InWorker)
     finally:
-        deriver.close()
-    assert not deriver.in_worker
+        worker.close()
+    assert not worker.started
 
 
 def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, three_pages):
@@ -118,13 +118,13 @@ def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, 
 
 
 def test_a_worker_that_dies_fails_the_batch_with_one_readable_line(demo_rules):
-    deriver = Deriver()
+    worker = Worker()
     try:
-        pending = deriver.submit([], demo_rules, more_to_come=True)
-        (worker,) = multiprocessing.active_children()
-        os.kill(worker.pid, signal.SIGKILL)  # still importing pandas: it dies mid-batch
+        pending = worker.submit([], demo_rules, more_to_come=True)
+        (child,) = multiprocessing.active_children()
+        os.kill(child.pid, signal.SIGKILL)  # still importing pandas: it dies mid-batch
         with pytest.raises(BibiaError, match="stopped unexpectedly") as failure:
             pending.result()
         assert "\n" not in str(failure.value)
     finally:
-        deriver.close()
+        worker.close()

@@ -12,7 +12,7 @@ from schemas.project import form_fields, policy_table
 from schemas.taxonomy import Taxonomy
 from schemas.times import utc_naive
 from tests.conftest import ROOT, VALID_ANSWERS, tally_submission
-from transforms.derive import RawSubmission, Rules, derive
+from transforms.derive import Rules, Submission, derive
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.validate import frame, schema_failures, validation_schema
 
@@ -24,7 +24,7 @@ PLAN = plan_fields(FORM, FieldMapping.load(DEFAULT_MAPPING))
 
 def run(changes: dict[str, Any]):
     payload = tally_submission("s1", {**VALID_ANSWERS, **changes})
-    raw = RawSubmission("s1", utc_naive(payload["submittedAt"]), payload)
+    raw = Submission("s1", utc_naive(payload["submittedAt"]), payload)
     return derive([raw], Rules(PLAN, FORM, TAXONOMY))
 
 

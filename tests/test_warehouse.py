@@ -167,3 +167,34 @@ def test_the_readmes_example_queries_run(settings):
                 assert con.execute(statement).fetchall() is not None
     finally:
         con.close()
+
+
+def test_records_that_cross_layers_have_their_tables_columns():
+    from dataclasses import fields
+
+    from schemas.records import Authority, Issue
+    from schemas.tables import columns_of
+
+    assert [f.name for f in fields(Authority)] == columns_of("authorities")
+    assert ["run_id", *Issue.__annotations__] == columns_of("validation_issues")
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_each_columns_annotation_says_what_its_kind_says(table):
+    """The type a contract annotates and the kind it names agree (kinds: schemas/kinds.py)."""
+    from schemas.kinds import KINDS
+
+    expected = {
+        "float64": "float64",
+        "Int64": "int64",
+        "boolean": "bool",
+        "datetime64[us]": "datetime64[ns]",
+    }
+    for name, col in TABLES[table].to_schema().columns.items():
+        of = KINDS[col.metadata["kind"]]
+        annotated = str(col.dtype)
+        if of.pandas == "object":
+            assert annotated in {"str", "string[pyarrow]", "object"}, (name, annotated)
+            assert (annotated == "object") == (of.csv == "list"), (name, annotated)
+        else:
+            assert annotated == expected[of.pandas], (name, annotated)

@@ -39,7 +39,7 @@ COLUMNS = list(columns_meta())  # project_versions' columns, in order
 
 
 @dataclass(frozen=True)
-class RawSubmission:
+class Submission:
     submission_id: str
     submitted_at: datetime  # UTC, naive
     payload: dict[str, Any]
@@ -109,7 +109,7 @@ class Rules:
 
 
 def build_record(
-    raw: RawSubmission, rules: Rules, normaliser: Normaliser
+    raw: Submission, rules: Rules, normaliser: Normaliser
 ) -> tuple[dict[str, Any], Typed]:
     """The record of one submission, and its answers as typed (after the curators'
     corrections), by field."""
@@ -131,7 +131,7 @@ def build_record(
     return {name: record.get(name) for name in COLUMNS}, Typed(mapped)
 
 
-def derive(raws: Iterable[RawSubmission], rules: Rules) -> Derived:
+def derive(raws: Iterable[Submission], rules: Rules) -> Derived:
     normaliser = Normaliser(rules.taxonomy)
     built = [build_record(raw, rules, normaliser) for raw in raws]
     out = Derived()
@@ -179,14 +179,12 @@ def held(record: dict[str, Any], typed: Typed, errors: list[dict[str, Any]]) -> 
     }
 
 
-def derive_rows(rows: list[RawRow], rules: Rules) -> DerivedTables:
+def derive_tables(rows: list[RawRow], rules: Rules) -> DerivedTables:
     """`derive` on raw submissions as stored (JSON text), as Arrow tables: what a worker process
     is sent and sends back (text and Arrow cross a process boundary ten times faster than the
     parsed payloads and the records)."""
     with gc_paused():  # millions of young objects, no cycle among them
-        raws = (
-            RawSubmission(r.submission_id, r.submitted_at, orjson.loads(r.payload)) for r in rows
-        )
+        raws = (Submission(r.submission_id, r.submitted_at, orjson.loads(r.payload)) for r in rows)
         return DerivedTables.of(derive(raws, rules))
 
 
@@ -207,8 +205,8 @@ __all__ = [
     "Links",
     "ProjectVersion",
     "RawRow",
-    "RawSubmission",
     "Rules",
+    "Submission",
     "derive",
-    "derive_rows",
+    "derive_tables",
 ]

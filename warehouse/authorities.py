@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
 from schemas.records import Authority
+from schemas.tables import columns_of
 from warehouse.db import ids, insert_rows, with_rows
 
-COLUMNS = [f.name for f in fields(Authority)]
+COLUMNS = columns_of("authorities")
 
 
 def load_authorities(con: duckdb.DuckDBPyConnection, sirets: Iterable[str]) -> dict[str, Authority]:

@@ -9,13 +9,13 @@ import duckdb
 import pyarrow as pa
 
 from schemas.records import RawRow
-from schemas.tables import Quarantine
+from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
 from transforms.derive import ISSUE_COLUMNS, DerivedTables
 from warehouse.db import ids as id_table
 from warehouse.db import insert_rows, with_rows
 
-QUARANTINE_COLUMNS = list(Quarantine.to_schema().columns)
+QUARANTINE_COLUMNS = columns_of("quarantine")
 
 
 def raw_rows(con: duckdb.DuckDBPyConnection, form_id: str, wanted: Iterable[str]) -> list[RawRow]:
@@ -31,10 +31,10 @@ def raw_rows(con: duckdb.DuckDBPyConnection, form_id: str, wanted: Iterable[str]
     return [RawRow(*row) for row in found]
 
 
-Since = dict[str, tuple[str, datetime]]  # quarantined submission -> (run, when) held since
+HeldSince = dict[str, tuple[str, datetime]]  # quarantined submission -> (run, when) held since
 
 
-def clear_derived(con: duckdb.DuckDBPyConnection, touched: Iterable[str] | None) -> Since:
+def clear_derived(con: duckdb.DuckDBPyConnection, touched: Iterable[str] | None) -> HeldSince:
     """Remove what was derived for the `touched` submissions (None: for all of them); return
     since when those in quarantine were held, so that a submission staying there keeps it."""
     scope = "TRUE" if touched is None else "submission_id IN (SELECT submission_id FROM incoming)"
@@ -55,7 +55,7 @@ def clear_derived(con: duckdb.DuckDBPyConnection, touched: Iterable[str] | None)
 def insert_derived(
     con: duckdb.DuckDBPyConnection,
     derived: DerivedTables,
-    since: Since,
+    since: HeldSince,
     run_id: str,
     now: datetime,
 ) -> None:
@@ -78,17 +78,4 @@ def insert_derived(
 
 def replace_taxonomy(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> None:
     con.execute("DELETE FROM taxonomy_terms")
-    insert_rows(
-        con,
-        "taxonomy_terms",
-        taxonomy.rows(),
-        [
-            "vocabulary",
-            "code",
-            "label",
-            "parent_code",
-            "group_label",
-            "position",
-            "taxonomy_version",
-        ],
-    )
+    insert_rows(con, "taxonomy_terms", taxonomy.rows(), columns_of("taxonomy_terms"))

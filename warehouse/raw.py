@@ -136,9 +136,11 @@ def land_submissions(
     if new_rows:
         with_rows(
             con,
-            """INSERT INTO raw_tally_submissions
+            """INSERT INTO raw_tally_submissions (submission_id, form_id, respondent_id,
+                   submitted_at, payload, content_hash, first_run_id, content_run_id,
+                   first_seen_at, content_seen_at)
                SELECT submission_id, $form_id, respondent_id, submitted_at, payload::JSON,
-                      content_hash, $run_id, $run_id, $now, $now, NULL, NULL
+                      content_hash, $run_id, $run_id, $now, $now
                FROM incoming""",
             _arrow(new_rows),
             params,
@@ -221,7 +223,9 @@ def save_form_snapshot(
     if latest == digest:
         return  # the form has not changed since the last snapshot
     con.execute(
-        """INSERT INTO raw_tally_forms VALUES (?, ?, ?::JSON, ?::JSON, ?, ?)
+        """INSERT INTO raw_tally_forms (form_id, content_hash, questions, definition, run_id,
+               fetched_at)
+           VALUES (?, ?, ?::JSON, ?::JSON, ?, ?)
            ON CONFLICT (form_id, content_hash) DO UPDATE SET run_id = excluded.run_id,
                fetched_at = excluded.fetched_at""",
         [
