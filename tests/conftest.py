@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,10 @@ import duckdb
 import pytest
 
 from bibia.demo import DEMO_API_KEY, DEMO_FORM_ID, DEMO_FORM_PATH
+from bibia.demo.build import as_submission
 from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.settings import Settings
+from schemas.times import parse_iso
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -136,21 +140,25 @@ def tally_submission(
 ) -> dict[str, Any]:
     """A submission on the demo form's questions, answering field by field (None: unanswered);
     `hidden`: the hidden fields its link filled (`ref` for a correction link)."""
-    from bibia.demo.build import HIDDEN, QUESTIONS
+    return as_submission(
+        sid,
+        parse_iso(submitted_at),
+        answers,
+        respondent="r-" + sid,
+        response_id=lambda qid: f"{sid}-{qid}",
+        hidden=hidden,
+    )
 
-    by_field = {field: qid for qid, _t, _y, field, _v in QUESTIONS if field}
-    responses = [
-        {"id": f"{sid}-{by_field[f]}", "questionId": by_field[f], "answer": v}
-        for f, v in answers.items()
-        if v is not None
-    ]
-    if hidden:
-        responses.append({"id": f"{sid}-hidden", "questionId": HIDDEN[0], "answer": hidden})
-    return {
-        "id": sid,
-        "formId": DEMO_FORM_ID,
-        "respondentId": "r-" + sid,
-        "isCompleted": True,
-        "submittedAt": submitted_at,
-        "responses": responses,
-    }
+
+def bibia_cli(
+    settings: Settings, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`bibia ARGS` in a process of its own, with these settings (and `env` on top)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bibia.cli", *args],
+        cwd=ROOT,
+        env=cli_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from bibia.settings import Settings
 from schemas.project import HOLD, columns_meta
 from tests.conftest import (
     DEMO_HELD,
-    ROOT,
-    cli_env,
+    bibia_cli,
     make_settings,
     query,
     table_snapshot,
@@ -34,14 +32,7 @@ EXPORTS = ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json")
 
 
 def bibia(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bibia.cli", *args],
-        cwd=ROOT,
-        env=cli_env(settings, BIBIA_CURATOR="marie.curatrice"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return bibia_cli(settings, *args, BIBIA_CURATOR="marie.curatrice")
 
 
 def export_bytes(settings: Settings) -> dict[str, bytes]:

@@ -24,7 +24,7 @@ from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     ROOT,
     VALID_ANSWERS,
-    cli_env,
+    bibia_cli,
     make_settings,
     query,
     start_emulator,
@@ -327,14 +327,7 @@ def file_stamps(export_dir: Path) -> dict[str, tuple[bytes, int]]:
 def test_a_sync_that_finds_nothing_new_rewrites_nothing_and_says_so(settings):
     run_job(settings, "sync")
     before = file_stamps(settings.export_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "bibia.cli", "sync"],
-        cwd=ROOT,
-        env=cli_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = bibia_cli(settings, "sync")
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.strip().splitlines()
     assert "nothing new" in line and "the exports are left as they were" in line

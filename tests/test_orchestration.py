@@ -25,6 +25,7 @@ from tests.conftest import (
     DEMO_COMPLETED,
     DEMO_PUBLISHED,
     ROOT,
+    bibia_cli,
     cli_env,
     make_settings,
     query,
@@ -164,9 +165,8 @@ def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, se
 def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(prefect_server, settings):
     run_job(settings, "sync")
     before = {p.name: p.read_bytes() for p in (settings.export_dir / "public").iterdir()}
-    env = cli_env(settings, BIBIA_FAILPOINT="export", **prefect_server)
-    done = subprocess.run(
-        [*BIBIA, "sync", "--full"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    done = bibia_cli(
+        settings, "sync", "--full", timeout=180, BIBIA_FAILPOINT="export", **prefect_server
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
@@ -185,14 +185,7 @@ def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(prefect_server, sett
 def test_a_failed_export_without_prefect_exits_1_with_one_line(settings):
     run_job(settings, "sync")
     before = {p.name: p.read_bytes() for p in (settings.export_dir / "restricted").iterdir()}
-    done = subprocess.run(
-        [*BIBIA, "sync", "--full"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=cli_env(settings, BIBIA_FAILPOINT="export"),
-        timeout=120,
-    )
+    done = bibia_cli(settings, "sync", "--full", BIBIA_FAILPOINT="export")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "bibia: step export failed on purpose (BIBIA_FAILPOINT=export)"
@@ -202,14 +195,7 @@ def test_a_failed_export_without_prefect_exits_1_with_one_line(settings):
 
 
 def test_serve_without_a_prefect_server_is_a_configuration_error(settings):
-    done = subprocess.run(
-        [*BIBIA, "serve", "--interval", "60"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=cli_env(settings),
-        timeout=60,
-    )
+    done = bibia_cli(settings, "serve", "--interval", "60", timeout=60)
     assert done.returncode == 2
     assert "PREFECT_API_URL" in done.stderr and "Traceback" not in done.stderr
 
@@ -302,14 +288,7 @@ def test_progress_shows_on_a_terminal_and_stays_silent_otherwise(tmp_path):
         assert "page 3/3, 1,200 of 1,200 submissions read" in shown
 
         quiet = make_settings(Path(tmp_path / "pipe"), server.url)
-        done = subprocess.run(
-            [*BIBIA, "sync"],
-            cwd=ROOT,
-            env=cli_env(quiet),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = bibia_cli(quiet, "sync", timeout=60)
         assert done.returncode == 0
         assert "page" not in done.stderr and "\r" not in done.stderr + done.stdout
     finally:

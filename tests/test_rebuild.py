@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import csv
 import subprocess
-import sys
 from pathlib import Path
 
 from bibia.pipeline import run_job
-from tests.conftest import ROOT, cli_env, query
+from tests.conftest import ROOT, bibia_cli, query
 
 ENVIRONNEMENT = "S00vLT"  # the demo submission whose theme is "Environnement"
 
 
 def rebuild_cli(settings, **env: str) -> subprocess.CompletedProcess[str]:
     dead_tally = "http://127.0.0.1:9"  # nothing listens there: rebuild must not need it
-    return subprocess.run(
-        [sys.executable, "-m", "bibia.cli", "rebuild"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=cli_env(settings, TALLY_API_URL=dead_tally, **env),
-    )
+    return bibia_cli(settings, "rebuild", TALLY_API_URL=dead_tally, **env)
 
 
 def public_ids(settings) -> set[str]:

@@ -8,18 +8,11 @@ import sys
 import pytest
 
 from bibia.pipeline import run_job
-from tests.conftest import DEMO_COMPLETED, DEMO_HELD, ROOT, cli_env
+from tests.conftest import DEMO_COMPLETED, DEMO_HELD, ROOT, bibia_cli, cli_env
 
 
 def status(settings) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bibia.cli", "status"],
-        cwd=ROOT,
-        env=cli_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return bibia_cli(settings, "status", timeout=60)
 
 
 def test_status_lists_runs_quarantine_with_reasons_and_export_freshness(settings):
@@ -75,14 +68,7 @@ def test_help_and_status_start_without_pandas_pandera_or_prefect(settings, args)
 
 def test_status_lists_the_most_recent_held_and_says_where_the_rest_is(settings):
     run_job(settings, "sync")
-    done = subprocess.run(
-        [sys.executable, "-m", "bibia.cli", "status", "--held", "1"],
-        cwd=ROOT,
-        env=cli_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = bibia_cli(settings, "status", "--held", "1", timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"En quarantaine : {DEMO_HELD} soumission(s) retenue(s), les 1 plus récentes" in (
         done.stdout

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +16,7 @@ from bibia.tally.client import TallyClient
 from schemas.errors import TallyError
 from tests.conftest import (
     DEMO_COMPLETED,
-    ROOT,
-    cli_env,
+    bibia_cli,
     make_settings,
     query,
     start_emulator,
@@ -246,20 +243,9 @@ def test_an_undocumented_shape_fails_with_one_line(tmp_path, body):
         server.stop()
 
 
-def _bibia(settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bibia.cli", *args],
-        cwd=ROOT,
-        env=cli_env(settings, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_a_wrong_key_fails_with_one_line_naming_the_key(settings):
     secret = "tly-wrong-key-0123456789"
-    done = _bibia(settings, "sync", TALLY_API_KEY=secret)
+    done = bibia_cli(settings, "sync", TALLY_API_KEY=secret)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "bibia: Tally rejected TALLY_API_KEY (HTTP 401): check the key or renew it"
@@ -272,20 +258,20 @@ def test_a_wrong_key_fails_with_one_line_naming_the_key(settings):
     [("nosuchform", "HTTP 404")],
 )
 def test_an_unknown_form_fails_with_one_line(settings, form_id, expected):
-    done = _bibia(settings, "sync", TALLY_FORM_ID=form_id)
+    done = bibia_cli(settings, "sync", TALLY_FORM_ID=form_id)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert expected in line and "TALLY_FORM_ID" in line
 
 
 def test_missing_configuration_is_a_usage_error(settings):
-    done = _bibia(settings, "sync", TALLY_API_KEY="")
+    done = bibia_cli(settings, "sync", TALLY_API_KEY="")
     assert done.returncode == 2
     assert "TALLY_API_KEY" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_key_never_reaches_logs_output_or_database(settings, tmp_path: Path):
-    done = _bibia(settings, "-v", "sync")
+    done = bibia_cli(settings, "-v", "sync")
     assert done.returncode == 0, done.stderr
     key = settings.tally_api_key
     assert key and key not in done.stdout + done.stderr

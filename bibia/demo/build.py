@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import yaml
 
 from bibia.demo import DEMO_FORM_ID, DEMO_FORM_PATH
 from bibia.demo.projects import DEFAULTS, PARTIAL, PROJECTS
+from schemas.times import iso_z
 from transforms.normalise import luhn_ok
 
 TAXONOMY = Path(__file__).resolve().parents[2] / "schemas" / "taxonomy.yaml"
@@ -121,6 +124,44 @@ def siret_for(siren: str, typed: str | None = None) -> str:
     if typed == "dotted":
         return f"{base[:3]}.{base[3:6]}.{base[6:9]}.{base[9:]}"
     return base
+
+
+def as_submission(
+    sid: str,
+    submitted_at: datetime,
+    answers: dict[str, Any],
+    *,
+    respondent: str,
+    response_id: Callable[[str], str],
+    option_ids: bool = False,
+    key: str = "answer",
+    unmapped: Any = None,
+    hidden: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A completed submission on the demo form's questions, in the API's shape: `answers` by
+    field (None: unanswered); choices as option ids (`option_ids`, as webhooks send them) or
+    texts; each answer under `key` (`answer`, or `value` as one documentation page says);
+    `unmapped`: the answer to the question that feeds no field; `hidden`: the hidden fields
+    the form's link filled."""
+    responses = []
+    for qid, _title, qtype, field, _vocabulary in QUESTIONS:
+        value = answers.get(field) if field else unmapped
+        if value is None:
+            continue
+        if option_ids and qtype in CHOICE_TYPES:
+            items = value if isinstance(value, list) else [value]
+            value = [option_id(qid, item) for item in items]
+        responses.append({"id": response_id(qid), "questionId": qid, key: value})
+    if hidden:
+        responses.append({"id": response_id(HIDDEN[0]), "questionId": HIDDEN[0], "answer": hidden})
+    return {
+        "id": sid,
+        "formId": DEMO_FORM_ID,
+        "respondentId": respondent,
+        "isCompleted": True,
+        "submittedAt": iso_z(submitted_at),
+        "responses": responses,
+    }
 
 
 def options_by_vocabulary() -> dict[str, list[str]]:

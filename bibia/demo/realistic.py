@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bibia.demo.build import CHOICE_TYPES, QUESTIONS, option_id, options_by_vocabulary
+from bibia.demo.build import as_submission, options_by_vocabulary
 from bibia.demo.synthetic import demo_shape
 from transforms.normalise import luhn_ok
 
@@ -219,25 +219,15 @@ class RealisticForm:
                 answers["nom_projet"] = None
             else:
                 answers["coll_type"] = rng.choice(["Groupement", "Pays", "Association"])
-        responses = []
-        for qid, _title, qtype, field, _v in QUESTIONS:
-            value = answers.get(field) if field else rng.choice(["Oui", "Non"])
-            if value is None:
-                continue
-            if qtype in CHOICE_TYPES and index % 10 == 1:  # option ids, as webhooks send
-                items = value if isinstance(value, list) else [value]
-                value = [option_id(qid, v) for v in items if isinstance(v, str)]
-            responses.append({"id": f"{index:x}{qid[1:3]}", "questionId": qid, "answer": value})
-        stamp = submitted_at.astimezone(UTC)
-        return {
-            "id": f"{prefix}{index:07d}",
-            "formId": "bibiaD",
-            "respondentId": f"u{index % 9_000}",
-            "isCompleted": True,
-            "submittedAt": stamp.strftime("%Y-%m-%dT%H:%M:%S.")
-            + f"{stamp.microsecond // 1000:03d}Z",
-            "responses": responses,
-        }
+        return as_submission(
+            f"{prefix}{index:07d}",
+            submitted_at,
+            answers,
+            respondent=f"u{index % 9_000}",
+            response_id=lambda qid: f"{index:x}{qid[1:3]}",
+            option_ids=index % 10 == 1,  # as webhooks send them
+            unmapped=rng.choice(["Oui", "Non"]),
+        )
 
     def form(self, n: int, start: datetime | None = None, prefix: str = "r") -> dict[str, Any]:
         """The demo form's questions with `n` submissions, one every 30 s from `start`."""

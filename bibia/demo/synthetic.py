@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bibia.demo import DEMO_FORM_PATH
-from bibia.demo.build import CHOICE_TYPES, QUESTIONS, option_id, options_by_vocabulary, siret_for
+from bibia.demo.build import as_submission, options_by_vocabulary, siret_for
 
 _WORDS = [
     "données",
@@ -111,25 +111,16 @@ def submission(
         "donnees_acces": [rng.choice(vocab["donnees_acces"][:3])],
         "url_ressources": None,
     }
-    responses = []
-    for qid, _title, qtype, field, _v in QUESTIONS:
-        value = answers.get(field) if field else "Oui"
-        if value is None:
-            continue
-        if qtype in CHOICE_TYPES and index % 3 == 1:
-            items = value if isinstance(value, list) else [value]
-            value = [option_id(qid, v) for v in items]
-        key = "value" if index % 4 == 3 else "answer"
-        responses.append({"id": f"r{index}{qid}", "questionId": qid, key: value})
-    stamp = submitted_at.astimezone(UTC)
-    return {
-        "id": f"{prefix}{index:07d}",
-        "formId": "bibiaD",
-        "respondentId": f"u{index % 5000}",
-        "isCompleted": True,
-        "submittedAt": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
-        "responses": responses,
-    }
+    return as_submission(
+        f"{prefix}{index:07d}",
+        submitted_at,
+        answers,
+        respondent=f"u{index % 5000}",
+        response_id=lambda qid: f"r{index}{qid}",
+        option_ids=index % 3 == 1,
+        key="value" if index % 4 == 3 else "answer",
+        unmapped="Oui",
+    )
 
 
 def synthetic_form(
