@@ -200,7 +200,18 @@ def export_stamps(folder: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def environment(tally_url: str, work: Path) -> dict[str, str]:
+def checkout(rev: str, into: Path) -> Path:
+    """The files of bibia at `rev` (a commit of this repository), to measure side by side."""
+    tree = into / f"bibia-{rev}"
+    tree.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def environment(tally_url: str, work: Path, code: Path = ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "BIBIA_"))}
     env.pop("PREFECT_API_URL", None)
     env.update(
@@ -214,7 +225,7 @@ def environment(tally_url: str, work: Path) -> dict[str, str]:
         BIBIA_ENRICHMENT="off",
         DO_NOT_TRACK="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=str(code),  # which bibia runs: this tree, or one checked out
     )
     return env
 
@@ -244,12 +255,17 @@ def measure_size(
     with_dlt: bool,
     prefect: str | None = None,
     full: bool = True,
+    compare: dict[str, Path] | None = None,
 ) -> dict[str, Measure]:
+    """Every measurement at N (`full`: else (b) only); `compare`: other trees of bibia (label
+    -> folder) whose (b) and (c) are measured too, on the same server, in the same run."""
     form, later = forms(profile, n, knobs)
     base = serve(form)
     grown = serve(dict(form, submissions=form["submissions"] + later))
     del form, later
     results = {k: Measure() for k in ("a", "b", "p", "c", "n", "d", "h", "s", "e")}
+    for label in compare or {}:
+        results[f"b@{label}"], results[f"c@{label}"] = Measure(), Measure()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
@@ -298,6 +314,14 @@ def measure_size(
                     + len(set(before) - set(after))
                 )
                 measure("d", [*BIBIA, "-v", "rebuild"], env_c, incremental)
+                for label, code in (compare or {}).items():
+                    other = tmp_path / f"other{i}"
+                    other.mkdir()
+                    env_o = environment(base.url, other, code)
+                    measure(f"b@{label}", [*BIBIA, "-v", "sync", "--full"], env_o, other)
+                    env_o = environment(grown.url, other, code)
+                    measure(f"c@{label}", [*BIBIA, "-v", "sync"], env_o, other)
+                    shutil.rmtree(other)
                 measure("h", [*BIBIA, "--help"], env_c, incremental, False)
                 measure("s", [*BIBIA, "status"], env_c, incremental, False)
                 if with_dlt:
@@ -356,6 +380,32 @@ def table(title: str, results: dict[str, Measure]) -> list[str]:
             f"{', '.join(fmt(w, digits) for w in m.wall)} |"
         )
     return lines
+
+
+def side_by_side(rev: str, profile: str, r: dict[str, Measure]) -> list[str]:
+    """(b) and (c) of this tree and of bibia at `rev`, measured in the same run."""
+    lines = [
+        f"Side by side with bibia at {rev} (same server, same run):",
+        "",
+        "| profile | measurement | this tree | at " + rev[:9] + " |",
+        "|---|---|---:|---:|",
+    ]
+    for key, what in (("b", "(b) full sync, wall s"), ("c", "(c) 100 new, pipeline s")):
+        here, there = r[key], r[f"{key}@{rev}"]
+        values = (here.wall, there.wall) if key == "b" else (here.pipeline, there.pipeline)
+        lines.append(
+            f"| {profile} | {what} | {fmt(Measure.median(values[0]), 2)} | "
+            f"{fmt(Measure.median(values[1]), 2)} |"
+        )
+    lines.append(
+        f"| {profile} | (b) peak memory, MiB | {fmt(here_peak(r, 'b'), 0)} | "
+        f"{fmt(here_peak(r, f'b@{rev}'), 0)} |"
+    )
+    return lines
+
+
+def here_peak(r: dict[str, Measure], key: str) -> float | None:
+    return Measure.median(r[key].rss_mib)
 
 
 def verdict(met: bool) -> str:
@@ -433,6 +483,13 @@ def main() -> None:
         help="a second profile, measured at N too",
     )
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument(
+        "--compare",
+        metavar="REV",
+        action="append",
+        default=[],
+        help="also measure (b) and (c) of bibia at this commit, side by side (repeatable)",
+    )
     parser.add_argument("--write", type=Path, help="write the report to this Markdown file")
     parser.add_argument(
         "--prefect",
@@ -457,12 +514,22 @@ def main() -> None:
             raise SystemExit(
                 "dlt is a benchmark-only dependency: run `python3 run.py bench`"
             ) from None
-    main_results = measure_size(args.n, args.repeat, args.profile, knobs, with_dlt, args.prefect)
-    report = table(f"Profile {args.profile}, N = {args.n:,} submissions", main_results)
-    second = None
-    if args.also not in ("none", args.profile):
-        second = measure_size(args.n, args.repeat, args.also, knobs, with_dlt=False)
-        report += ["", *table(f"Profile {args.also}, N = {args.n:,} submissions", second)]
+    with tempfile.TemporaryDirectory() as trees:
+        compare = {rev: checkout(rev, Path(trees)) for rev in args.compare}
+        main_results = measure_size(
+            args.n, args.repeat, args.profile, knobs, with_dlt, args.prefect, compare=compare
+        )
+        report = table(f"Profile {args.profile}, N = {args.n:,} submissions", main_results)
+        second = None
+        if args.also not in ("none", args.profile):
+            second = measure_size(
+                args.n, args.repeat, args.also, knobs, with_dlt=False, compare=compare
+            )
+            report += ["", *table(f"Profile {args.also}, N = {args.n:,} submissions", second)]
+    for rev in args.compare:
+        report += ["", *side_by_side(rev, args.profile, main_results)]
+        if second is not None:
+            report += side_by_side(rev, args.also, second)[2:]
     big = None
     if args.big:
         big = measure_size(args.big, 1, args.profile, knobs, with_dlt=False, full=False)

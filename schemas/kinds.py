@@ -26,7 +26,7 @@ class Kind:
     table_schema: dict[str, Any]  # its Table Schema field (type, format) in a CSV export
     csv: str  # how a CSV cell renders it: "text" (formulas neutralised), "list", "number"
     python: tuple[type, ...]  # what a record holds for it (besides None)
-    pandas: str = "object"  # the dtype a validated frame gives it
+    pandas: str = "str"  # the dtype a validated frame gives it
     normaliser: str | None = None  # a function of transforms.normalise (None: not typed in)
     check: str | None = None  # a check of transforms.validate (None: any value of the type)
     parquet_schema: dict[str, Any] | None = None  # its Table Schema field in a Parquet export
@@ -44,6 +44,7 @@ def _kind(name: str, **declared: Any) -> Kind:
         "table_schema": _TEXT,
         "csv": "text",
         "python": (str,),
+        "pandas": "str",
     }
     return Kind(name=name, **{**defaults, **declared})
 
@@ -87,6 +88,7 @@ KINDS: dict[str, Kind] = {
             parquet_schema={"type": "any", "bibia:parquetType": "list<string>"},
             csv="list",
             python=(list,),
+            pandas="object",
             normaliser="enum_list",
             check="vocabulary",
             repeats=True,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 from schemas.kinds import KINDS
 from schemas.project import DROP, ProjectVersion, columns_meta
@@ -97,14 +98,24 @@ def validation_schema(taxonomy: Taxonomy) -> pa.DataFrameSchema:
 
 
 def frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Records as the frame pandera validates, each column with its kind's dtype."""
-    columns = columns_meta()
-    return pd.DataFrame(
-        {
-            name: pd.Series([r[name] for r in records], dtype=KINDS[col.metadata["kind"]].pandas)
-            for name, col in columns.items()
-        }
-    )
+    """Records as the frame pandera validates, each column with its kind's dtype. Text goes
+    through Arrow, which refuses anything that is not a text (a bug), as fast as it reads it."""
+    columns = {}
+    for name, col in columns_meta().items():
+        values = [r[name] for r in records]
+        dtype = KINDS[col.metadata["kind"]].pandas
+        if dtype == "str":
+            try:
+                strict = pyarrow.array(values, pyarrow.string())
+            except (pyarrow.ArrowTypeError, pyarrow.ArrowInvalid) as exc:
+                raise TypeError(
+                    f"column {name}: a value that is not a text (a bibia bug: a normaliser or a "
+                    f"record builder returned the wrong type): {exc}"
+                ) from None
+            columns[name] = pd.Series(pd.array(strict, dtype="str"))
+        else:
+            columns[name] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(columns)
 
 
 def _show(value: Any) -> str | None:
