@@ -2,7 +2,8 @@
 """Run anything in bibia's locked environment, on a machine that only has Python 3.11+.
 
     python3 run.py bibia sync --demo     # the pipeline on the bundled demo form
-    python3 run.py check                 # every check: ruff, mypy, pytest
+    python3 run.py check                 # every check: ruff, mypy, pytest (Chromium installed
+                                         # first when missing, as root: the browser tests)
     python3 run.py bench [options]       # benchmarks/run.py, with its own dependencies (dlt)
     python3 run.py <command...>          # any command inside the environment
 
@@ -13,6 +14,7 @@ versions of uv.lock into .venv/. Standard library only.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -51,6 +53,32 @@ def _uv() -> Path:
     return binary
 
 
+def _browser() -> int:
+    """The browser tests drive Debian's Chromium: installed here when missing, as root."""
+    if (shutil.which("chromium") or shutil.which("chromium-browser")) and shutil.which(
+        "chromedriver"
+    ):
+        return 0
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("run.py: installing Chromium and its driver (Debian packages, once)", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
+        ):
+            done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL)
+            if done.returncode:
+                print(f"run.py: `{' '.join(command)}` failed", file=sys.stderr)
+                return done.returncode
+        return 0
+    print(
+        "run.py: the browser tests need Chromium: install it with "
+        "`sudo apt-get install chromium chromium-driver` (Debian, Ubuntu), then run again",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before any check
         print("bibia needs Python 3.11 or newer", file=sys.stderr)
@@ -72,6 +100,8 @@ def main(argv: list[str]) -> int:
         return sync.returncode
     if argv[0] == "bench":
         argv = ["python", "-m", "benchmarks.run", *argv[1:]]
+    if argv == ["check"] and (missing := _browser()):
+        return missing
     commands = CHECKS if argv == ["check"] else [argv]
     for command in commands:
         print(f"run.py: {' '.join(command)}", file=sys.stderr, flush=True)

@@ -263,7 +263,7 @@ def measure_size(
     base = serve(form)
     grown = serve(dict(form, submissions=form["submissions"] + later))
     del form, later
-    results = {k: Measure() for k in ("a", "b", "p", "c", "n", "d", "h", "s", "e")}
+    results = {k: Measure() for k in ("a", "b", "p", "c", "n", "d", "w", "h", "s", "e")}
     for label in compare or {}:
         results[f"b@{label}"], results[f"c@{label}"] = Measure(), Measure()
     try:
@@ -314,6 +314,7 @@ def measure_size(
                     + len(set(before) - set(after))
                 )
                 measure("d", [*BIBIA, "-v", "rebuild"], env_c, incremental)
+                measure("w", [*BIBIA, "site", "--all"], env_c, incremental, False)
                 for label, code in (compare or {}).items():
                     other = tmp_path / f"other{i}"
                     other.mkdir()
@@ -351,6 +352,7 @@ LABELS = {
     "c": "(c) `bibia sync`, 100 new submissions into N",
     "n": "(n) `bibia sync`, nothing new",
     "d": "(d) `bibia rebuild`",
+    "w": "(w) `bibia site --all`: every page of both editions rendered again",
     "h": "(s) `bibia --help`",
     "s": "(s) `bibia status`",
     "e": "(e) dlt `rest_api` -> DuckDB (extract and load only)",
@@ -438,7 +440,8 @@ def targets(
         f"{verdict(bool(commit is not None and commit <= 1.5))}",
         f"- peak memory, worker included, {fmt(peak, 0)} MiB; target <= 512 MiB: "
         f"{verdict(bool(peak and peak <= 512))}",
-        f"- 100 new into {n:,}: {fmt(c, 2)} s of pipeline work; target <= 1 s: "
+        f"- 100 new into {n:,}: {fmt(c, 2)} s of pipeline work, of which the site "
+        f"{fmt(r['c'].step('site'), 2)} s; target <= 1 s: "
         f"{verdict(bool(c is not None and c <= 1))}",
         f"- nothing new: {fmt(nothing, 2)} s, {rewritten} file(s) rewritten; target <= 0.3 s and "
         f"none: {verdict(bool(nothing is not None and nothing <= 0.3 and rewritten == 0))}",

@@ -35,6 +35,17 @@ def _parser() -> argparse.ArgumentParser:
         "rebuild", help="re-derive every table and export from the raw submissions"
     )
     rebuild.add_argument("--demo", action="store_true", help="the demo's warehouse")
+    site = sub.add_parser(
+        "site",
+        help="render the site (public and members' editions) and the current site's feed "
+        "again from the published exports (a sync does it whenever its exports change)",
+    )
+    site.add_argument(
+        "--all",
+        action="store_true",
+        help="render every project's page, even those published from the same inputs",
+    )
+    site.add_argument("--demo", action="store_true", help="the demo's exports")
     serve = sub.add_parser("serve", help="run sync on a schedule through a Prefect server")
     when = serve.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", metavar="EXPR", help='cron expression, e.g. "0 * * * *"')
@@ -105,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bibia import commands
 
             return commands.rebuild(settings, demo=args.demo)
+        if args.command == "site":
+            from bibia import commands
+
+            return commands.site(settings, everything=args.all)
         if args.command == "serve":
             from bibia import commands
 

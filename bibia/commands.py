@@ -92,6 +92,20 @@ def rebuild(settings: Settings, demo: bool = False) -> int:
     return _run(settings, "rebuild", demo=demo)
 
 
+def site(settings: Settings, everything: bool = False) -> int:
+    from bibia.site.publish import publish_site
+
+    written, rendered = publish_site(settings, everything)
+    folder = settings.export_dir
+    print(
+        f"site: {written} files rewritten ({rendered} project pages rendered again); "
+        f"public edition in {folder / 'public' / 'site'}, members' edition in "
+        f"{folder / 'restricted' / 'site'}, the current site's feed in "
+        f"{folder / 'public' / 'datami'}"
+    )
+    return 0
+
+
 def serve(settings: Settings, cron: str | None, interval: float | None, full: bool) -> int:
     """Serve the sync flow as a deployment with this schedule, until interrupted. Scheduled
     runs execute here, in subprocesses that inherit this environment (TALLY_*, BIBIA_*)."""

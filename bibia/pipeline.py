@@ -35,6 +35,8 @@ from bibia.enrichment.enricher import Enricher
 from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
 from bibia.runtime import give_back_memory, prepare_process
 from bibia.settings import Settings
+from bibia.site.build import code_fingerprint
+from bibia.site.publish import site_settings, stage_site
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
 from bibia.worker import Pending, Worker
 from schemas.errors import BibiaError, TallyError
@@ -166,6 +168,7 @@ class RunContext:
     since: HeldSince = field(default_factory=dict)  # rebuild: the quarantine as it was
     derived: int = 0  # submissions derived in this run
     corrected_derived: set[str] = field(default_factory=set)  # ...of those a curator corrected
+    fingerprint: str | None = None  # what the staged exports were made with, besides data
 
     @property
     def changed(self) -> bool:
@@ -271,27 +274,38 @@ def _stage(ctx: RunContext) -> StagedExport | None:
     try:
         clean_stale_staging(settings.export_dir)
         staged = stage_exports(ctx.con, settings.export_dir, report.run_id, ctx.taxonomy)
+    except (OSError, duckdb.IOException) as exc:
+        raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
+    ctx.fingerprint = fingerprint
+    report.exported = staged.rows
+    return staged
+
+
+def _site(ctx: RunContext, staged: StagedExport) -> None:
+    """Stage the site's editions and the feed beside the exports, from the staged files; then
+    record what the publication holds (in the run's transaction)."""
+    settings, report = ctx.settings, ctx.report
+    try:
+        stage_site(staged, staged.staging, ctx.taxonomy, site_settings(settings), ctx.con)
         staged.record(ctx.con, report.run_id, report.started_at)
     except (OSError, duckdb.IOException) as exc:
-        import traceback
-
-        traceback.print_exc()
-        raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
-    record_export_fingerprint(ctx.con, fingerprint, report.run_id)
-    report.exported = staged.rows
+        raise BibiaError(f"cannot write the site in {settings.export_dir}: {exc}") from exc
+    assert ctx.fingerprint is not None
+    record_export_fingerprint(ctx.con, ctx.fingerprint, report.run_id)
     report.files_written = len(staged.changed) + len(staged.removed)
-    return staged
 
 
 def export_fingerprint(ctx: RunContext) -> str:
     """What the exports are made of besides the data: the taxonomy, the mapping, the curators'
-    decisions, how links are made, and bibia's own version."""
+    decisions, how links are made, the site's code and settings, and bibia's own version."""
     settings = ctx.settings
     parts = [
         Path(settings.taxonomy_path).read_bytes(),
         Path(settings.mapping_path).read_bytes(),
         ctx.decisions.fingerprint().encode(),
         str(settings.tally_form_url).encode(),
+        f"{settings.site_tiles}\0{settings.site_attribution}".encode(),
+        code_fingerprint().encode(),
         __version__.encode(),
     ]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()
@@ -469,7 +483,7 @@ def run_job(
 ) -> RunReport:
     """`kind`: `sync`, `sync_full` or `rebuild`. Each step runs through `step(name, fn, *args)`:
     fetch_form, fetch_page (ahead of the rest), land, derive, enrich, load (per batch of pages),
-    export (staged aside), then publish after the commit."""
+    export and site (staged aside), then publish after the commit."""
     totals: dict[str, float] = {}
     step = timed(with_failpoint(step, settings.failpoint), totals)
     if kind != "rebuild":
@@ -502,6 +516,8 @@ def run_job(
             give_back_memory()
             con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
             staged = step("export", _stage, ctx)
+            if staged is not None:
+                step("site", _site, ctx, staged)
             timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
             if staged is not None:
                 step("publish", staged.publish)

@@ -48,6 +48,9 @@ class Settings:
     enrichment_timeout_seconds: float = 10.0
     enrichment_backoff_seconds: float = 0.5
     progress: bool | None = None  # None: only when stderr is a terminal
+    # the site's map background: a tile URL template ({s}, {z}, {x}, {y}, {r}); empty: none
+    site_tiles: str = "https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/{y}{r}.png"
+    site_attribution: str = "© OpenStreetMap contributors © CARTO"
 
     def __repr__(self) -> str:  # the key never appears, even in a repr
         shown = {k: v for k, v in self.__dict__.items() if k != "tally_api_key"}
@@ -107,6 +110,8 @@ class Settings:
             geo_api_url=url("GEO_API_URL", cls.geo_api_url),
             ban_api_url=url("BAN_API_URL", cls.ban_api_url),
             enrichment_requests_per_second=number("ENRICHMENT_REQUESTS_PER_SECOND", 5.0),
+            site_tiles=env.get("BIBIA_SITE_TILES", cls.site_tiles).strip(),
+            site_attribution=env.get("BIBIA_SITE_ATTRIBUTION", cls.site_attribution).strip(),
         )
 
     def form_url(self, form_id: str) -> str:

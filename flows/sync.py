@@ -3,7 +3,8 @@
 Each step of `bibia.pipeline.run_job` runs as a Prefect task: `fetch_form` and `fetch_page` (the
 only ones that talk to Tally, so the only ones with task retries; the next page is fetched while
 the current one is processed), then per page `land`, `derive`, `enrich` (best effort: its HTTP
-client retries, then the run goes on from the cache) and `load`; `export` and `publish` once.
+client retries, then the run goes on from the cache) and `load`; `export`, `site` and `publish`
+once each.
 Every task is side-effecting, so none is cached and no result is persisted.
 
 Flow parameters hold nothing secret: the settings come from the environment of the process that

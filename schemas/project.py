@@ -74,15 +74,15 @@ class ProjectVersion(pa.DataFrameModel):
 
     projet_id: Series[str] = column(
         "Identifiant du projet",
-        "Stable identifier of the project: same authority (SIREN) and same project name, "
-        "kept across runs and resubmissions.",
+        "Identifiant stable du projet : même collectivité (SIREN) et même nom de projet, "
+        "conservé d'une mise à jour à l'autre.",
         access=PUBLIC,
         kind="id",
         required=True,
     )
     coll_nom: Series[str] = column(
         "Porteur",
-        "Name of the authority or organisation carrying the project.",
+        "Nom de la collectivité ou de l'organisation qui porte le projet.",
         access=PUBLIC,
         kind="text",
         required=True,
@@ -90,7 +90,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     nom_projet: Series[str] = column(
         "Projet",
-        "Name of the project or service.",
+        "Nom du projet ou du service déployé.",
         access=PUBLIC,
         kind="text",
         required=True,
@@ -98,7 +98,8 @@ class ProjectVersion(pa.DataFrameModel):
     )
     coll_siret: Series[str] = column(
         "Identifiant SIRET de la collectivité",
-        "SIRET of the authority: 14 digits (9 SIREN + 5 NIC) with a valid Luhn checksum, as text.",
+        "SIRET de la collectivité : 14 chiffres (9 du SIREN, 5 du NIC), clé de Luhn valide, "
+        "en texte.",
         access=PUBLIC,
         kind="siret",
         required=True,
@@ -107,7 +108,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     coll_type: Series[str] = column(
         "Type de collectivité",
-        "Kind of authority (precise kind; its group is `coll_groupe`).",
+        "Type précis de la collectivité.",
         access=PUBLIC,
         kind="enum",
         vocabulary="coll_type",
@@ -117,7 +118,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     projet_date: Series[str] = column(
         "Date de démarrage du projet",
-        "Month the project started, as YYYY-MM.",
+        "Mois de démarrage du projet (AAAA-MM).",
         access=PUBLIC,
         kind="month",
         required=True,
@@ -126,7 +127,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     projet_status: Series[str] = column(
         "Maturité",
-        "Maturity of the project.",
+        "Maturité du projet.",
         access=PUBLIC,
         kind="enum",
         vocabulary="projet_status",
@@ -136,21 +137,21 @@ class ProjectVersion(pa.DataFrameModel):
     )
     status_abandon: Series[str] = column(
         "Description d'un projet abandonné",
-        "Why the project was abandoned.",
+        "Pourquoi le projet a été abandonné : les obstacles rencontrés.",
         access=PUBLIC,
         kind="longtext",
         form_title="Description d'un projet abandonné",
     )
     partenaires: Series[str] = column(
         "Partenaires associés",
-        "Partners of the project, free text.",
+        "Partenaires académiques, experts, techniques ou financeurs, en texte libre.",
         access=PUBLIC,
         kind="text",
         form_title="Partenaires associés",
     )
     usage_description: Series[str] = column(
         "Description globale du service et de ses usages",
-        "What the service does and for whom.",
+        "À quoi sert le service, pour qui, avec quels bénéfices attendus.",
         access=PUBLIC,
         kind="longtext",
         required=True,
@@ -158,7 +159,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     theme: Series[str] = column(
         "Thème principal",
-        "Main theme (Ecolab / Numérique360 nomenclature).",
+        "Thème principal de politique publique (nomenclature Ecolab / Numérique360).",
         access=PUBLIC,
         kind="enum",
         vocabulary="theme",
@@ -168,7 +169,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     sous_theme: Series[object] = column(
         "Sous-thèmes",
-        "Up to two sub-themes.",
+        "Un ou deux sous-thèmes de la nomenclature.",
         access=PUBLIC,
         kind="enum_list",
         vocabulary="sous_theme",
@@ -177,7 +178,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     audience_service: Series[object] = column(
         "Audience du service",
-        "Who the service is for.",
+        "À qui s'adresse le service.",
         access=PUBLIC,
         kind="enum_list",
         vocabulary="audience_service",
@@ -187,7 +188,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     url_infos: Series[str] = column(
         "URL information",
-        "Page describing the project.",
+        "Page qui présente le projet ou donne accès au service.",
         access=PUBLIC,
         kind="url",
         form_title="URL information",
@@ -195,7 +196,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     image_url: Series[str] = column(
         "image",
-        "Logo of the authority.",
+        "Logo de la collectivité qui porte le projet.",
         access=PUBLIC,
         kind="url",
         form_title="image",
@@ -204,28 +205,28 @@ class ProjectVersion(pa.DataFrameModel):
     )
     date: Series[str] = column(
         "Date de mise à jour des informations",
-        "UTC day (YYYY-MM-DD) of the submission of the latest version.",
+        "Jour (UTC, AAAA-MM-JJ) de l'envoi de la dernière version de la fiche.",
         access=PUBLIC,
         kind="day",
         required=True,
     )
     latitude: Series[float] = column(
         "Latitude",
-        "Latitude (WGS84) of the authority's seat, for the map.",
+        "Latitude (WGS84) du siège de la collectivité, pour la carte.",
         access=PUBLIC,
         kind="number",
         nullable=True,
     )
     longitude: Series[float] = column(
         "Longitude",
-        "Longitude (WGS84) of the authority's seat, for the map.",
+        "Longitude (WGS84) du siège de la collectivité, pour la carte.",
         access=PUBLIC,
         kind="number",
         nullable=True,
     )
     projet_contact: Series[str] = column(
         "Contact du service en charge",
-        "E-mail of the team in charge (personal data).",
+        "Adresse e-mail du service en charge (donnée personnelle).",
         access=RESTRICTED,
         kind="email",
         form_title="Contact du service en charge",
@@ -233,14 +234,14 @@ class ProjectVersion(pa.DataFrameModel):
     )
     financement: Series[str] = column(
         "Financement",
-        "Funding scheme (interne, Fonds vert, CRTE, France 2030, FEDER, DIAT...).",
+        "Guichet de financement (interne, Fonds vert, CRTE, France 2030, FEDER, DIAT…).",
         access=RESTRICTED,
         kind="text",
         form_title="Financement",
     )
     budget: Series[str] = column(
         "Budget",
-        "Yearly order of magnitude.",
+        "Ordre de grandeur annuel.",
         access=RESTRICTED,
         kind="enum",
         vocabulary="budget",
@@ -249,7 +250,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     mise_en_oeuvre: Series[str] = column(
         "Développement et mise en œuvre",
-        "How the project was built.",
+        "Comment le projet a été développé.",
         access=RESTRICTED,
         kind="enum",
         vocabulary="mise_en_oeuvre",
@@ -259,7 +260,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     herbergement: Series[str] = column(
         "Hébergement du service",
-        "Where the service runs.",
+        "Où le service et ses données sont hébergés.",
         access=RESTRICTED,
         kind="enum",
         vocabulary="herbergement",
@@ -269,7 +270,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     nom_algorithme: Series[str] = column(
         "Nom de l'algorithme",
-        "Name of the algorithm, or the decision it implements.",
+        "Nom de l'algorithme, ou la décision qu'il met en œuvre.",
         access=RESTRICTED,
         kind="text",
         form_title="Nom de l'algorithme",
@@ -277,21 +278,21 @@ class ProjectVersion(pa.DataFrameModel):
     )
     algorithme_description: Series[str] = column(
         "Description globale de l'algorithme",
-        "What the algorithm does.",
+        "À quoi sert l'algorithme, quelles tâches il accomplit.",
         access=RESTRICTED,
         kind="longtext",
         form_title="Description globale de l'algorithme",
     )
     algorithme_operations: Series[str] = column(
         "Opérations effectuées par l'algorithme",
-        "Operations the algorithm performs.",
+        "Les opérations techniques effectuées par l'algorithme.",
         access=RESTRICTED,
         kind="longtext",
         form_title="Opérations effectuées par l'algorithme",
     )
     type_algorithme: Series[object] = column(
         "Type d'algorithme",
-        "Families of algorithms used.",
+        "Les familles d'algorithmes employées.",
         access=RESTRICTED,
         kind="enum_list",
         vocabulary="type_algorithme",
@@ -301,14 +302,14 @@ class ProjectVersion(pa.DataFrameModel):
     )
     impact_environnement: Series[str] = column(
         "Évaluation de l'impact environnemental",
-        "E.g. a Green Algorithms score.",
+        "Score ou impact environnemental de l'algorithme (par exemple Green Algorithms).",
         access=RESTRICTED,
         kind="longtext",
         form_title="Évaluation de l'impact environnemental",
     )
     donnees_source: Series[object] = column(
         "Source des données",
-        "Where the data comes from.",
+        "Qui fournit les données d'entraînement et d'usage.",
         access=RESTRICTED,
         kind="enum_list",
         vocabulary="donnees_source",
@@ -318,7 +319,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     donnees_acces: Series[object] = column(
         "Mode de collecte et d'accès des données traitées",
-        "How the data is collected.",
+        "Comment les données sont collectées et mises à jour.",
         access=RESTRICTED,
         kind="enum_list",
         vocabulary="donnees_acces",
@@ -328,7 +329,7 @@ class ProjectVersion(pa.DataFrameModel):
     )
     url_ressources: Series[str] = column(
         "URL ressource",
-        "Code, data set, model...",
+        "Lien vers des ressources techniques : code, jeu de données, modèle…",
         access=RESTRICTED,
         kind="url",
         form_title="URL ressource",
@@ -337,7 +338,7 @@ class ProjectVersion(pa.DataFrameModel):
     # -- internal: in the warehouse, never exported -------------------------------------------
     submission_id: Series[str] = column(
         "Identifiant de la soumission",
-        "Tally submission id of this version.",
+        "Identifiant Tally de la soumission de cette version.",
         access=INTERNAL,
         kind="id",
         required=True,
@@ -345,38 +346,38 @@ class ProjectVersion(pa.DataFrameModel):
     )
     submitted_at: Series[pd.Timestamp] = column(
         "Soumis le (UTC)",
-        "When Tally received this version.",
+        "Quand Tally a reçu cette version.",
         access=INTERNAL,
         kind="timestamp",
         required=True,
     )
     coll_groupe: Series[str] = column(
         "Groupe de collectivité",
-        "Group of `coll_type` (Commune, EPCI, Département, Région, Syndicat, Opérateur).",
+        "Groupe du type de collectivité (Commune, EPCI, Département, Région, Syndicat, Opérateur).",
         access=INTERNAL,
         kind="text",
         nullable=True,
     )
     extra: Series[str] = column(
         "Autres réponses",
-        "JSON object of the answers to questions mapped to no field, by question title.",
+        "Objet JSON des réponses aux questions qui n'alimentent aucun champ, par question.",
         access=INTERNAL,
         kind="json",
         nullable=True,
     )
     lien_correction: Series[str] = column(
         "Lien de correction",
-        "The form's link that carries this version's reference (and, where the form accepts "
-        "them, its answers): what the authority follows to update its entry without creating "
-        "a duplicate.",
+        "Le lien du formulaire qui porte la référence de cette version (et, quand le "
+        "formulaire les accepte, ses réponses) : la collectivité le suit pour mettre sa fiche "
+        "à jour sans créer de doublon.",
         access=RESTRICTED,
         kind="url",
         nullable=True,
     )
     projet_ref: Series[str] = column(
         "Référence de correction",
-        "The submission this one updates, as carried by the correction link's hidden field: "
-        "it makes this submission a version of that one's project.",
+        "La soumission que celle-ci met à jour, portée par le champ caché du lien de "
+        "correction : elle en fait une version du même projet.",
         access=INTERNAL,
         kind="id",
         nullable=True,
@@ -384,8 +385,8 @@ class ProjectVersion(pa.DataFrameModel):
     )
     curation: Series[str] = column(
         "Corrections des curateurs",
-        "JSON object, field -> the curator's decision that set it (decision_id, by, at, "
-        "reason, typed: what the contributor had answered).",
+        "Objet JSON : champ -> la décision de curation qui l'a fixé (decision_id, by, at, "
+        "reason, typed : ce que le contributeur avait répondu).",
         access=INTERNAL,
         kind="json",
         nullable=True,

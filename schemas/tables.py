@@ -446,6 +446,14 @@ class PublishedFile(pa.DataFrameModel):
     published_at: Series[pd.Timestamp] = column(
         "Publié le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
     )
+    made_from: Series[str] = column(
+        "Fait à partir de",
+        "sha256 of what the file was made from (a project's page: its row, the site's code, "
+        "the edition, the taxonomy's version); NULL: made anew at each publication.",
+        access=INTERNAL,
+        kind="text",
+        nullable=True,
+    )
 
 
 class ExportInputs(pa.DataFrameModel):

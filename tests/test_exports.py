@@ -76,11 +76,13 @@ FILES = ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json")
 
 
 def export_bytes(export_dir: Path) -> dict[str, bytes]:
-    """What readers see: the published files (not a staging folder set aside)."""
+    """What readers see: every published file, site and feed included (not a staging folder
+    set aside)."""
     return {
         str(p.relative_to(export_dir)): p.read_bytes()
         for access in (PUBLIC, RESTRICTED)
-        for p in sorted((export_dir / access).iterdir())
+        for p in sorted((export_dir / access).rglob("*"))
+        if p.is_file()
     }
 
 
@@ -91,14 +93,16 @@ def test_column_lists_follow_the_contract():
 
 def assert_public_is_clean(export_dir: Path) -> None:
     public = export_dir / "public"
-    assert sorted(p.name for p in public.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in public.iterdir()) == sorted([*FILES, "datami", "site"])
     with open(public / "bibliotheque_ia.csv", encoding="utf-8", newline="") as handle:
         assert next(csv.reader(handle)) == CONTRACT_PUBLIC
     assert pq.read_schema(public / "bibliotheque_ia.parquet").names == CONTRACT_PUBLIC
     package = json.loads((public / "datapackage.json").read_text(encoding="utf-8"))
     for resource in package["resources"]:
         assert [f["name"] for f in resource["schema"]["fields"]] == CONTRACT_PUBLIC
-    for path in public.iterdir():
+    files = [p for p in public.rglob("*") if p.is_file()]
+    assert len(files) > len(FILES) + 30  # the site's pages and the feed are looked at too
+    for path in files:
         data = path.read_bytes()
         if path.suffix == ".parquet":  # look inside: every value, not the compressed bytes
             data = pd.read_parquet(path).to_json(force_ascii=False).encode()
@@ -254,7 +258,9 @@ def assert_exports_readable(export_dir: Path, rows: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "target", ["export", "publish"], ids=["failing-before-the-commit", "failing-after-the-commit"]
+    "target",
+    ["export", "site", "publish"],
+    ids=["failing-in-the-export", "failing-in-the-site", "failing-after-the-commit"],
 )
 def test_a_failed_run_leaves_the_previous_exports_complete(settings, emulator, target):
     first = run_job(settings, "sync")
@@ -333,7 +339,7 @@ def test_a_sync_that_finds_nothing_new_rewrites_nothing_and_says_so(settings):
     assert "nothing new" in line and "the exports are left as they were" in line
     assert file_stamps(settings.export_dir) == before
     written = query(settings, "SELECT files_written FROM sync_runs ORDER BY started_at")
-    assert written == [(7,), (0,)]  # both exports (3 files each) and quarantine.csv; nothing
+    assert written == [(len(before),), (0,)]  # every file (exports, site, feed); then none
 
 
 def test_only_the_files_whose_bytes_change_are_rewritten(settings, emulator):
@@ -354,10 +360,19 @@ def test_only_the_files_whose_bytes_change_are_rewritten(settings, emulator):
     report = run_job(settings, "sync_full")
     assert report.updated == 1
     after = file_stamps(settings.export_dir)
-    assert after["public/bibliotheque_ia.csv"] == before["public/bibliotheque_ia.csv"]
-    assert after["public/bibliotheque_ia.parquet"] == before["public/bibliotheque_ia.parquet"]
-    assert after["restricted/bibliotheque_ia.csv"] != before["restricted/bibliotheque_ia.csv"]
-    assert report.files_written == 2  # the restricted CSV and Parquet
+    assert set(after) == set(before)
+    ((projet_id,),) = query(
+        settings, "SELECT projet_id FROM projects WHERE submission_id = ?", [sid]
+    )
+    changed = {name for name in after if after[name] != before[name]}
+    assert changed == {  # the restricted files, where they are copied, and the project's page
+        "restricted/bibliotheque_ia.csv",
+        "restricted/bibliotheque_ia.parquet",
+        "restricted/site/donnees/bibliotheque_ia.csv",
+        "restricted/site/donnees/bibliotheque_ia.parquet",
+        f"restricted/site/projets/{projet_id}.html",
+    }
+    assert report.files_written == len(changed)
 
 
 def test_a_publication_undone_after_the_commit_is_repaired_by_the_next_run(settings):

@@ -164,7 +164,7 @@ def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, se
 @pytest.mark.prefect_server
 def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(prefect_server, settings):
     run_job(settings, "sync")
-    before = {p.name: p.read_bytes() for p in (settings.export_dir / "public").iterdir()}
+    before = files_of(settings.export_dir / "public")
     done = bibia_cli(
         settings, "sync", "--full", timeout=180, BIBIA_FAILPOINT="export", **prefect_server
     )
@@ -178,19 +178,19 @@ def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(prefect_server, sett
         settings, "SELECT status, error FROM sync_runs ORDER BY started_at DESC LIMIT 1"
     )
     assert status == "failed" and "BIBIA_FAILPOINT" in error
-    after = {p.name: p.read_bytes() for p in (settings.export_dir / "public").iterdir()}
+    after = files_of(settings.export_dir / "public")
     assert after == before
 
 
 def test_a_failed_export_without_prefect_exits_1_with_one_line(settings):
     run_job(settings, "sync")
-    before = {p.name: p.read_bytes() for p in (settings.export_dir / "restricted").iterdir()}
+    before = files_of(settings.export_dir / "restricted")
     done = bibia_cli(settings, "sync", "--full", BIBIA_FAILPOINT="export")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "bibia: step export failed on purpose (BIBIA_FAILPOINT=export)"
     ]
-    after = {p.name: p.read_bytes() for p in (settings.export_dir / "restricted").iterdir()}
+    after = files_of(settings.export_dir / "restricted")
     assert after == before
 
 
@@ -310,3 +310,7 @@ def test_prefect_yaml_deploys_the_real_flows():
         assert isinstance(target, Flow)
         assert set(deployment.get("parameters", {})) <= set(target.parameters.properties)
         assert deployment["concurrency_limit"] == 1
+
+
+def files_of(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}

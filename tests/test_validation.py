@@ -72,6 +72,10 @@ POLICY = [
     ),  # at most two
     ("url_infos", "Service accessible sur l'intranet uniquement", DROP, None),
     ("url_infos", "www.sicoval.fr/eau", OK, "https://www.sicoval.fr/eau"),
+    ("url_infos", "http://localhost:8080/x", DROP, None),  # no domain
+    ("url_infos", "https://sicoval.fr:8443/eau", OK, "https://sicoval.fr:8443/eau"),
+    ("image_url", "javascript:window.x=1", DROP, None),  # a script, not an address
+    ("image_url", "javascript:alert(document.cookie)", DROP, None),
     ("image_url", None, DROP, None),  # expected: published without a logo, with a warning
     ("image_url", "logo de la ville", DROP, None),
     ("projet_contact", "service numérique, poste 4521", DROP, None),

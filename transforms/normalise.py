@@ -22,7 +22,7 @@ _MONTH_FORMS = (
     (re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$"), "dmy"),  # JJ/MM/AAAA, M/D/YYYY
 )
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
-URL_PATTERN = r"^https?://[^\s/?#@]+\.[^\s/?#@]+(?:[/?#]\S*)?$"
+URL_PATTERN = r"^https?://(?:[\w-]+\.)+[\w-]+(?::\d{1,5})?(?:[/?#]\S*)?$"
 _LABEL = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
 EMAIL_PATTERN = rf"^[a-z0-9!#$%&'*+/=?^_`{{|}}~.\-]+@{_LABEL}(?:\.{_LABEL})+$"
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"

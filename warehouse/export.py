@@ -30,7 +30,9 @@ from pyarrow import csv, ipc, parquet
 from schemas.datapackage import EXPORT_NAME, LIST_DELIMITER, datapackage
 from schemas.kinds import KINDS
 from schemas.project import PUBLIC, RESTRICTED, arrow_schema, columns_meta, export_columns
+from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
+from warehouse.db import ids, insert_rows, with_rows
 
 PROJECTS_VIEW = "projects"  # the latest valid version of each project
 CSV_OPTIONS = csv.WriteOptions(include_header=True, delimiter=",", quoting_style="needed")
@@ -47,6 +49,7 @@ class Published:
     sha256: str
     size: int
     mtime_ns: int
+    made_from: str | None = None
 
     def on_disk(self, path: Path) -> bool:
         """The file is still what was published (same size and modification time)."""
@@ -57,19 +60,53 @@ class Published:
         return (found.st_size, found.st_mtime_ns) == (self.size, self.mtime_ns)
 
 
-def published_state(con: duckdb.DuckDBPyConnection) -> dict[str, Published]:
-    return {
-        path: Published(digest, size, mtime)
-        for path, digest, size, mtime in con.execute(
-            "SELECT path, sha256, size, mtime_ns FROM published_files"
+def published_state(
+    con: duckdb.DuckDBPyConnection, paths: list[str] | None = None
+) -> dict[str, Published]:
+    """The files of the last publication (`paths`: only these), as recorded."""
+    sql = "SELECT path, sha256, size, mtime_ns, made_from FROM published_files"
+    if paths is None:
+        found = con.execute(sql).fetchall()
+    else:
+        found = with_rows(
+            con, f"{sql} WHERE path IN (SELECT path FROM incoming)", ids(paths, "path")
         ).fetchall()
+    return {
+        path: Published(digest, size, mtime, made_from)
+        for path, digest, size, mtime, made_from in found
     }
 
 
 def exports_intact(con: duckdb.DuckDBPyConnection, export_dir: Path) -> bool:
     """Every file of the last publication is in place, as published (else: publish again)."""
-    state = published_state(con)
-    return bool(state) and all(p.on_disk(export_dir / path) for path, p in state.items())
+    found = con.execute("SELECT path, size, mtime_ns FROM published_files").fetchall()
+    return bool(found) and all(_same(export_dir, *row) for row in found)
+
+
+def _same(folder: Path, rel: str, size: int, mtime_ns: int) -> bool:
+    try:
+        stat = os.stat(f"{folder}/{rel}")
+    except OSError:
+        return False
+    return (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns)
+
+
+def unchanged(
+    con: duckdb.DuckDBPyConnection, export_dir: Path, made_from: dict[str, str]
+) -> set[str]:
+    """Of these files (path -> digest of what each would be made from), those published from
+    the same inputs and still in place: they need not be made again."""
+    found = with_rows(
+        con,
+        "SELECT path, made_from, size, mtime_ns FROM published_files "
+        "WHERE path IN (SELECT path FROM incoming) AND made_from IS NOT NULL",
+        ids(made_from, "path"),
+    ).fetchall()
+    return {
+        rel
+        for rel, digest, size, mtime in found
+        if made_from[rel] == digest and _same(export_dir, rel, size, mtime)
+    }
 
 
 def last_export_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -92,76 +129,134 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_private(rel: str) -> bool:
+    """Members only: owner-only files and folders."""
+    return rel.startswith(f"{RESTRICTED}/")
+
+
 @dataclass
 class StagedExport:
     """Files written in a staging folder, waiting to be renamed into place. Only the files
     whose bytes differ from what is published are renamed: the others stay as they are, with
-    their modification time."""
+    their modification time. `scope`: the folders this publication makes (None: all of the
+    exports); a published file outside them is left alone."""
 
     staging: Path
     target: Path
     rows: int
+    scope: tuple[str, ...] | None = None
     changed: list[str] = field(default_factory=list)  # relative paths to rename into place
     removed: list[str] = field(default_factory=list)  # published files no export makes now
+    kept: set[str] = field(default_factory=set)  # not staged: published, made from the same
+    made_from: dict[str, str] = field(default_factory=dict)  # path -> digest of its inputs
+    digests: dict[str, str] = field(default_factory=dict)  # sha256 of files written by `write`
+    _folders: set[str] = field(default_factory=set)  # made in the staging folder
+
+    def write(self, rel: str, content: bytes) -> None:
+        """Stage one file (owner-only under `restricted/`)."""
+        folder, _, _ = rel.rpartition("/")
+        if folder not in self._folders:
+            (self.staging / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._folders.add(folder)
+        mode = 0o600 if is_private(rel) else 0o644
+        handle = os.open(f"{self.staging}/{rel}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        self.digests[rel] = hashlib.sha256(content).hexdigest()
 
     def files(self) -> list[str]:
-        return sorted(
-            str(path.relative_to(self.staging))
-            for path in self.staging.rglob("*")
-            if path.is_file() and ".sort" not in path.parts
-        )
+        top = str(self.staging)
+        found = []
+        for folder, subfolders, names in os.walk(top):
+            subfolders[:] = [d for d in subfolders if d != ".sort"]
+            rel = folder[len(top) + 1 :]
+            found += [f"{rel}/{name}" if rel else name for name in names]
+        return sorted(found)
+
+    def _in_scope(self, rel: str) -> bool:
+        return self.scope is None or rel.startswith(self.scope)
 
     def record(self, con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
         """Compare each staged file with the published one; record in `published_files`
         what the exports hold once published (inside the run's transaction)."""
-        state = published_state(con)
-        rows: list[tuple[str, str, int, int, str | None]] = []  # writer None: unchanged
-        for rel in self.files():
-            staged = self.staging / rel
-            digest = sha256_of(staged)
+        staged_files = self.files()
+        state = published_state(con, staged_files)
+        written: list[dict[str, object]] = []
+        for rel in staged_files:
+            staged = f"{self.staging}/{rel}"
+            digest = self.digests.get(rel) or sha256_of(Path(staged))
             current = state.get(rel)
+            made_from = self.made_from.get(rel)
             if (
                 current is not None
                 and current.sha256 == digest
-                and current.on_disk(self.target / rel)
+                and current.made_from == made_from
+                and _same(self.target, rel, current.size, current.mtime_ns)
             ):
-                staged.unlink()  # the same bytes are published already
-                rows.append((rel, current.sha256, current.size, current.mtime_ns, None))
+                os.unlink(staged)  # the same bytes are published already
                 continue
-            found = staged.stat()
+            found = os.stat(staged)
             self.changed.append(rel)
-            rows.append((rel, digest, found.st_size, found.st_mtime_ns, run_id))
-        self.removed = sorted(set(state) - {row[0] for row in rows})
-        con.execute(
-            "DELETE FROM published_files WHERE path NOT IN (SELECT unnest(?))",
-            [[row[0] for row in rows]],
-        )
-        for rel, digest, size, mtime, writer in rows:
-            if writer is None:
-                continue  # unchanged: its row stays
-            con.execute(
-                "INSERT OR REPLACE INTO published_files VALUES (?, ?, ?, ?, ?, ?)",
-                [rel, digest, size, mtime, writer, now],
+            written.append(
+                {
+                    "path": rel,
+                    "sha256": digest,
+                    "size": found.st_size,
+                    "mtime_ns": found.st_mtime_ns,
+                    "run_id": run_id,
+                    "published_at": now,
+                    "made_from": made_from,
+                }
             )
+        made = ids([*staged_files, *self.kept], "path")
+        self.removed = [
+            rel
+            for (rel,) in with_rows(
+                con,
+                "SELECT path FROM published_files "
+                "WHERE path NOT IN (SELECT path FROM incoming) ORDER BY path",
+                made,
+            ).fetchall()
+            if self._in_scope(rel)
+        ]
+        gone = ids([*self.removed, *(str(w["path"]) for w in written)], "path")
+        with_rows(
+            con, "DELETE FROM published_files WHERE path IN (SELECT path FROM incoming)", gone
+        )
+        insert_rows(con, "published_files", written, columns_of("published_files"))
 
     def publish(self) -> None:
         """Rename each changed file over its final path (atomic per file), datapackages last;
         remove the files no export makes any more."""
+        made: set[str] = set()
         for rel in sorted(self.changed, key=lambda r: (r.endswith("datapackage.json"), r)):
-            final = self.target / rel
-            if rel.startswith(f"{RESTRICTED}/"):  # members only: owner-only folders
-                (self.target / RESTRICTED).mkdir(mode=0o700, parents=True, exist_ok=True)
-                (self.target / RESTRICTED).chmod(0o700)
-                final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.staging / rel, final)
+            folder = rel.rpartition("/")[0]
+            if folder not in made:
+                final = self.target / folder
+                if is_private(rel):  # members only: owner-only folders
+                    (self.target / RESTRICTED).mkdir(mode=0o700, parents=True, exist_ok=True)
+                    (self.target / RESTRICTED).chmod(0o700)
+                    _private_folders(final, self.target / RESTRICTED, 0o700)
+                final.mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+            os.replace(f"{self.staging}/{rel}", f"{self.target}/{rel}")
         for rel in self.removed:
             with contextlib.suppress(FileNotFoundError):
-                (self.target / rel).unlink()
+                os.unlink(f"{self.target}/{rel}")
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _private_folders(folder: Path, top: Path, mode: int) -> None:
+    """Create `folder` and those between it and `top`, each with `mode`."""
+    missing = []
+    while folder != top and not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=mode, exist_ok=True)
 
 
 def clean_stale_staging(export_dir: Path) -> None:

@@ -1,0 +1,427 @@
+"""The feed of the association's current site: the four files its Datami widget reads.
+
+Same names and layout as in the site's repository (`csv/processed_data.csv` and three JSON files
+under `json/`), so that pointing the site at `public/datami/` changes nothing but the data:
+
+- `processed_data.csv`: the 16 columns it shows, `;`-separated, SIRET in groups
+  (`243 300 316 00011`), `projet_date` as `MM/YYYY`, `date` as `DD/MM/YYYY`, no line break in
+  any cell (the widget splits rows on line breaks before it reads quotes: a long text's line
+  breaks become spaces), text a spreadsheet would run as a formula prefixed with `'` as in the
+  CSV export. Multi-valued cells are joined by a character that occurs in none of their values
+  (`-`, the widget's default, when it can), and the custom properties give it to the widget as
+  `tagSeparator`: every value comes out whole. `partenaires` is free text: one tag per line.
+- the Table Schema of those columns (titles, descriptions, `required` from the contract; `enum`
+  from the taxonomy, plus the values an open list holds, so that every value can be filtered);
+- the custom properties (how the widget shows each column, from its kind);
+- the map settings (tiles, points, clusters; the points' colours and legend by theme).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bibia.site.build import OTHER_COLOUR, THEME_COLOURS
+from schemas.project import columns_meta
+from schemas.taxonomy import Taxonomy
+
+FOLDER = "datami"
+DATA = "csv/processed_data.csv"
+SCHEMA = "json/interconnectes_IA-schema.json"
+CUSTOM_PROPS = "json/interconnectes_IA-fields-custom-props.json"
+MAP_SETTINGS = "json/interconnectes_IA-map_settings.json"
+COLUMNS = [
+    "coll_nom",
+    "nom_projet",
+    "coll_siret",
+    "latitude",
+    "longitude",
+    "coll_type",
+    "projet_date",
+    "projet_status",
+    "partenaires",
+    "usage_description",
+    "theme",
+    "sous_theme",
+    "audience_service",
+    "url_infos",
+    "image_url",
+    "date",
+]
+LINES = {"partenaires"}  # free text shown as tags: one tag per line
+MULTI = ["partenaires", "sous_theme", "audience_service"]  # the multi-valued columns
+JOINERS = "-|¦•·§¤"  # the first one absent from every multi-value joins them
+FORMULA_START = "=+-@\t\r"  # as in the CSV export
+TAG_COLOUR = "#00adb8"
+SUBTYPES = {"enum": "tag", "enum_list": "tags", "url": "link", "email": "email"}
+OVERRIDES = {"image_url": "image"}  # a URL shown as an image
+
+
+def lines(text: str | None) -> list[str]:
+    return [line for line in (text or "").split("\n") if line.strip()]
+
+
+def items(name: str, values: list[Any]) -> list[list[str]] | None:
+    """The items of each cell of a multi-valued column (None: a column of single values)."""
+    if name in LINES:
+        return [lines(v) for v in values]
+    if any(isinstance(v, list) for v in values):
+        return [list(v or []) for v in values]
+    return None
+
+
+def choose_joiner(multi: Iterable[list[list[str]]]) -> str:
+    """A character that occurs in no item of any multi-valued cell."""
+    text = "\n".join(item for cells in multi for cell in cells for item in cell)
+    for joiner in JOINERS:
+        if joiner not in text:
+            return joiner
+    used = set(text)
+    code = 0xE000  # past every usual symbol: the first private-use character nobody typed
+    while chr(code) in used:
+        code += 1
+    return chr(code)
+
+
+def _text(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        value = " ".join(value.splitlines())
+    return "'" + value if value[:1] and value[0] in FORMULA_START else value
+
+
+def siret_groups(siret: str) -> str:
+    return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret) == 14 else siret
+
+
+def _month(value: str) -> str:
+    return f"{value[5:7]}/{value[:4]}" if len(value) == 7 else value  # YYYY-MM
+
+
+def _day(value: Any) -> str:
+    text = str(value)[:10]  # YYYY-MM-DD
+    return f"{text[8:]}/{text[5:7]}/{text[:4]}"
+
+
+def cells(name: str, values: list[Any], multi: list[list[str]] | None, joiner: str) -> list[str]:
+    """One column of `processed_data.csv`."""
+    if multi is not None:
+        return [joiner.join(_text(item) for item in cell) for cell in multi]
+    if name == "coll_siret":
+        render: Callable[[Any], str] = lambda v: siret_groups(str(v))  # noqa: E731
+    elif name == "projet_date":
+        render = _month
+    elif name == "date":
+        render = _day
+    elif name in ("latitude", "longitude"):
+        render = repr
+    else:
+        render = _text
+    return [render(v) if v is not None and v != "" else "" for v in values]
+
+
+def write_data(export: Path, out: Path, joiner: str) -> None:
+    """`processed_data.csv`, written a row group at a time."""
+    reader = pq.ParquetFile(export)
+    with open(out, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(COLUMNS)
+        for batch in reader.iter_batches(batch_size=4_096, columns=COLUMNS):
+            columns = {name: batch.column(name).to_pylist() for name in COLUMNS}
+            writer.writerows(
+                zip(
+                    *(cells(n, v, items(n, v), joiner) for n, v in columns.items()),
+                    strict=True,
+                )
+            )
+
+
+def multi_values(export: Path) -> Iterator[list[list[str]]]:
+    """The items of every multi-valued column, a row group at a time."""
+    reader = pq.ParquetFile(export)
+    for batch in reader.iter_batches(batch_size=4_096, columns=MULTI):
+        for name in MULTI:
+            found = items(name, batch.column(name).to_pylist())
+            if found is not None:
+                yield found
+
+
+def _enum(name: str, meta: dict[str, Any], taxonomy: Taxonomy, table: pyarrow.Table) -> Any:
+    if not meta["vocabulary"]:
+        return None
+    labels = list(taxonomy[meta["vocabulary"]].labels)
+    column = table.column(name)
+    if pyarrow.types.is_list(column.type):
+        column = pc.list_flatten(column)
+    found = {v for v in pc.unique(column).to_pylist() if v}
+    return labels + sorted(found - set(labels))  # an open list's other values, filterable too
+
+
+def schema(taxonomy: Taxonomy, export: Path) -> dict[str, Any]:
+    columns = columns_meta()
+    vocabularies = [n for n in COLUMNS if columns[n].metadata["vocabulary"]]
+    table = pq.read_table(export, columns=vocabularies)
+    fields = []
+    for name in COLUMNS:
+        col = columns[name]
+        meta = col.metadata
+        field: dict[str, Any] = {
+            "name": name,
+            "title": col.title,
+            "description": FORMATS.get(name, col.description),
+            "type": "number" if meta["kind"] == "number" else "string",
+        }
+        constraints: dict[str, Any] = {"required": bool(meta["required"])}
+        enum = _enum(name, meta, taxonomy, table)
+        if enum:
+            constraints["enum"] = enum
+        field["constraints"] = constraints
+        fields.append(field)
+    return {"fields": fields}
+
+
+FORMATS = {
+    "coll_siret": "SIRET de la collectivité : 14 chiffres, écrits par groupes (3 3 3 5).",
+    "projet_date": "Mois de démarrage du projet (MM/AAAA).",
+    "date": "Date de mise à jour des informations (JJ/MM/AAAA).",
+}
+
+
+def custom_props(joiner: str) -> dict[str, Any]:
+    columns = columns_meta()
+    fields = []
+    for name in COLUMNS:
+        subtype = OVERRIDES.get(name) or SUBTYPES.get(columns[name].metadata["kind"])
+        if name in LINES:
+            subtype = "tags"
+        field: dict[str, Any] = {"name": name}
+        if subtype:
+            field["subtype"] = subtype
+        if subtype in ("tag", "tags"):
+            field["bgColor"] = TAG_COLOUR
+        if subtype == "tags":
+            field["tagSeparator"] = joiner  # what the widget splits on
+            field["separator"] = joiner  # the key the current file wrote (ignored by it)
+        fields.append(field)
+    return {"fields": fields}
+
+
+def _theme_match(taxonomy: Taxonomy) -> list[Any]:
+    match: list[Any] = ["match", ["get", "theme"]]
+    for term in taxonomy["theme"].terms:
+        match += [term.label, THEME_COLOURS.get(term.code, OTHER_COLOUR)]
+    return [*match, "#000000"]
+
+
+def map_settings(taxonomy: Taxonomy) -> dict[str, Any]:
+    """The current site's map, its themes' colours and legend from our taxonomy."""
+    popup = {
+        "action": "mousemove",
+        "fields_settings": {
+            "nom_projet": {
+                "position": "main_title",
+                "prefix": None,
+                "suffix": None,
+                "class": "is-size-6 has-text-weight-semibold",
+            },
+            "coll_nom": {
+                "position": "value",
+                "prefix": "Collectivité : ",
+                "suffix": None,
+                "class": "is-size-7",
+            },
+            "_datami_": {
+                "position": "info",
+                "prefix": "(cliquez pour + d'infos)",
+                "suffix": None,
+                "class": "has-text-centered has-text-weight-light",
+            },
+        },
+    }
+    legend = [
+        {"value": term.label, "color": THEME_COLOURS.get(term.code, OTHER_COLOUR)}
+        for term in taxonomy["theme"].terms
+    ]
+    return {
+        "mapOptions": {
+            "url": "https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/{y}{r}.png",
+            "attribution": '&copy; <a href="https://www.openstreetmap.org/copyright">'
+            'OpenStreetMap</a> contributors &copy; <a href="https://carto.com/attributions">'
+            "CARTO</a>",
+            "subdomains": "abcd",
+            "center": [2.03, 47.65],
+            "zoom": 4.8,
+            "maxZoom": 18,
+            "minZoom": 2,
+            "useMarkerCluster": True,
+            "item_geo_fields": {"latitude": "latitude", "longitude": "longitude"},
+            "item_marker": "map-marker",
+            "item_marker_color": "primary",
+            "item_marker_offset": [0, 8],
+            "item_marker_anchor": "bottom",
+            "pinIconSize": {"highlighted": [46, 46], "normal": [29, 29]},
+            "map_layers": {
+                "all_points_layer": {
+                    "is_activated": True,
+                    "source_id": "allPointsSource",
+                    "layer_id": "all-points",
+                    "is_default_visible": True,
+                    "is_source_distant": False,
+                    "is_live_data": False,
+                    "refresh_delay": 3000,
+                    "is_clickable": True,
+                    "add_zoom_on_click": 3.5,
+                    "is_hoverable": True,
+                    "hover_infos": {},
+                    "direct_to_detail": False,
+                    "has_popup": True,
+                    "popup_config": popup,
+                    "radius_min": 5,
+                    "radius_max": 20,
+                    "max_zoom": 14,
+                    "min_zoom": 4,
+                    "circle_color": _theme_match(taxonomy),
+                    "circle_color_activated": _theme_match(taxonomy),
+                    "circle_stroke_color": "#000000",
+                    "circle_opacity": 0.8,
+                    "legend": {
+                        "position": "bottom-right",
+                        "title": "Thèmes",
+                        "useSymbols": True,
+                        "scales": legend,
+                    },
+                },
+                "cluster_circles_layer": {
+                    "is_activated": True,
+                    "source_id": "clusterSource",
+                    "layer_id": "cluster-circles",
+                    "is_default_visible": False,
+                    "is_source_distant": False,
+                    "is_clickable": True,
+                    "circle_color": "#004494",
+                    "circle_radius": 20,
+                    "circle_stroke_color": "#fff",
+                    "circle_stroke_width": 1,
+                },
+                "cluster_count_layer": {
+                    "is_activated": True,
+                    "source_id": "clusterSource",
+                    "layer_id": "cluster-counts",
+                    "is_default_visible": False,
+                    "is_source_distant": False,
+                    "is_clickable": True,
+                    "text_size": 11,
+                    "text_color": "white",
+                },
+                "cluster_unclustered_layer": {
+                    "is_activated": False,
+                    "source_id": "clusterSource",
+                    "layer_id": "unclustered-point",
+                    "is_default_visible": True,
+                    "is_source_distant": False,
+                    "is_clickable": True,
+                    "circle_color": "#fff",
+                    "circle_stroke_color": "#004494",
+                    "circle_radius": 5,
+                    "circle_stroke_width": 5,
+                },
+                # the current site's layers that are not the data's, kept as they are
+                "choropleth_layer": CHOROPLETH,
+                "heatmap_layer": {
+                    "is_activated": True,
+                    "is_default_visible": False,
+                    "source_id": "allPointsSource",
+                    "layer_id": "heatmap-layer",
+                    "source": "all-points",
+                    "prop_weight": "weight",
+                    "max_zoom": 18,
+                    "radius_min": 10,
+                    "radius_max": 40,
+                },
+            },
+            "layers_visibility": {
+                "is_activated": True,
+                "is_drawer_open": False,
+                "layers_switches": [
+                    {"label": "Projets", "layers": ["all-points"], "default_visible": True},
+                    {
+                        "label": "departements",
+                        "layers": ["chorolayer-departements"],
+                        "default_visible": True,
+                    },
+                    {
+                        "label": "Clusters",
+                        "layers": ["cluster-circles", "cluster-counts", "unclustered-point"],
+                        "default_visible": False,
+                    },
+                    {"label": "Radar", "layers": ["heatmap-layer"], "default_visible": False},
+                ],
+            },
+        }
+    }
+
+
+CHOROPLETH: dict[str, Any] = {
+    "is_activated": True,
+    "is_live_data": False,
+    "refresh_delay": 3000,
+    "is_default_visible": False,
+    "is_source_distant": True,
+    "is_drawer_open": True,
+    "change_source_by_zoom": True,
+    "is_clickable": False,
+    "sources": [
+        {
+            "is_activated": True,
+            "source_id": "chorosource-departement",
+            "layer_id": "chorolayer-departement",
+            "is_default_visible": True,
+            "max_zoom": 9,
+            "min_zoom": 0,
+            "source_url": "https://raw.githubusercontent.com/gregoiredavid/france-geojson/"
+            "master/departements-version-simplifiee.geojson",
+            "update_src_from_previous_layer": False,
+            "need_aggregation": False,
+            "polygon_prop_id": "code",
+            "join_polygon_id_to_field": "DEP_CODE",
+            "agregated_data_field": "count_com",
+            "fill_color": [
+                "interpolate",
+                ["linear"],
+                ["get", "count_com"],
+                0,
+                "#fff",
+                1,
+                "#b2f1e7",
+                10,
+                "#4cdec9",
+                20,
+                "#00a78e",
+            ],
+            "fill_opacity": 0.25,
+            "fill_outline_color": "#004494",
+            "has_popup": False,
+        }
+    ],
+}
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def write_feed(export: Path, folder: Path, taxonomy: Taxonomy) -> None:
+    """The feed's four files in `folder`, from the public Parquet export."""
+    joiner = choose_joiner(multi_values(export))
+    (folder / "csv").mkdir(parents=True, exist_ok=True)
+    (folder / "json").mkdir(parents=True, exist_ok=True)
+    write_data(export, folder / DATA, joiner)
+    (folder / SCHEMA).write_bytes(_json(schema(taxonomy, export)))
+    (folder / CUSTOM_PROPS).write_bytes(_json(custom_props(joiner)))
+    (folder / MAP_SETTINGS).write_bytes(_json(map_settings(taxonomy)))

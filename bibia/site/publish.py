@@ -1,0 +1,108 @@
+"""The site's editions and the Datami feed, staged beside the exports they are made from.
+
+A sync stages them with its exports, from the staged Parquet files, and they are published with
+them (same staging folder, same comparison with what is published, same renames after the
+commit): readers never see a site of another version than the files. `bibia site` stages them
+alone, from the published exports. A project's page whose row did not change is not rendered
+again: `published_files.made_from` tells what each page was made from.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from bibia.settings import Settings
+from bibia.site import datami
+from bibia.site.build import DOWNLOADS, SITE, SiteSettings, editions
+from schemas.datapackage import EXPORT_NAME
+from schemas.project import PUBLIC, RESTRICTED
+from schemas.taxonomy import Taxonomy
+from warehouse.export import StagedExport, unchanged
+
+# What the site and the feed make, relative to the exports' folder (`bibia site`'s scope).
+SCOPE = (f"{PUBLIC}/{SITE}/", f"{RESTRICTED}/{SITE}/", f"{PUBLIC}/{datami.FOLDER}/")
+DATA_FILES = (f"{EXPORT_NAME}.csv", f"{EXPORT_NAME}.parquet", "datapackage.json")
+
+
+def site_settings(settings: Settings) -> SiteSettings:
+    return SiteSettings(tiles=settings.site_tiles, attribution=settings.site_attribution)
+
+
+def stage_site(
+    staged: StagedExport,
+    source: Path,
+    taxonomy: Taxonomy,
+    settings: SiteSettings,
+    con: duckdb.DuckDBPyConnection,
+    everything: bool = False,
+) -> int:
+    """Stage both editions and the feed from the exports in `source` (the staging folder in a
+    sync, the published exports otherwise); return the number of project pages rendered
+    (`everything`: all of them)."""
+
+    def reuse(access: str, made_from: dict[str, str]) -> set[str]:
+        if everything:
+            return set()
+        prefix = f"{access}/{SITE}/"
+        keep = unchanged(con, staged.target, {prefix + p: m for p, m in made_from.items()})
+        return {rel[len(prefix) :] for rel in keep}
+
+    rendered = 0
+    for edition, page in editions(source, taxonomy, settings, reuse):
+        rel = f"{edition.access}/{SITE}/{page.path}"
+        if page.content is None:
+            staged.kept.add(rel)
+            continue
+        staged.write(rel, page.content)
+        if page.made_from is not None:
+            staged.made_from[rel] = page.made_from
+            rendered += 1
+    for access in (PUBLIC, RESTRICTED):
+        folder = staged.staging / access / SITE / DOWNLOADS
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in DATA_FILES:  # the downloads, in the site: it can be served as it is
+            shutil.copyfile(source / access / name, folder / name)
+            if access == RESTRICTED:
+                (folder / name).chmod(0o600)
+    feed = staged.staging / PUBLIC / datami.FOLDER
+    datami.write_feed(source / PUBLIC / f"{EXPORT_NAME}.parquet", feed, taxonomy)
+    return rendered
+
+
+def publish_site(settings: Settings, everything: bool = False) -> tuple[int, int]:
+    """`bibia site`: render both editions and the feed again from the published exports (after
+    a change of the site's settings, say), and publish what changed; return the number of files
+    rewritten and of project pages rendered. `everything`: render every project's page, even
+    those published from the same inputs."""
+    from schemas.errors import ConfigError
+    from schemas.times import now_utc
+    from warehouse.db import connect, writer_lock
+
+    export_dir = settings.export_dir
+    if not (export_dir / RESTRICTED / f"{EXPORT_NAME}.parquet").exists():
+        raise ConfigError(f"no exports in {export_dir} yet: run `bibia sync` first")
+    taxonomy = Taxonomy.load(settings.taxonomy_path)
+    with writer_lock(settings.db_path, settings.lock_timeout_seconds):
+        con = connect(settings.db_path)
+        started = now_utc()
+        run_id = "site-" + started.strftime("%Y%m%dT%H%M%S")
+        staged = StagedExport(
+            staging=export_dir / f".staging-{run_id}", target=export_dir, rows=0, scope=SCOPE
+        )
+        try:
+            con.execute("BEGIN TRANSACTION")
+            rendered = stage_site(
+                staged, export_dir, taxonomy, site_settings(settings), con, everything
+            )
+            staged.record(con, run_id, started)
+            con.execute("COMMIT")
+            staged.publish()
+        except BaseException:
+            staged.discard()
+            con.close()
+            raise
+        con.close()
+    return len(staged.changed) + len(staged.removed), rendered

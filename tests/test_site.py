@@ -1,0 +1,405 @@
+"""The register's static site (public and members' editions), rendered by a real sync of the
+demo form: its pages, what each shows, what it never shows, and what a sync rewrites."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import stat
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from bibia.demo.synthetic import synthetic_form
+from bibia.emulators.tally import EmulatedForm
+from bibia.pipeline import run_job
+from bibia.settings import Settings
+from bibia.site.build import LEAFLET, PAGE_SIZE, french_day, french_month
+from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
+from tests.conftest import (
+    DEMO_PUBLISHED,
+    VALID_ANSWERS,
+    bibia_cli,
+    make_settings,
+    query,
+    start_emulator,
+    tally_submission,
+)
+
+SITE = Path(__file__).resolve().parents[1] / "bibia" / "site"
+
+
+class Page(HTMLParser):
+    """What a page shows: the text of each `data-field`, links, images, scripts, headings."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.links: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self.scripts: list[str | None] = []
+        self.stylesheets: list[str | None] = []
+        self.meta: list[dict[str, str | None]] = []
+        self.h1 = ""
+        self.lang: str | None = None
+        self._field: str | None = None
+        self._depth = 0
+        self._in_h1 = False
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "html":
+            self.lang = values.get("lang")
+        if tag == "a":
+            self.links.append(values.get("href") or "")
+        if tag == "img":
+            self.images.append(values)
+        if tag == "script":
+            self.scripts.append(values.get("src"))
+        if tag == "link" and values.get("rel") == "stylesheet":
+            self.stylesheets.append(values.get("href"))
+        if tag == "meta":
+            self.meta.append(values)
+        if tag == "h1":
+            self._in_h1 = True
+        if self._field is not None:
+            self._depth += 1
+        elif "data-field" in values:
+            self._field, self._depth = values["data-field"], 1
+            self.fields[self._field] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "h1":
+            self._in_h1 = False
+        if self._field is not None:
+            self._depth -= 1
+            if self._depth == 0:
+                self._field = None
+
+    def handle_data(self, data: str) -> None:
+        if self._field is not None:
+            self.fields[self._field] += data + " "
+        if self._in_h1:
+            self.h1 += data
+
+
+def rows(settings: Settings, access: str) -> list[dict[str, Any]]:
+    path = settings.export_dir / access / "bibliotheque_ia.parquet"
+    return list(pq.read_table(path).to_pylist())
+
+
+def site(settings: Settings, access: str = PUBLIC) -> Path:
+    return settings.export_dir / access / "site"
+
+
+def page_of(settings: Settings, projet_id: str, access: str = PUBLIC) -> Page:
+    path = site(settings, access) / "projets" / f"{projet_id}.html"
+    return Page(path.read_text(encoding="utf-8"))
+
+
+def stamps(folder: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime_ns
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def published(settings: Settings) -> Settings:
+    run_job(settings, "sync")
+    return settings
+
+
+def test_every_public_project_has_its_page_and_its_card(published):
+    projects = rows(published, PUBLIC)
+    assert len(projects) == DEMO_PUBLISHED
+    pages = sorted(p.stem for p in (site(published) / "projets").iterdir())
+    assert pages == sorted(r["projet_id"] for r in projects)
+    home = (site(published) / "index.html").read_text(encoding="utf-8")
+    assert home.count('<li class="card">') == DEMO_PUBLISHED  # fewer than a page of the list
+    assert f'<span id="nombre">{DEMO_PUBLISHED}</span>' in home
+    cards = json.loads((site(published) / "data" / "projets.json").read_bytes())
+    assert [c["id"] for c in cards] == [r["projet_id"] for r in projects]
+    assert not (site(published) / "page-2.html").exists()
+
+
+def test_a_project_page_shows_every_public_field_and_its_last_update(published):
+    for row in rows(published, PUBLIC):
+        page = page_of(published, row["projet_id"])
+        assert page.h1 == row["nom_projet"]
+        assert page.lang == "fr"
+        assert set(page.fields) == set(export_columns(PUBLIC)) - {"nom_projet"}
+        for name, value in row.items():
+            if name == "nom_projet":
+                continue
+            shown = " ".join(page.fields[name].split())
+            if value is None or value == []:
+                assert shown == "non renseigné", (name, shown)
+            elif isinstance(value, list):
+                assert all(item in shown for item in value), (name, value, shown)
+            elif name == "projet_date":
+                assert shown == french_month(value)
+            elif name == "date":
+                assert shown == french_day(value)
+            elif isinstance(value, float):
+                assert abs(float(shown) - value) < 1e-5
+            else:
+                assert " ".join(str(value).split()) == shown, (name, value, shown)
+        updated = (site(published) / "projets" / f"{row['projet_id']}.html").read_text()
+        assert f'<time datetime="{row["date"]}">{french_day(row["date"])}</time>' in updated
+
+
+def test_the_members_edition_shows_the_restricted_fields_and_is_never_linked(published):
+    restricted = {r["projet_id"]: r for r in rows(published, RESTRICTED)}
+    with_contact = [r for r in restricted.values() if r["projet_contact"]]
+    assert with_contact
+    for row in with_contact:
+        page = page_of(published, row["projet_id"], RESTRICTED)
+        assert row["projet_contact"] in page.fields["projet_contact"]
+        assert {"content": "noindex, nofollow", "name": "robots"} in page.meta
+    for path in site(published).rglob("*.html"):
+        page = Page(path.read_text(encoding="utf-8"))
+        assert not any("restricted" in link for link in page.links), path
+    folder = site(published, RESTRICTED)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for path in folder.rglob("*"):
+        expected = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def restricted_values(settings: Settings) -> set[str]:
+    """Every value only the members may see: the restricted fields of the projects, and what
+    the quarantine holds."""
+    public = {r["projet_id"]: r for r in rows(settings, PUBLIC)}
+    corpus = json.dumps(list(public.values()), ensure_ascii=False, default=str)
+    found: set[str] = set()
+    for row in rows(settings, RESTRICTED):
+        for name in set(export_columns(RESTRICTED)) - set(export_columns(PUBLIC)):
+            value = row[name]
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and len(item) >= 8 and item not in corpus:
+                    found.add(item)
+    quarantine = settings.export_dir / RESTRICTED / "quarantine.csv"
+    for line in quarantine.read_text(encoding="utf-8").splitlines()[1:]:
+        found.update(re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", line))
+    return found
+
+
+def public_text(settings: Settings) -> dict[str, str]:
+    """Every file under `public/`, as text (Parquet: its values)."""
+    texts = {}
+    for path in sorted((settings.export_dir / PUBLIC).rglob("*")):
+        if path.suffix == ".parquet":
+            texts[str(path)] = json.dumps(
+                pq.read_table(path).to_pylist(), ensure_ascii=False, default=str
+            )
+        elif path.is_file() and path.suffix not in (".png",):
+            texts[str(path)] = path.read_text(encoding="utf-8")
+    return texts
+
+
+def test_no_restricted_value_appears_anywhere_under_public(tmp_path):
+    form = synthetic_form(60)
+    for sub in form["submissions"]:  # the optional restricted fields filled too
+        sub["responses"] += [
+            {"id": f"{sub['id']}-i", "questionId": "qE8n1V", "answer": "Green Algorithms 3 kg"},
+            {"id": f"{sub['id']}-r", "questionId": "qR1e9S", "answer": "git.exemple.fr/algo"},
+        ]
+    server = start_emulator(EmulatedForm.from_json(form))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        run_job(settings, "sync")
+    finally:
+        server.stop()
+    secrets = restricted_values(settings)
+    assert len(secrets) > 100  # e-mails, algorithm texts, funding, links to resources...
+    texts = public_text(settings)
+    assert any("/site/" in name for name in texts) and any("/datami/" in name for name in texts)
+    for name, text in texts.items():
+        leaked = [value for value in secrets if value in text]
+        assert not leaked, (name, leaked[:3])
+
+
+def test_no_restricted_value_of_the_demo_appears_under_public(published):
+    secrets = restricted_values(published)
+    assert any("@" in value for value in secrets)
+    for name, text in public_text(published).items():
+        assert not [value for value in secrets if value in text], name
+
+
+HOSTILE = {
+    **VALID_ANSWERS,
+    "coll_nom": 'Ville "><img src=x onerror=alert(1)>',
+    "nom_projet": "<script>alert('nom')</script> Projet piégé",
+    "usage_description": "Texte <b>gras</b>\n<iframe src=javascript:alert(2)></iframe>",
+    "partenaires": '<a href="javascript:alert(3)">partenaire</a>',
+    "url_infos": "javascript:alert(4)",
+    "image_url": "javascript:alert(5)",
+}
+
+
+def test_a_contributors_markup_and_javascript_links_come_out_inert(settings, emulator):
+    emulator.add_submissions("bibiaD", [tally_submission("hostile1", HOSTILE)])
+    run_job(settings, "sync")
+    ((projet_id,),) = query(
+        settings, "SELECT projet_id FROM projects WHERE submission_id = 'hostile1'"
+    )
+    for access in (PUBLIC, RESTRICTED):
+        html = (site(settings, access) / "projets" / f"{projet_id}.html").read_text()
+        page = Page(html)
+        assert page.h1 == HOSTILE["nom_projet"]  # shown as typed, as text
+        assert "&lt;script&gt;alert(&#39;nom&#39;)&lt;/script&gt;" in html
+        assert page.scripts == []  # a project page runs no script at all
+        assert not [a for a in page.links if not a.startswith(("http", "../", "#contenu"))]
+        assert all(str(img.get("src", "")).startswith("http") for img in page.images)
+        assert "<iframe" not in html and "<img src=x" not in html and "<b>" not in html
+        home = (site(settings, access) / "index.html").read_text()
+        assert "<script>alert" not in home and "<img src=x" not in home
+        assert 'href="javascript:' not in home and 'src="javascript:' not in home
+
+
+def test_key_figures_count_the_exported_projects(published):
+    projects = rows(published, PUBLIC)
+    html = (site(published) / "chiffres.html").read_text(encoding="utf-8")
+    assert f"<strong>{len(projects)}</strong> projets" in html
+    authorities = len({r["coll_siret"][:9] for r in projects})
+    assert f"<strong>{authorities}</strong> collectivités" in html
+    for theme, count in Counter(r["theme"] for r in projects).items():
+        assert f'<tr><th scope="row">{theme}</th><td>{count}</td></tr>' in html
+    for year, count in Counter(r["projet_date"][:4] for r in projects).items():
+        assert f'<tr><th scope="row">{year}</th><td>{count}</td></tr>' in html
+    assert html.count("<svg") == 4 and "<script" not in html  # drawn when built
+
+
+def test_the_data_page_documents_each_field_from_the_contract(published):
+    columns = columns_meta()
+    for access in (PUBLIC, RESTRICTED):
+        html = (site(published, access) / "donnees.html").read_text(encoding="utf-8")
+        for name in export_columns(access):
+            assert f"<code>{name}</code>" in html
+            assert columns[name].description.replace("'", "&#39;") in html
+        for name in set(export_columns(RESTRICTED)) - set(export_columns(access)):
+            assert f"<code>{name}</code>" not in html
+        page = Page(html)
+        downloads = [link for link in page.links if link.startswith("donnees/")]
+        assert downloads == [
+            "donnees/bibliotheque_ia.csv",
+            "donnees/bibliotheque_ia.parquet",
+            "donnees/datapackage.json",
+        ]
+        for link in downloads:  # the same bytes as the export, inside the site
+            copy = (site(published, access) / link).read_bytes()
+            assert copy == (published.export_dir / access / Path(link).name).read_bytes()
+
+
+def test_the_map_library_is_shipped_pinned_and_nothing_loads_from_elsewhere(published):
+    vendor = site(published) / "assets" / LEAFLET
+    source = (SITE / "static" / LEAFLET / "SOURCE.md").read_text()
+    digests = dict(
+        (name, digest)
+        for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", source, re.MULTILINE)
+    )
+    assert len(digests) == 7
+    for name, digest in digests.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+    for path in site(published).rglob("*.html"):
+        page = Page(path.read_text(encoding="utf-8"))
+        for src in [*page.scripts, *page.stylesheets]:
+            assert src and not src.startswith(("http:", "https:", "//")), (path, src)
+
+
+def test_the_pages_of_fifty_projects_weigh_well_under_a_megabyte(tmp_path):
+    server = start_emulator(EmulatedForm.from_json(synthetic_form(50)))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        run_job(settings, "sync")
+    finally:
+        server.stop()
+    folder = site(settings)
+    home = ["index.html", "data/projets.json", "assets/site.css", "assets/site.js"]
+    weight = sum((folder / name).stat().st_size for name in home)
+    assert weight < 150_000, weight
+    pages = list((folder / "projets").iterdir())
+    assert len(pages) == 50 and max(p.stat().st_size for p in pages) < 20_000
+
+
+def test_a_large_list_is_cut_into_pages_readable_without_javascript(tmp_path):
+    server = start_emulator(EmulatedForm.from_json(synthetic_form(PAGE_SIZE * 2 + 5)))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        run_job(settings, "sync")
+    finally:
+        server.stop()
+    folder = site(settings)
+    counts = [
+        (folder / name).read_text().count('<li class="card">')
+        for name in ("index.html", "page-2.html", "page-3.html")
+    ]
+    assert counts == [PAGE_SIZE, PAGE_SIZE, 5]
+    assert 'href="page-2.html" rel="next"' in (folder / "index.html").read_text()
+    assert not (folder / "page-4.html").exists()
+
+
+def test_a_new_project_rewrites_its_page_and_the_list_only(published, emulator):
+    before = stamps(published.export_dir)
+    answers = {**VALID_ANSWERS, "nom_projet": "Un projet tout neuf"}
+    new = tally_submission("new1", answers, submitted_at="2026-11-20T10:00:00.000Z")
+    emulator.add_submissions("bibiaD", [new])
+    report = run_job(published, "sync")
+    after = stamps(published.export_dir)
+    ((projet_id,),) = query(published, "SELECT projet_id FROM projects WHERE submission_id='new1'")
+    new = {name for name in after if name not in before}
+    assert new == {f"{a}/site/projets/{projet_id}.html" for a in (PUBLIC, RESTRICTED)}
+    changed = {name for name in before if after[name] != before[name]}
+    assert not [name for name in changed if "/projets/" in name]  # no other project's page
+    assert {"public/site/index.html", "public/datami/csv/processed_data.csv"} <= changed
+    assert report.files_written == len(new) + len(changed)
+
+
+def test_a_withdrawn_project_loses_its_page(published):
+    ((projet_id,),) = query(published, "SELECT projet_id FROM projects ORDER BY projet_id LIMIT 1")
+    done = bibia_cli(published, "curate", "withdraw", projet_id, "--reason", "à la demande")
+    assert done.returncode == 0, done.stderr
+    run_job(published, "sync")
+    for access in (PUBLIC, RESTRICTED):
+        assert not (site(published, access) / "projets" / f"{projet_id}.html").exists()
+        assert projet_id not in (site(published, access) / "data" / "projets.json").read_text()
+
+
+def test_bibia_site_renders_again_from_the_published_exports(published):
+    before = stamps(published.export_dir)
+    tiles = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    done = bibia_cli(published, "site", BIBIA_SITE_TILES=tiles)
+    assert done.returncode == 0, done.stderr
+    assert "2 files rewritten (0 project pages rendered again)" in done.stdout
+    after = stamps(published.export_dir)
+    changed = {name for name in before if after[name] != before[name]}
+    assert changed == {"public/site/carte.html", "restricted/site/carte.html"}
+    assert tiles in (site(published) / "carte.html").read_text()
+    again = bibia_cli(published, "site", BIBIA_SITE_TILES=tiles)
+    assert "0 files rewritten" in again.stdout
+    assert stamps(published.export_dir) == after
+
+
+def test_bibia_site_before_any_sync_says_what_to_do(settings):
+    done = bibia_cli(settings, "site")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"bibia: no exports in {settings.export_dir} yet: run `bibia sync` first"
+    ]
+
+
+def test_bibia_site_all_renders_every_page_and_rewrites_none_that_is_the_same(published):
+    before = stamps(published.export_dir)
+    done = bibia_cli(published, "site", "--all")
+    assert done.returncode == 0, done.stderr
+    pages = 2 * DEMO_PUBLISHED  # both editions
+    assert f"0 files rewritten ({pages} project pages rendered again)" in done.stdout
+    assert stamps(published.export_dir) == before

@@ -1,0 +1,348 @@
+"""The public site of the demo in a real headless Chromium (Debian's package, driven through
+chromedriver), served by a static host on loopback; the map's tiles and the contributors'
+logos come from a loopback image server: nothing reaches the internet.
+
+`python3 run.py check` installs Chromium when it is missing. `BIBIA_SCREENSHOTS=docs/images`
+saves the screenshots the README shows."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+from bibia.emulators.government import GovApisEmulator
+from bibia.emulators.tally import EmulatedForm
+from bibia.pipeline import run_job
+from bibia.site.build import _excerpt
+from tests.conftest import (
+    DEMO_PUBLISHED,
+    VALID_ANSWERS,
+    make_settings,
+    start_emulator,
+    tally_submission,
+)
+from tests.web import image_host, static_host
+
+CHROMIUM = ("chromium", "chromium-browser")
+WAIT = 10.0
+
+
+def chromium() -> tuple[str, str]:
+    browser = next((found for name in CHROMIUM if (found := shutil.which(name))), None)
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        pytest.fail(
+            "the browser tests need Chromium and its driver: `python3 run.py check` installs "
+            "them as root, or `sudo apt-get install chromium chromium-driver`"
+        )
+    return browser, driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    binary, driver_path = chromium()
+    options = Options()
+    profile = tmp_path_factory.mktemp("chromium")
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+        f"--user-data-dir={profile}",
+        # every name but loopback resolves to nothing: a test that tried the internet fails
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(argument)
+    options.binary_location = binary
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def demo_with_loopback_logos(data: dict[str, Any], images: str) -> dict[str, Any]:
+    """The demo form, its logos served by the loopback image server instead of Tally's
+    storage."""
+    text = json.dumps(data).replace("https://storage.tally.so", images)
+    return dict(json.loads(text))
+
+
+def build_site(
+    folder: Path, data: dict[str, Any], images: str, extra: list[dict[str, Any]] | None = None
+) -> tuple[Path, list[dict[str, Any]]]:
+    form = EmulatedForm.from_json(copy.deepcopy(demo_with_loopback_logos(data, images)))
+    server = start_emulator(form)
+    try:
+        if extra:
+            server.add_submissions("bibiaD", extra)
+        with GovApisEmulator() as government:  # the map's coordinates, as in the demo
+            settings = make_settings(
+                folder,
+                server.url,
+                site_tiles=images + "/tiles/{z}/{x}/{y}.png",
+                enrichment_enabled=True,
+                **government.urls,
+            )
+            run_job(settings, "sync")
+    finally:
+        server.stop()
+    export = settings.export_dir / "public"
+    return export / "site", list(pq.read_table(export / "bibliotheque_ia.parquet").to_pylist())
+
+
+class Demo:
+    def __init__(self, url: str, rows: list[dict[str, Any]], seen: list[str]) -> None:
+        self.url, self.rows, self.images_seen = url, rows, seen
+
+
+@pytest.fixture(scope="module")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, demo_form_data: dict[str, Any]
+) -> Iterator[Demo]:
+    images, seen = image_host()
+    folder, rows = build_site(tmp_path_factory.mktemp("site"), demo_form_data, images.url)
+    host = static_host(folder)
+    try:
+        yield Demo(host.url, rows, seen)
+    finally:
+        host.stop()
+        images.stop()
+
+
+def errors(driver: WebDriver) -> list[str]:
+    """The console's errors since the last call (warnings and information aside)."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def wait_for(check: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"waited {WAIT:g} s for {what}")
+
+
+def shown(driver: WebDriver) -> int:
+    """The number of projects the page says match, once the cards agree with it."""
+    count = int(driver.find_element(By.ID, "nombre").text)
+    cards = driver.find_elements(By.CSS_SELECTOR, "#cartes li.card")
+    assert len(cards) == min(count, 60), (count, len(cards))
+    return count
+
+
+def settle(driver: WebDriver, expected: int) -> None:
+    wait_for(lambda: int(driver.find_element(By.ID, "nombre").text) == expected, "the count")
+    assert shown(driver) == expected
+
+
+def open_home(driver: WebDriver, demo: Demo, query: str = "") -> None:
+    driver.get(f"{demo.url}/index.html{query}")
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete", "load")
+    wait_for(  # the script has taken over the list (the pagination links are hidden)
+        lambda: driver.execute_script("return window.__bibiaReady === true"), "the filters"
+    )
+
+
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def searchable(row: dict[str, Any]) -> str:
+    parts = [
+        row["nom_projet"],
+        row["coll_nom"],
+        row["theme"],
+        _excerpt(row["usage_description"]),
+        " ".join(row["sous_theme"] or []),
+        row["projet_status"],
+        row["coll_type"],
+    ]
+    return fold(" ".join(parts))
+
+
+def screenshot(driver: WebDriver, name: str) -> None:
+    folder = os.environ.get("BIBIA_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def test_the_home_page_loads_without_error_with_one_card_per_project(browser, demo):
+    open_home(browser, demo)
+    assert errors(browser) == []
+    assert len(demo.rows) == DEMO_PUBLISHED
+    assert shown(browser) == DEMO_PUBLISHED
+    titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#cartes h3")]
+    assert sorted(titles) == sorted(r["nom_projet"] for r in demo.rows)
+    wait_for(lambda: any("/private/logo-" in p for p in demo.images_seen), "a logo")
+    assert browser.execute_script("return document.documentElement.lang") == "fr"
+    screenshot(browser, "accueil")
+
+
+def test_a_theme_filter_gives_the_expected_count_and_its_address_can_be_shared(browser, demo):
+    open_home(browser, demo)
+    theme = "Mobilités"
+    expected = sum(1 for r in demo.rows if r["theme"] == theme)
+    assert 0 < expected < DEMO_PUBLISHED
+    Select(browser.find_element(By.ID, "theme")).select_by_visible_text(theme)
+    settle(browser, expected)
+    assert all(
+        e.text == theme for e in browser.find_elements(By.CSS_SELECTOR, "#cartes .tag.theme")
+    )
+    shared = browser.current_url
+    assert "theme=Mobilit" in shared
+    browser.get(shared)  # someone opens the shared address
+    wait_for(lambda: browser.execute_script("return window.__bibiaReady === true"), "filters")
+    settle(browser, expected)
+    assert Select(browser.find_element(By.ID, "theme")).first_selected_option.text == theme
+    assert errors(browser) == []
+
+
+def test_a_search_word_and_filters_combine(browser, demo):
+    open_home(browser, demo)
+    word = "eclairage"
+    expected = [r for r in demo.rows if word in searchable(r)]
+    assert 0 < len(expected) < DEMO_PUBLISHED
+    browser.find_element(By.ID, "q").send_keys("Éclairage")
+    settle(browser, len(expected))
+    year = sorted({r["projet_date"][:4] for r in expected})[-1]
+    Select(browser.find_element(By.ID, "annee")).select_by_visible_text(year)
+    both = sum(1 for r in expected if r["projet_date"].startswith(year))
+    settle(browser, both)
+    assert "q=%C3%89clairage" in browser.current_url and f"annee={year}" in browser.current_url
+    browser.find_element(By.ID, "effacer").click()
+    settle(browser, DEMO_PUBLISHED)
+    assert errors(browser) == []
+
+
+def test_the_filters_can_be_reached_and_used_with_the_keyboard_alone(browser, demo):
+    open_home(browser, demo)
+    for _ in range(15):  # from the top of the page
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.get_attribute("id") == "theme":
+            break
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("id") == "theme"
+    outline = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")  # the focus is visible
+    focused.send_keys(Keys.ARROW_DOWN)  # the first theme of the list
+    first = Select(browser.find_element(By.ID, "theme")).first_selected_option.text
+    expected = sum(1 for r in demo.rows if r["theme"] == first)
+    settle(browser, expected)
+    for _ in range(15):  # on to "Effacer les filtres", and press it
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.get_attribute("id") == "effacer":
+            break
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    settle(browser, DEMO_PUBLISHED)
+
+
+def test_a_project_page_shows_its_fields(browser, demo):
+    open_home(browser, demo)
+    row = max(demo.rows, key=lambda r: sum(v not in (None, [], "") for v in r.values()))
+    link = browser.find_element(By.LINK_TEXT, row["nom_projet"])
+    link.click()
+    wait_for(lambda: "/projets/" in browser.current_url, "the project page")
+    assert browser.find_element(By.TAG_NAME, "h1").text == row["nom_projet"]
+    assert browser.current_url.endswith(f"/projets/{row['projet_id']}.html")
+
+    def field(name: str) -> str:
+        return str(browser.find_element(By.CSS_SELECTOR, f'dd[data-field="{name}"]').text)
+
+    assert field("coll_nom") == row["coll_nom"]
+    assert field("theme") == row["theme"]
+    assert field("coll_siret") == row["coll_siret"]
+    for item in row["audience_service"]:
+        assert item in field("audience_service")
+    assert field("usage_description").split() == row["usage_description"].split()
+    assert errors(browser) == []
+    screenshot(browser, "fiche-projet")
+
+
+def test_the_map_holds_one_point_per_project_with_coordinates(browser, demo):
+    browser.get(f"{demo.url}/carte.html")
+    located = sum(1 for r in demo.rows if r["latitude"] is not None)
+    assert located >= DEMO_PUBLISHED - 2
+    box = browser.find_element(By.ID, "carte")
+    wait_for(lambda: box.get_attribute("data-placed"), "the points")
+    assert int(box.get_attribute("data-placed") or 0) == located
+    points = browser.find_elements(By.CSS_SELECTOR, "#carte path.leaflet-interactive")
+    assert len(points) == located
+    wait_for(lambda: any("/tiles/" in p for p in demo.images_seen), "the tiles")
+    assert errors(browser) == []
+    screenshot(browser, "carte")
+
+
+def test_the_key_figures_page_draws_its_charts_without_a_script(browser, demo):
+    browser.get(f"{demo.url}/chiffres.html")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg[role=img]")) == 4
+    assert browser.find_elements(By.CSS_SELECTOR, "script") == []
+    figures = browser.find_elements(By.CSS_SELECTOR, ".figures strong")
+    assert int(figures[0].text) == DEMO_PUBLISHED
+    assert errors(browser) == []
+    screenshot(browser, "chiffres-cles")
+
+
+HOSTILE = {
+    **VALID_ANSWERS,
+    "coll_nom": 'Ville "><img src=x onerror="window.__pwned=1">',
+    "nom_projet": "<script>window.__pwned=2</script> Projet piégé",
+    "usage_description": "<img src=x onerror=window.__pwned=3> description",
+    "url_infos": "javascript:window.__pwned=4",
+    "image_url": "javascript:window.__pwned=5",
+}
+
+
+def test_a_contributors_script_stays_text_in_the_browser(
+    browser, tmp_path, demo_form_data: dict[str, Any]
+):
+    images, _ = image_host()
+    extra = [tally_submission("hostile1", HOSTILE, submitted_at="2026-11-20T10:00:00.000Z")]
+    folder, rows = build_site(tmp_path, demo_form_data, images.url, extra)
+    host = static_host(folder)
+    try:
+        browser.get(f"{host.url}/index.html")
+        wait_for(lambda: browser.execute_script("return window.__bibiaReady === true"), "list")
+        browser.find_element(By.ID, "q").send_keys("piégé")
+        settle(browser, 1)
+        card = browser.find_element(By.CSS_SELECTOR, "#cartes h3 a")
+        assert card.text == HOSTILE["nom_projet"]
+        ActionChains(browser).move_to_element_with_offset(card, -20, -10).click().perform()
+        wait_for(lambda: "/projets/" in browser.current_url, "the project page")
+        assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE["nom_projet"]
+        browser.get(f"{host.url}/carte.html")
+        wait_for(lambda: browser.find_element(By.ID, "carte").get_attribute("data-placed"), "map")
+        assert browser.execute_script("return window.__pwned === undefined")
+        assert browser.find_elements(By.CSS_SELECTOR, "a[href^='javascript']") == []
+    finally:
+        host.stop()
+        images.stop()
+    assert len(rows) == DEMO_PUBLISHED + 1
