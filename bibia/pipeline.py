@@ -78,6 +78,7 @@ PREFETCH = 3  # pages fetched ahead of the processing, at most
 RUN_MEMORY_LIMIT = "48MB"  # DuckDB's share in a run: past it, uncommitted data spills to disk
 # ...and once the worker has stopped, for the export's queries over the whole register
 EXPORT_MEMORY_LIMIT = "96MB"
+SITE_MEMORY_LIMIT = "48MB"  # ...and while the site is rendered (its queries are small)
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -98,8 +99,9 @@ def with_failpoint(step: Step, failpoint: str | None) -> Step:
     return failing
 
 
-def timed(step: Step, totals: dict[str, float]) -> Step:
-    """`step`, adding up the seconds spent in each step name (shown by `bibia -v`)."""
+def timed(step: Step, totals: dict[str, float], peaks: dict[str, int] | None = None) -> Step:
+    """`step`, adding up the seconds spent in each step name, and noting this process's peak
+    resident memory once each step ends (both shown by `bibia -v`)."""
 
     def measured(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -107,6 +109,8 @@ def timed(step: Step, totals: dict[str, float]) -> Step:
             return step(name, fn, *args, **kwargs)
         finally:
             totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
+            if peaks is not None:
+                peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
     return measured
 
@@ -285,6 +289,10 @@ def _site(ctx: RunContext, staged: StagedExport) -> None:
     """Stage the site's editions and the feed beside the exports, from the staged files; then
     record what the publication holds (in the run's transaction)."""
     settings, report = ctx.settings, ctx.report
+    # what the export's queries held, back before the site's pages: DuckDB writes its buffers
+    # out under a lower limit (the run's uncommitted rows are in the file already)
+    ctx.con.execute(f"SET memory_limit = '{SITE_MEMORY_LIMIT}'")
+    give_back_memory()
     try:
         stage_site(staged, staged.staging, ctx.taxonomy, site_settings(settings), ctx.con)
         staged.record(ctx.con, report.run_id, report.started_at)
@@ -292,6 +300,7 @@ def _site(ctx: RunContext, staged: StagedExport) -> None:
         raise BibiaError(f"cannot write the site in {settings.export_dir}: {exc}") from exc
     assert ctx.fingerprint is not None
     record_export_fingerprint(ctx.con, ctx.fingerprint, report.run_id)
+    ctx.con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")  # the commit's, as before
     report.files_written = len(staged.changed) + len(staged.removed)
 
 
@@ -485,7 +494,8 @@ def run_job(
     fetch_form, fetch_page (ahead of the rest), land, derive, enrich, load (per batch of pages),
     export and site (staged aside), then publish after the commit."""
     totals: dict[str, float] = {}
-    step = timed(with_failpoint(step, settings.failpoint), totals)
+    peaks: dict[str, int] = {}
+    step = timed(with_failpoint(step, settings.failpoint), totals, peaks)
     if kind != "rebuild":
         settings.require_tally()
     taxonomy, mapping, decisions = (
@@ -538,6 +548,7 @@ def run_job(
     for note in report.notes:
         log.info("%s", note)
     log.debug("seconds per step: %s", ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
+    log.debug("peak MiB after each step: %s", ", ".join(f"{k} {v}" for k, v in peaks.items()))
     own, worker = (
         resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     )

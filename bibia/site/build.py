@@ -238,6 +238,7 @@ CARD_COLUMNS = [
     "date",
 ]
 READ_ROWS = 4_096  # rows read at once from an export (one Parquet row group)
+DIGEST_MEMORY = "128MB"  # DuckDB's share while it hashes a batch of rows (a cap: used as needed)
 
 
 def card_html(card: dict[str, Any]) -> str:
@@ -353,6 +354,7 @@ class Site:
         taxonomy: Taxonomy,
         settings: SiteSettings,
         listing: Listing | None = None,
+        digests: duckdb.DuckDBPyConnection | None = None,
     ) -> None:
         self.edition, self.taxonomy, self.settings = edition, taxonomy, settings
         self.listing = listing or Listing(found={name: Counter() for name in FILTERS})
@@ -368,7 +370,7 @@ class Site:
         )
         self.updated = french_day(self.listing.latest) or "—"
         self.salt = "\0".join([code_fingerprint(), edition.access, taxonomy.version]).encode()
-        self.digests = duckdb.connect(config={"threads": 2, "memory_limit": "64MB"})
+        self.digests = digests
 
     def colour(self, theme: str) -> str:
         term = self.taxonomy["theme"].by_label(theme)
@@ -481,6 +483,8 @@ class Site:
         """projet_id -> digest of what its page is made from: its row, this code, this
         edition, the taxonomy's version."""
         rows = table  # noqa: F841 - read by name, from the query
+        if self.digests is None:
+            self.digests = duckdb.connect(config={"threads": 1, "memory_limit": DIGEST_MEMORY})
         found = self.digests.execute(
             "SELECT projet_id, md5(to_json(r)::VARCHAR) FROM rows r"
         ).fetchall()
@@ -640,10 +644,14 @@ def editions(
     public = export_dir / PUBLIC / f"{EXPORT_NAME}.parquet"
     colour = Site(Edition(PUBLIC), taxonomy, settings).colour
     listing = Listing.of(batches(public, CARD_COLUMNS), colour)
-    for access in (PUBLIC, RESTRICTED):
-        edition = Edition(access)
-        site = Site(edition, taxonomy, settings, listing)
-        check: Reuse = functools.partial(reuse, access) if reuse else never
-        projects = batches(export_dir / access / f"{EXPORT_NAME}.parquet")
-        for page in site.pages(projects, check):
-            yield edition, page
+    digests = duckdb.connect(config={"threads": 1, "memory_limit": DIGEST_MEMORY})
+    try:
+        for access in (PUBLIC, RESTRICTED):
+            edition = Edition(access)
+            site = Site(edition, taxonomy, settings, listing, digests)
+            check: Reuse = functools.partial(reuse, access) if reuse else never
+            projects = batches(export_dir / access / f"{EXPORT_NAME}.parquet")
+            for page in site.pages(projects, check):
+                yield edition, page
+    finally:
+        digests.close()
