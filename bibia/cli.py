@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bibia import __version__
 from bibia.settings import Settings
-from schemas.errors import BibiaError, ConfigError
+from schemas.errors import BibiaError, ConfigError, Interrupted
 
 log = logging.getLogger("bibia")
 DEMO_OUTPUT = Path("demo-output")
@@ -23,9 +26,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Bibliothèque d'IA territoriales: Tally form -> DuckDB -> exports.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    parser.add_argument("--version", action="version", version=f"bibia {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sync = sub.add_parser("sync", help="pull new submissions, normalise, validate, load, export")
     sync.add_argument("--full", action="store_true", help="re-read every submission")
+    sync.add_argument(
+        "--allow-withdrawals",
+        action="store_true",
+        help="with --full: withdraw what Tally no longer lists even past "
+        "BIBIA_MAX_WITHDRAWAL_SHARE of the register (deletions you know are real)",
+    )
     sync.add_argument(
         "--demo",
         action="store_true",
@@ -72,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     for action in (correct, withdraw, restore, revoke, listed):
         action.add_argument("--demo", action="store_true", help="the demo's warehouse")
     status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
-    status.add_argument("--runs", type=int, default=10, help="how many runs to show")
+    status.add_argument("--runs", default="10", metavar="N", help="how many runs to show")
     status.add_argument(
         "--held",
         default="20",
@@ -94,8 +104,17 @@ def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -
     return settings.with_(**changes)
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM (a service manager, `kill`): end the run as Ctrl-C would, rolled back."""
+    raise Interrupted(
+        f"stopped by {signal.Signals(signum).name}: the run was rolled back, nothing changed"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with contextlib.suppress(ValueError):  # not the main thread (a test calling main)
+        signal.signal(signal.SIGTERM, _stop)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     ours = logging.getLogger("bibia")
@@ -108,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = _demo_settings(settings, os.environ)
         if args.command == "sync":
             from bibia import commands
+
+            if args.allow_withdrawals:
+                if not args.full:
+                    raise ConfigError("--allow-withdrawals goes with --full")
+                settings = settings.with_(allow_withdrawals=True)
 
             if args.demo:
                 return commands.sync_demo(settings, full=args.full)
@@ -133,14 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bibia import status
 
             held = None if args.held == "all" else _count("--held", args.held)
-            print(status.render(settings, runs=args.runs, held=held))
+            runs = _count("--runs", args.runs)
+            print(status.render(settings, runs=runs, held=held))
             return 0
     except BibiaError as exc:
         print(f"bibia: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("bibia: interrupted", file=sys.stderr)
-        return 1
+        print("bibia: interrupted: the run was rolled back, nothing changed", file=sys.stderr)
+        return 130
     raise ConfigError(f"unknown command {args.command}")  # argparse prevents this
 
 
@@ -150,7 +175,8 @@ def _count(option: str, text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise ConfigError(f"{option} takes a number of 0 or more, or `all` (got {text!r})")
+        also = ", or `all`" if option == "--held" else ""
+        raise ConfigError(f"{option} takes a whole number of 0 or more{also} (got {text!r})")
     return value
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bibia.settings import Settings
-from bibia.tally.client import PAGE_LIMIT, Page, TallyClient
-from schemas.times import iso_z
+from bibia.tally.client import PAGE_LIMIT, Listing, Page, TallyClient
+from schemas.errors import BibiaError
+from schemas.times import iso_z, submitted_time, utc_naive
 
 PageCallback = Callable[[Page, int], None]  # (page, submissions so far)
 
@@ -32,6 +33,26 @@ class Window:
         return params
 
 
+def check_withdrawals(listing: Listing, gone: int, live: int, share: float, allowed: bool) -> None:
+    """Before a full refresh withdraws the `gone` submissions (of `live`) that Tally no longer
+    lists: the list must be complete, and past `share` of the register, `allowed` by the
+    operator. Otherwise the run fails with one line, and changes nothing."""
+    if not gone:
+        return
+    if not listing.complete:
+        raise BibiaError(
+            f"Tally's list looks incomplete ({listing.shortfall()}): the {gone} submission(s) "
+            "it did not list are not withdrawn, and nothing changed; run again later"
+        )
+    cap = max(1, int(share * live))
+    if gone > cap and not allowed:
+        raise BibiaError(
+            f"Tally no longer lists {gone} of the {live} submissions ({gone / live:.0%}), more "
+            f"than BIBIA_MAX_WITHDRAWAL_SHARE allows ({share:.0%}): nothing changed; if these "
+            "deletions are real, run `bibia sync --full --allow-withdrawals`"
+        )
+
+
 def fetch_form(client: TallyClient) -> dict[str, Any]:
     """The form definition (its blocks resolve choice option ids to texts)."""
     return client.get_form()
@@ -49,6 +70,29 @@ def fetch_questions(client: TallyClient) -> list[dict[str, Any]]:
 def fetch_page(client: TallyClient, window: Window, number: int) -> Page:
     """One page of completed submissions (the HTTP step: retried, see the client)."""
     return client.page(number, window.params())
+
+
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks differ: later than this is dated in the future
+
+
+def future_dated(client: TallyClient, window: Window, now: datetime) -> str | None:
+    """A note when Tally holds a submission dated later than now (a clock gone wrong): a run
+    never reads one (it asks for what was sent before it started), so it is named here; it is
+    read once its date has passed. One small request; never a failure."""
+    params = {"filter": "completed", "limit": 1, "startDate": iso_z(window.until)}
+    try:
+        page = client.page(1, params)
+    except BibiaError:
+        return None
+    dates = [submitted_time(s.get("submittedAt")) for s in page.submissions]
+    ahead = [d for d in dates if d > utc_naive(now) + FUTURE_TOLERANCE]
+    if not ahead:
+        return None
+    newest = f"{max(ahead):%Y-%m-%d %H:%M}"
+    return (
+        f"a submission dated in the future by Tally ({newest} UTC, {page.submissions[0]['id']}): "
+        "not read yet, it will be once that date has passed"
+    )
 
 
 def extract_all(settings: Settings, window: Window) -> list[dict[str, Any]]:

@@ -1,8 +1,12 @@
 """GET with pacing, timeouts and retries, shared by the Tally client and the enrichment client.
 
 Retries: 429 (honouring `Retry-After`, in seconds or as an HTTP date), 5xx, dropped
-connections and timeouts, with exponential backoff and full jitter. Any other answer is handed
-back to the caller, which knows what it means.
+connections, truncated bodies and timeouts, with exponential backoff and full jitter. Any other
+answer is handed back to the caller, which knows what it means.
+
+Time bounds that hold: the timeout covers the whole answer (a body trickled a byte at a time
+does not extend it); a `Retry-After` longer than MAX_RETRY_AFTER_SECONDS gives up at once
+instead of waiting; a refused connection (nothing listening) is retried twice, not six times.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +25,9 @@ import requests
 
 log = logging.getLogger("bibia.http")
 
-MAX_RETRY_AFTER_SECONDS = 300.0
+MAX_RETRY_AFTER_SECONDS = 120.0
+REFUSED_RETRIES = 2  # nothing listens at the address: a typo or a service down, not a blip
+CHUNK = 65_536
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 
@@ -55,17 +62,18 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, min(float(value), MAX_RETRY_AFTER_SECONDS))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN: as if absent
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    delta = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, min(delta, MAX_RETRY_AFTER_SECONDS))
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class GaveUp(Exception):
@@ -74,6 +82,23 @@ class GaveUp(Exception):
     def __init__(self, attempts: int, problem: str) -> None:
         super().__init__(f"{attempts} attempts, last: {problem}")
         self.attempts, self.problem = attempts, problem
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read whole within its deadline."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+class TooSlow(Exception):
+    """The answer took longer than the timeout, as a whole."""
 
 
 class PacedSession:
@@ -106,23 +131,38 @@ class PacedSession:
         base = self.backoff_seconds * (2**attempt)
         return min(base + random.uniform(0, base), 120.0)  # full jitter on top of the base
 
-    def get(self, path: str, params: dict[str, Any] | None, what: str) -> requests.Response:
+    def get(self, path: str, params: dict[str, Any] | None, what: str) -> Answer:
         """The first answer that is not worth retrying; `GaveUp` when none came."""
         url = f"{self.base_url}{path}"
         problem = ""
+        refused = 0
+        attempts = 0
         for attempt in range(self.max_retries + 1):
             self.pacer.wait()
             self.requests_made += 1
+            attempts += 1
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"connection failed ({type(exc).__name__})"
+                response = self._read(url, params)
+            except (requests.ConnectionError, requests.Timeout, TooSlow) as exc:
+                if _refused(exc):
+                    refused += 1
+                    problem = "connection refused (is the address right, the service up?)"
+                    if refused > REFUSED_RETRIES:
+                        break
+                else:
+                    problem = f"connection failed ({type(exc).__name__})"
+                delay = self.backoff(attempt)
+            except requests.RequestException as exc:  # a body cut short, a bad redirect...
+                problem = f"broken answer ({type(exc).__name__})"
                 delay = self.backoff(attempt)
             else:
                 if response.status_code not in RETRYABLE_STATUS:
                     return response
                 problem = f"HTTP {response.status_code}"
                 told = retry_after_seconds(response.headers.get("Retry-After"))
+                if told is not None and told > MAX_RETRY_AFTER_SECONDS:
+                    problem += f", asked to wait {told:.0f} s (Retry-After): not waited"
+                    break
                 delay = self.backoff(attempt) if told is None else told
             if attempt == self.max_retries:
                 break
@@ -131,4 +171,31 @@ class PacedSession:
                 "%s %s: %s, retry %d in %.1f s", self.label, what, problem, attempt + 1, delay
             )
             self.sleep(delay)
-        raise GaveUp(self.max_retries + 1, problem)
+        raise GaveUp(attempts, problem)
+
+    def _read(self, url: str, params: dict[str, Any] | None) -> Answer:
+        """One GET, its body read whole before `timeout` seconds have passed since it began."""
+        deadline = time.monotonic() + self.timeout
+        with self.session.get(url, params=params, timeout=self.timeout, stream=True) as response:
+            chunks = []
+            for chunk in response.iter_content(CHUNK):
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise TooSlow(f"the answer took more than {self.timeout:g} s")
+            return Answer(response.status_code, response.headers, b"".join(chunks))
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether nothing listened at the address (as opposed to a connection that dropped):
+    requests wraps urllib3's error, which wraps the socket's."""
+    todo: list[object] = [exc]
+    seen: set[int] = set()
+    while todo:
+        found = todo.pop()
+        if not isinstance(found, BaseException) or id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, ConnectionRefusedError):
+            return True
+        todo += [found.__cause__, found.__context__, getattr(found, "reason", None), *found.args]
+    return False

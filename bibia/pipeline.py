@@ -32,14 +32,23 @@ import duckdb
 
 from bibia import __version__
 from bibia.enrichment.enricher import Enricher
-from bibia.extract import PageCallback, Window, fetch_form, fetch_page, fetch_questions
+from bibia.extract import (
+    Listing,
+    PageCallback,
+    Window,
+    check_withdrawals,
+    fetch_form,
+    fetch_page,
+    fetch_questions,
+    future_dated,
+)
 from bibia.runtime import give_back_memory, prepare_process
 from bibia.settings import Settings
 from bibia.site.build import code_fingerprint
 from bibia.site.publish import site_settings, stage_site
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
 from bibia.worker import Pending, Worker
-from schemas.errors import BibiaError, TallyError
+from schemas.errors import BibiaError, Interrupted, TallyError
 from schemas.records import RawRow
 from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
@@ -54,7 +63,7 @@ from warehouse.curation import (
     release_held,
     replace_decisions,
 )
-from warehouse.db import connect, scalar, writer_lock
+from warehouse.db import connect, make_folder, owner_only, scalar, writer_lock
 from warehouse.export import (
     StagedExport,
     clean_stale_staging,
@@ -97,6 +106,22 @@ def with_failpoint(step: Step, failpoint: str | None) -> Step:
         return step(name, fn, *args, **kwargs)
 
     return failing
+
+
+def with_budget(step: Step, budget_seconds: float) -> Step:
+    """`step`, except that no step starts once the run has spent `budget_seconds`
+    (BIBIA_RUN_BUDGET_SECONDS): the run fails with one line, and changes nothing."""
+    deadline = time.monotonic() + budget_seconds
+
+    def bounded(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if time.monotonic() > deadline:
+            raise BibiaError(
+                f"the run took more than BIBIA_RUN_BUDGET_SECONDS ({budget_seconds:g} s), "
+                f"stopped before its step {name}: nothing changed"
+            )
+        return step(name, fn, *args, **kwargs)
+
+    return bounded
 
 
 def timed(step: Step, totals: dict[str, float], peaks: dict[str, int] | None = None) -> Step:
@@ -144,6 +169,18 @@ def new_run_id(moment: datetime) -> str:
     return f"{moment:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
+def mark_interrupted(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    """Runs still `running` when a run starts (it holds the writer's lock: none is) died
+    without ending (SIGKILL, a power cut): recorded as `interrupted`. Returns how many."""
+    found = con.execute(
+        "UPDATE sync_runs SET status = 'interrupted', ended_at = ?, "
+        "error = coalesce(error, 'the process stopped before the run ended (killed?); "
+        "nothing of it was kept') WHERE status = 'running'",
+        [now],
+    ).fetchall()
+    return int(found[0][0]) if found else 0
+
+
 def _record(con: duckdb.DuckDBPyConnection, report: RunReport) -> None:
     row = report.as_row()
     columns = list(row)
@@ -167,6 +204,7 @@ class RunContext:
     enricher: Enricher
     worker: Worker = field(default_factory=Worker)
     partial: int = 0  # partial submissions met (never loaded)
+    unnamed: int = 0  # items of Tally's pages without an id (left out: nothing names them)
     rules: Rules | None = None  # what the form's batches are derived with
     waiting: tuple[Pending, list[str] | None] | None = None  # the batch being derived
     since: HeldSince = field(default_factory=dict)  # rebuild: the quarantine as it was
@@ -304,6 +342,19 @@ def _site(ctx: RunContext, staged: StagedExport) -> None:
     report.files_written = len(staged.changed) + len(staged.removed)
 
 
+def _publish(staged: StagedExport) -> None:
+    """After the commit: the staged files into place. Should that fail (a disk, a folder made
+    read-only meanwhile), the warehouse records what the exports should hold: the next run
+    finds them different and publishes them again."""
+    try:
+        staged.publish()
+    except OSError as exc:
+        raise BibiaError(
+            f"the warehouse is up to date but its exports could not all be published ({exc}); "
+            "the next run publishes them again"
+        ) from exc
+
+
 def export_fingerprint(ctx: RunContext) -> str:
     """What the exports are made of besides the data: the taxonomy, the mapping, the curators'
     decisions, how links are made, the site's code and settings, and bibia's own version."""
@@ -368,12 +419,14 @@ def _sync(
     definition = step("fetch_form", fetch_form, client)
     known = raw.Known(ctx.con, form_id)
     batch: list[RawRow] = []  # landed, new or changed: to derive
-    for fetched in _prefetched_pages(step, client, window):
+    listing = Listing()
+    for fetched in _prefetched_pages(step, client, window, listing):
         page = fetched.page
         if page.number == 1:
             questions = page.questions or step("fetch_questions", fetch_questions, client)
             _snapshot(ctx, form_id, questions, definition)
         ctx.partial += fetched.partial
+        ctx.unnamed += page.unnamed
         landed = step("land", _land, ctx, form_id, fetched.rows, known)
         batch += landed.rows
         last = not page.has_more or fetched.empty
@@ -384,7 +437,17 @@ def _sync(
             on_page(page, known.seen)
     _drain(step, ctx)
     _rederive_corrected(step, ctx, form_id)
+    note = future_dated(client, window, now_utc())
+    if note is not None:
+        ctx.report.notes.append(note)
     if full:
+        check_withdrawals(
+            listing,
+            len(known.unseen()),
+            known.live(),
+            ctx.settings.max_withdrawal_share,
+            ctx.settings.allow_withdrawals,
+        )
         deleted = raw.mark_deleted(
             ctx.con, form_id, known, ctx.report.run_id, ctx.report.started_at
         )
@@ -393,6 +456,11 @@ def _sync(
             clear_derived(ctx.con, deleted)
     if ctx.partial:
         ctx.report.notes.append(f"{ctx.partial} partial submissions ignored")
+    if ctx.unnamed:
+        ctx.report.notes.append(
+            f"{ctx.unnamed} item(s) of Tally's pages without a submission id left out "
+            "(nothing to name them by)"
+        )
 
 
 def _rederive_corrected(step: Step, ctx: RunContext, form_id: str) -> None:
@@ -409,9 +477,12 @@ def _rederive_corrected(step: Step, ctx: RunContext, form_id: str) -> None:
         _drain(step, ctx)
 
 
-def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterator[Fetched]:
+def _prefetched_pages(
+    step: Step, client: TallyClient, window: Window, listing: Listing
+) -> Iterator[Fetched]:
     """Pages in order, fetched (and made canonical) by a thread that keeps up to PREFETCH pages
-    ahead of the processing: the network and the CPU work at the same time."""
+    ahead of the processing: the network and the CPU work at the same time. `listing` follows
+    the walk: a page that repeats the list or goes past Tally's count stops it, and the run."""
     pages: queue.Queue[Fetched | BaseException | None] = queue.Queue(maxsize=PREFETCH)
     stop = threading.Event()
     context = contextvars.copy_context()  # as a Prefect task, a fetch keeps its flow run
@@ -431,6 +502,12 @@ def _prefetched_pages(step: Step, client: TallyClient, window: Window) -> Iterat
                 if stop.is_set():
                     return
                 page = context.run(step, "fetch_page", fetch_page, client, window, number)
+                problem = listing.observe(page)
+                if problem is not None:
+                    raise TallyError(
+                        f"Tally's list cannot be trusted ({problem}): the run stopped and "
+                        "nothing changed"
+                    )
                 rows, partial = raw.raw_rows_of(page.submissions)
                 fetched = Fetched(page, rows, partial, empty=not page.submissions)
                 page.submissions = []  # their canonical bytes are kept, not their objects
@@ -495,7 +572,11 @@ def run_job(
     export and site (staged aside), then publish after the commit."""
     totals: dict[str, float] = {}
     peaks: dict[str, int] = {}
-    step = timed(with_failpoint(step, settings.failpoint), totals, peaks)
+    step = timed(
+        with_budget(with_failpoint(step, settings.failpoint), settings.run_budget_seconds),
+        totals,
+        peaks,
+    )
     if kind != "rebuild":
         settings.require_tally()
     taxonomy, mapping, decisions = (
@@ -504,9 +585,15 @@ def run_job(
         Decisions.load(settings.decisions_path),
     )
     prepare_process()
-    with writer_lock(settings.db_path, settings.lock_timeout_seconds):
-        con = connect(settings.db_path, memory_limit=RUN_MEMORY_LIMIT)
+    make_folder(settings.export_dir, "BIBIA_EXPORT_DIR")  # as usual: the public reads it
+    with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
+        con = connect(
+            settings.db_path,
+            memory_limit=RUN_MEMORY_LIMIT,
+            wait_seconds=settings.lock_timeout_seconds,
+        )
         started = now_utc()
+        mark_interrupted(con, started)
         report = RunReport(new_run_id(started), kind, settings.tally_form_id, started)
         _record(con, report)
         staged: StagedExport | None = None
@@ -528,9 +615,11 @@ def run_job(
             staged = step("export", _stage, ctx)
             if staged is not None:
                 step("site", _site, ctx, staged)
+            if staged is not None:
+                staged.check_writable()
             timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
             if staged is not None:
-                step("publish", staged.publish)
+                step("publish", _publish, staged)
         except BaseException as exc:
             if staged is not None:
                 staged.discard()
@@ -567,7 +656,8 @@ def _finish(
     error: BaseException | None,
 ) -> None:
     report.ended_at = now_utc()
-    report.status = "failed" if error else "succeeded"
+    stopped = isinstance(error, Interrupted | KeyboardInterrupt)
+    report.status = "interrupted" if stopped else "failed" if error else "succeeded"
     if client is not None:
         report.requests = client.requests_made
     if error is not None:

@@ -5,7 +5,9 @@ Nothing in bibia reads the environment anywhere else.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +18,21 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_TAXONOMY = PACKAGE_ROOT.parent / "schemas" / "taxonomy.yaml"
 DEFAULT_MAPPING = PACKAGE_ROOT.parent / "schemas" / "mapping.yaml"
 TALLY_VERSION = "2025-02-01"
+WEB_ADDRESS = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s?#]*)?$")
+FORM_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# the steps a run goes through, by name: what BIBIA_FAILPOINT may name
+FAILPOINTS = (
+    "fetch_form",
+    "fetch_questions",
+    "fetch_page",
+    "land",
+    "derive",
+    "enrich",
+    "load",
+    "export",
+    "site",
+    "publish",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,10 @@ class Settings:
     curator: str | None = None  # who takes curator decisions (default: the system user)
     lock_timeout_seconds: float = 0.0
     batch_size: int = 2_000  # submissions derived at once (four pages)
+    run_budget_seconds: float = 7_200.0  # a run that takes longer fails (and changes nothing)
+    # a full refresh withdraws at most this share of the register without --allow-withdrawals
+    max_withdrawal_share: float = 0.05
+    allow_withdrawals: bool = False  # this run may withdraw past that share (`--allow-withdrawals`)
     prefect_api_url: str | None = None  # runs are tracked by this Prefect server when set
     failpoint: str | None = None  # a step that must fail, to rehearse failures (tests, drills)
     enrichment_enabled: bool = True
@@ -59,19 +80,30 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of this environment, each checked: a bad value is one line naming the
+        variable and what it accepts (exit 2), before anything is done."""
         env = os.environ if env is None else env
 
-        def number(name: str, default: float) -> float:
-            raw = env.get(name)
-            if raw is None or raw == "":
+        def number(name: str, default: float, low: float, high: float, zero: bool = False) -> float:
+            raw = (env.get(name) or "").strip()
+            if not raw:
                 return default
             try:
                 value = float(raw)
             except ValueError:
-                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-            if value < 0:
-                raise ConfigError(f"{name} must be positive, got {raw!r}")
+                value = math.nan
+            if not (value == 0 and zero) and not (math.isfinite(value) and low <= value <= high):
+                accepted = f"{'0 (off) or ' if zero else ''}a number from {low:g} to {high:g}"
+                raise ConfigError(f"{name} takes {accepted}, got {raw!r}")
             return value
+
+        def whole(name: str, default: int, low: int, high: int) -> int:
+            raw = (env.get(name) or "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise ConfigError(f"{name} takes a whole number from {low} to {high}, got {raw!r}")
+            return int(raw)
 
         def switch(name: str, default: bool) -> bool:
             raw = (env.get(name) or "").strip().lower()
@@ -81,35 +113,63 @@ class Settings:
                 return True
             if raw in {"0", "off", "false", "no"}:
                 return False
-            raise ConfigError(f"{name} must be on or off, got {raw!r}")
+            raise ConfigError(f"{name} takes on or off, got {raw!r}")
 
-        def url(name: str, default: str) -> str:
-            return (env.get(name) or default).rstrip("/")
+        def url(name: str, default: str | None) -> str | None:
+            raw = (env.get(name) or "").strip()
+            if not raw:
+                return default
+            if not WEB_ADDRESS.match(raw):
+                raise ConfigError(
+                    f"{name} takes an http:// or https:// address such as "
+                    f"https://example.org/path, got {raw!r}"
+                )
+            return raw.rstrip("/")
 
+        def web(name: str, default: str) -> str:
+            return url(name, default) or default
+
+        form_id = (env.get("TALLY_FORM_ID") or "").strip() or None
+        if form_id is not None and not FORM_ID.match(form_id):
+            raise ConfigError(
+                f"TALLY_FORM_ID takes a Tally form id (letters and digits, as in "
+                f"tally.so/r/mexJoq), got {form_id!r}"
+            )
+        failpoint = (env.get("BIBIA_FAILPOINT") or "").strip() or None
+        if failpoint is not None and failpoint not in FAILPOINTS:
+            raise ConfigError(
+                f"BIBIA_FAILPOINT takes one of {', '.join(FAILPOINTS)}, got {failpoint!r}"
+            )
         return cls(
             tally_api_key=env.get("TALLY_API_KEY") or None,
-            tally_form_id=env.get("TALLY_FORM_ID") or None,
-            tally_api_url=(env.get("TALLY_API_URL") or cls.tally_api_url).rstrip("/"),
-            tally_max_requests_per_minute=number("TALLY_MAX_REQUESTS_PER_MINUTE", 90.0),
-            tally_timeout_seconds=number("TALLY_TIMEOUT_SECONDS", 30.0),
+            tally_form_id=form_id,
+            tally_api_url=web("TALLY_API_URL", cls.tally_api_url),
+            tally_max_requests_per_minute=number(
+                "TALLY_MAX_REQUESTS_PER_MINUTE", 90.0, 1, 6_000, zero=True
+            ),
+            tally_timeout_seconds=number("TALLY_TIMEOUT_SECONDS", 30.0, 0.1, 3_600),
             db_path=Path(env.get("BIBIA_DB") or cls.db_path),
             export_dir=Path(env.get("BIBIA_EXPORT_DIR") or cls.export_dir),
             taxonomy_path=Path(env.get("BIBIA_TAXONOMY") or DEFAULT_TAXONOMY),
             mapping_path=Path(env.get("BIBIA_MAPPING") or DEFAULT_MAPPING),
             decisions_path=Path(env.get("BIBIA_DECISIONS") or cls.decisions_path),
-            tally_form_url=(env.get("TALLY_FORM_URL") or "").rstrip("/") or None,
+            tally_form_url=url("TALLY_FORM_URL", None),
             curator=env.get("BIBIA_CURATOR") or None,
-            lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0),
-            batch_size=max(1, int(number("BIBIA_BATCH_SIZE", 2_000))),
-            prefect_api_url=env.get("PREFECT_API_URL") or None,
-            failpoint=env.get("BIBIA_FAILPOINT") or None,
+            lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0, 0, 86_400),
+            batch_size=whole("BIBIA_BATCH_SIZE", 2_000, 1, 100_000),
+            run_budget_seconds=number("BIBIA_RUN_BUDGET_SECONDS", 7_200.0, 1, 7 * 86_400),
+            max_withdrawal_share=number("BIBIA_MAX_WITHDRAWAL_SHARE", 0.05, 0, 1),
+            prefect_api_url=url("PREFECT_API_URL", None),
+            failpoint=failpoint,
             enrichment_enabled=switch("BIBIA_ENRICHMENT", True),
-            recherche_entreprises_url=url(
+            recherche_entreprises_url=web(
                 "RECHERCHE_ENTREPRISES_URL", cls.recherche_entreprises_url
             ),
-            geo_api_url=url("GEO_API_URL", cls.geo_api_url),
-            ban_api_url=url("BAN_API_URL", cls.ban_api_url),
-            enrichment_requests_per_second=number("ENRICHMENT_REQUESTS_PER_SECOND", 5.0),
+            geo_api_url=web("GEO_API_URL", cls.geo_api_url),
+            ban_api_url=web("BAN_API_URL", cls.ban_api_url),
+            enrichment_requests_per_second=number(
+                "ENRICHMENT_REQUESTS_PER_SECOND", 5.0, 0.01, 1_000
+            ),
             site_tiles=env.get("BIBIA_SITE_TILES", cls.site_tiles).strip(),
             site_attribution=env.get("BIBIA_SITE_ATTRIBUTION", cls.site_attribution).strip(),
         )

@@ -6,12 +6,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bibia.settings import Settings
+from schemas.errors import RunLockedError
 from schemas.text import printable
 from schemas.times import now_utc
-from warehouse.db import connect, first_row
+from warehouse.db import connect, first_row, lock_holder
 
 EXPORT_FILES = ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json")
-RUN_STATES = {"running": "en cours", "succeeded": "réussie", "failed": "échouée"}
+RUN_STATES = {
+    "running": "en cours",
+    "succeeded": "réussie",
+    "failed": "échouée",
+    "interrupted": "interrompue",
+}
 
 
 def _age(moment: datetime, now: datetime) -> str:
@@ -32,8 +38,11 @@ def _shown(value: object) -> str:
 def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
     """Last `runs` runs, the `held` most recent submissions in quarantine (None: all), the
     warnings' count, the exports' freshness."""
-    con = connect(settings.db_path, read_only=True)
     now = now_utc()
+    try:
+        con = connect(settings.db_path, read_only=True)
+    except RunLockedError:  # a run writes: what can be said without the warehouse
+        return "\n".join([*_busy(settings, now), "", *_exports(settings, now)])
     out = [f"Entrepôt {settings.db_path}", "", "Dernières exécutions"]
     rows = con.execute(
         """SELECT run_id, kind, status, started_at, ended_at, fetched, new, updated,
@@ -106,7 +115,28 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
             "rien : SELECT * FROM validation_issues WHERE severity = 'warning')"
         )
     con.close()
-    out += ["", f"Exports dans {settings.export_dir}"]
+    return "\n".join([*out, "", *_exports(settings, now)])
+
+
+def _busy(settings: Settings, now: datetime) -> list[str]:
+    holder = lock_holder(settings.db_path)
+    if holder is None:
+        who = "un autre processus (une connexion d'analyste ?) l'a ouvert en écriture"
+    else:
+        pid, since = holder
+        started = datetime.fromtimestamp(since, UTC).replace(tzinfo=None)
+        who = f"une exécution est en cours (processus {pid}, commencée {_age(started, now)})"
+    return [
+        f"Entrepôt {settings.db_path}",
+        "",
+        f"  Occupé : {who}. Les exécutions, la quarantaine et les avertissements se liront "
+        "quand elle sera finie ; les exports ci-dessous restent ceux de la dernière "
+        "publication, complets.",
+    ]
+
+
+def _exports(settings: Settings, now: datetime) -> list[str]:
+    out = [f"Exports dans {settings.export_dir}"]
     for access in ("public", "restricted"):
         folder = Path(settings.export_dir) / access
         stamps = [
@@ -120,4 +150,4 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
         else:
             newest = max(stamps)
             out.append(f"  {label:<8} écrits le {newest:%Y-%m-%d %H:%M} UTC ({_age(newest, now)})")
-    return "\n".join(out)
+    return out

@@ -12,6 +12,9 @@ pickling the parsed payloads); what comes back is Arrow tables (`DerivedTables`)
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -51,6 +54,22 @@ class InWorker:
             ) from None
 
 
+def _start_worker(parent: int) -> None:
+    """The worker's first act: a watch that ends it as soon as its parent is gone (killed, even
+    with SIGKILL: nothing else would stop a worker waiting for work that never comes)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bibia-parent-watch", daemon=True).start()
+    prepare_process()
+
+
+WATCH_SECONDS = 0.5
+
+
 def _derive_in_worker(rows: list[RawRow], rules: Rules) -> DerivedTables:
     try:
         return derive_tables(rows, rules)
@@ -82,7 +101,8 @@ class Worker:
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=prepare_process,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
         if self._pool is None:
             return InPlace(rows, rules)

@@ -28,3 +28,9 @@ class MappingError(BibiaError):
 
 class RunLockedError(BibiaError):
     """Another run holds the warehouse."""
+
+
+class Interrupted(BibiaError):
+    """The run was stopped by a signal (SIGTERM, Ctrl-C): rolled back, recorded as such."""
+
+    exit_code = 130

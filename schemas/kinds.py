@@ -31,6 +31,9 @@ class Kind:
     check: str | None = None  # a check of transforms.validate (None: any value of the type)
     parquet_schema: dict[str, Any] | None = None  # its Table Schema field in a Parquet export
     repeats: bool = False  # the same answers come back from one submission to the next
+    # the longest text a contributor may give (characters): longer holds the project back
+    max_length: int | None = None
+    parquet_arrow: pyarrow.DataType | None = None  # its type in a Parquet export, if not `arrow`
 
 
 _STRING = pyarrow.string()
@@ -53,8 +56,8 @@ KINDS: dict[str, Kind] = {
     k.name: k
     for k in [
         _kind("id", normaliser="text"),
-        _kind("text", normaliser="text"),
-        _kind("longtext", normaliser="long_text"),
+        _kind("text", normaliser="text", max_length=1_000),
+        _kind("longtext", normaliser="long_text", max_length=20_000),
         _kind("siret", normaliser="siret", check="siret", repeats=True),
         _kind(
             "month",
@@ -63,13 +66,19 @@ KINDS: dict[str, Kind] = {
             check="month",
             repeats=True,
         ),
-        _kind("day", table_schema={"type": "date", "format": "%Y-%m-%d"}),
+        _kind(
+            "day",
+            table_schema={"type": "date", "format": "%Y-%m-%d"},
+            parquet_schema={"type": "date"},
+            parquet_arrow=pyarrow.date32(),
+        ),
         _kind(
             "url",
             table_schema={"type": "string", "format": "uri"},
             normaliser="url",
             check="url",
             repeats=True,
+            max_length=2_000,
         ),
         _kind(
             "email",
@@ -77,6 +86,7 @@ KINDS: dict[str, Kind] = {
             normaliser="email",
             check="email",
             repeats=True,
+            max_length=320,
         ),
         _kind("enum", normaliser="enum", check="vocabulary", repeats=True),
         _kind(

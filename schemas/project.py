@@ -403,15 +403,19 @@ def columns_meta(model: type[pa.DataFrameModel] = ProjectVersion) -> dict[str, A
 
 
 def arrow_schema(
-    names: list[str] | None = None, model: type[pa.DataFrameModel] | None = None
+    names: list[str] | None = None,
+    model: type[pa.DataFrameModel] | None = None,
+    parquet: bool = False,
 ) -> pyarrow.Schema:
     """The columns `names` (default: all) of `model` (default: project_versions) as Arrow
-    types, from `kind`: what the warehouse loads and what the Parquet exports hold."""
+    types, from `kind`: what the warehouse loads, or (`parquet`) what the Parquet exports hold
+    (a day is a date there)."""
     columns = columns_meta(model or ProjectVersion)
+    kinds = [KINDS[columns[name].metadata["kind"]] for name in (names or list(columns))]
     return pyarrow.schema(
         [
-            pyarrow.field(name, KINDS[columns[name].metadata["kind"]].arrow)
-            for name in (names or list(columns))
+            pyarrow.field(name, (parquet and kind.parquet_arrow) or kind.arrow)
+            for name, kind in zip(names or list(columns), kinds, strict=True)
         ]
     )
 

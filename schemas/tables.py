@@ -10,7 +10,7 @@ from pandera.typing import Series
 from schemas.kinds import KINDS
 from schemas.project import INTERNAL, ProjectVersion, column
 
-RUN_STATUSES = ["running", "succeeded", "failed"]
+RUN_STATUSES = ["running", "succeeded", "failed", "interrupted"]
 SEVERITIES = ["error", "warning"]
 
 

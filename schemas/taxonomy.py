@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from schemas.errors import ConfigError
+from schemas.files import load_yaml
 from schemas.text import fold
 
 
@@ -70,13 +69,7 @@ class Taxonomy:
 
     @classmethod
     def load(cls, path: Path) -> Taxonomy:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"taxonomy file not found: {path}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"taxonomy file {path} is not valid YAML: {exc}") from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(load_yaml(path, "taxonomy file"), path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> Taxonomy:

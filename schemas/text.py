@@ -37,6 +37,17 @@ def squash(text: str) -> str:
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+# what is removed from every text a contributor sends before it is published: control
+# characters (NUL and terminal escapes included; tabs and line breaks are kept) and the
+# bidirectional embeddings, overrides and isolates that make a text display other than it reads
+_HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def without_hidden(text: str) -> str:
+    """`text` without the characters a reader cannot see or that reorder what is shown."""
+    return _HIDDEN.sub("", text) if _HIDDEN.search(text) else text
+
+
 def printable(text: object) -> str:
     """Text safe to print on a terminal: control characters (escape sequences included) and
     bidirectional overrides shown as `\\x1b`-style escapes instead of being interpreted."""

@@ -23,6 +23,20 @@ def utc_naive(value: str | datetime) -> datetime:
     return moment
 
 
+UNKNOWN_TIME = datetime(1970, 1, 1)  # a submission whose `submittedAt` cannot be read (held back)
+
+
+def submitted_time(value: object) -> datetime:
+    """A submission's `submittedAt` as a naive UTC datetime; UNKNOWN_TIME when it is absent or
+    unreadable (the submission is landed, then held back with the reason)."""
+    if not isinstance(value, str):
+        return UNKNOWN_TIME
+    try:
+        return utc_naive(value)
+    except (ValueError, OverflowError):
+        return UNKNOWN_TIME
+
+
 def iso_z(moment: datetime) -> str:
     """`2024-12-30T09:02:01.000Z`, the format Tally uses (a naive datetime is taken as UTC)."""
     if moment.tzinfo is None:

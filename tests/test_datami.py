@@ -76,7 +76,7 @@ def as_exported(row: dict[str, Any]) -> dict[str, Any]:
         "audience_service": row["audience_service"] or "",
         "url_infos": row["url_infos"] or "",
         "image_url": row["image_url"] or "",
-        "date": f"{day[8:]}/{day[5:7]}/{day[:4]}",
+        "date": day.strftime("%d/%m/%Y"),  # a date in the Parquet export
     }
 
 

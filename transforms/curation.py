@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from schemas.errors import ConfigError
+from schemas.files import load_yaml
 from schemas.project import form_fields
 from schemas.times import seconds_z, utc_naive
 
@@ -138,17 +139,7 @@ class Decisions:
     @classmethod
     def load(cls, path: Path) -> Decisions:
         """The file's decisions; no file yet means no decision."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cls((), path)
-        except OSError as exc:
-            raise ConfigError(f"cannot read the decisions file {path}: {exc.strerror}") from None
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            first = str(exc).splitlines()[0]
-            raise ConfigError(f"decisions file {path} is not valid YAML: {first}") from None
+        data = load_yaml(path, "decisions file", missing_ok=True)
         if not isinstance(data, dict) or not isinstance(data.get("decisions") or [], list):
             raise ConfigError(f"decisions file {path}: expected a `decisions:` list")
         items = tuple(Decision.from_yaml(d, str(path)) for d in data.get("decisions") or [])

@@ -22,13 +22,14 @@ from schemas.tables import Quarantine, ValidationIssue
 from schemas.taxonomy import Taxonomy
 from transforms.curation import Decision, corrected
 from transforms.identity import correction_link, projet_id
-from transforms.mapping import FieldPlan, FormShape, map_submission
+from transforms.mapping import FieldPlan, FormShape, map_submission, shape_problems
 from transforms.normalise import Normaliser, Typed
 from transforms.validate import (
     ERROR,
     apply_policy,
     expected_warnings,
     frame,
+    issue,
     open_vocabulary_fields,
     rule_warnings,
     schema_failures,
@@ -133,14 +134,18 @@ def build_record(
 
 def derive(raws: Iterable[Submission], rules: Rules) -> Derived:
     normaliser = Normaliser(rules.taxonomy)
-    built = [build_record(raw, rules, normaliser) for raw in raws]
     out = Derived()
+    built = []
+    for raw in raws:
+        built.append(build_record(raw, rules, normaliser))
+        for part, message in shape_problems(raw.payload):
+            out.issues.append(issue(raw.submission_id, part, None, ERROR, message))
     if not built:
         return out
     records = [record for record, _ in built]
     typed = [answers for _, answers in built]
     failures = schema_failures(frame(records), validation_schema(rules.taxonomy))
-    out.issues = apply_policy(records, typed, failures, rules.taxonomy)
+    out.issues += apply_policy(records, typed, failures, rules.taxonomy)
     open_fields = open_vocabulary_fields(rules.taxonomy)
     for record, answers in built:
         out.issues.extend(expected_warnings(record, answers))

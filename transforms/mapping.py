@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from schemas.errors import ConfigError, MappingError
+from schemas.files import load_yaml
 from schemas.project import form_fields, hidden_fields
 from schemas.text import fold
+from schemas.times import UNKNOWN_TIME, submitted_time
 
 log = logging.getLogger("bibia.mapping")
 
@@ -39,12 +39,7 @@ class FieldMapping:
 
     @classmethod
     def load(cls, path: Path) -> FieldMapping:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"mapping file not found: {path}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"mapping file {path} is not valid YAML: {exc}") from None
+        data = load_yaml(path, "mapping file")
         known = form_fields()
         titles: dict[str, str] = {}
         for name, spellings in (data.get("titles") or {}).items():
@@ -213,13 +208,42 @@ def _plain(value: Any, options: dict[str, str]) -> Any:
     return value
 
 
+def shape_problems(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """What in a submission is not of the documented shape, as (part, message in French): such
+    a submission is held back with the reason, never allowed to fail a run."""
+    found = []
+    if submitted_time(payload.get("submittedAt")) == UNKNOWN_TIME:
+        found.append(("submittedAt", "date d'envoi absente ou illisible"))
+    responses = payload.get("responses")
+    if responses is not None and not isinstance(responses, list):
+        found.append(
+            ("responses", f"réponses de forme inattendue ({type(responses).__name__}) : illisibles")
+        )
+        return found
+    for number, response in enumerate(responses or [], start=1):
+        if not isinstance(response, dict):
+            found.append(
+                (
+                    "responses",
+                    f"réponse n° {number} de forme inattendue ({type(response).__name__}) : "
+                    "illisible",
+                )
+            )
+        elif not isinstance(response.get("questionId", ""), str):
+            found.append(("responses", f"réponse n° {number} sans question identifiable"))
+    return found
+
+
 def map_submission(
     payload: dict[str, Any], plan: FieldPlan, form: FormShape
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(field -> answer, title -> answer of unmapped questions)."""
     record: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    for response in payload.get("responses") or []:
+    responses = payload.get("responses")
+    for response in responses if isinstance(responses, list) else []:
+        if not isinstance(response, dict):
+            continue  # held back by `shape_problems`
         qid = str(response.get("questionId", ""))
         question = form.questions.get(qid)
         answer = response["answer"] if "answer" in response else response.get("value")

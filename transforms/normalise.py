@@ -12,7 +12,7 @@ from typing import Any
 from schemas.kinds import KINDS, Kind
 from schemas.project import columns_meta
 from schemas.taxonomy import Taxonomy, Vocabulary
-from schemas.text import squash
+from schemas.text import squash, without_hidden
 
 _SIRET_NOISE = re.compile(r"[\s.\-_/]")
 _MONTH_FORMS = (
@@ -50,7 +50,7 @@ def as_text(value: Any) -> str | None:
         return "Oui" if value else "Non"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    return without_hidden(str(value)) or None
 
 
 def text(value: Any) -> str | None:

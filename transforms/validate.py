@@ -33,7 +33,10 @@ _MESSAGES: dict[str, str] = {
     "url_format": "adresse web invalide",
     "email_format": "adresse e-mail invalide",
     "max_items": "trop de valeurs : au plus {max_items}",
+    "too_long": "texte trop long : {length} caractères, au plus {limit} (le projet est retenu ; "
+    "raccourcir la réponse)",
 }
+SHOWN_CHARACTERS = 2_000  # what an issue keeps of a value typed (the raw landing keeps it all)
 
 
 def _element_check(code: str, test: Callable[[Any], bool]) -> pa.Check:
@@ -90,10 +93,17 @@ def validation_schema(taxonomy: Taxonomy) -> pa.DataFrameSchema:
     schema = ProjectVersion.to_schema()
     updates: dict[str, dict[str, Any]] = {}
     for name, col in schema.columns.items():
-        check = KINDS[col.metadata["kind"]].check
-        if check is not None:
+        kind = KINDS[col.metadata["kind"]]
+        checks = []
+        if kind.max_length is not None:
+            checks.append(
+                pa.Check.str_length(max_value=kind.max_length, error=f"too_long:{kind.max_length}")
+            )
+        if kind.check is not None:
             vocabulary = col.metadata["vocabulary"]
-            updates[name] = {"checks": CHECKS[check](taxonomy[vocabulary] if vocabulary else None)}
+            checks += CHECKS[kind.check](taxonomy[vocabulary] if vocabulary else None)
+        if checks:
+            updates[name] = {"checks": checks}
     return schema.update_columns(updates)
 
 
@@ -122,8 +132,9 @@ def _show(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        value = ", ".join(str(v) for v in value)
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "…"
 
 
 def message_for(code: str, value: Any, taxonomy: Taxonomy) -> str:
@@ -138,6 +149,9 @@ def message_for(code: str, value: Any, taxonomy: Taxonomy) -> str:
         )
     if code.startswith("max_items:"):
         return _MESSAGES["max_items"].format(max_items=code.split(":", 1)[1])
+    if code.startswith("too_long:"):
+        length = len(value) if isinstance(value, str) else 0
+        return _MESSAGES["too_long"].format(length=length, limit=code.split(":", 1)[1])
     return _MESSAGES.get(code, f"contrôle {code} non respecté")
 
 
@@ -204,7 +218,11 @@ def apply_policy(
         meta = columns[failure.field].metadata
         message = message_for(failure.code, value, taxonomy)
         shown = typed[failure.row].get(failure.field, value)
-        if failure.code == "not_nullable" or meta["on_invalid"] != DROP:
+        if (
+            failure.code == "not_nullable"
+            or failure.code.startswith("too_long:")  # abuse or a mistake: never published
+            or meta["on_invalid"] != DROP
+        ):
             out.append(issue(record["submission_id"], failure.field, shown, ERROR, message))
             continue
         kept = _without_invalid(value, failure.code, taxonomy)

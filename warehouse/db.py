@@ -13,15 +13,36 @@ from typing import Any
 import duckdb
 import pyarrow
 
-from schemas.errors import BibiaError, RunLockedError
+from schemas.errors import BibiaError, ConfigError, RunLockedError
 from warehouse.migrate import migrate
+
+
+def make_folder(folder: Path, setting: str) -> None:
+    """`folder` and its parents, or one line naming the setting that points there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{setting}: cannot create the folder {folder}: {exc.strerror or exc}"
+        ) from None
+
+
+@contextlib.contextmanager
+def owner_only() -> Iterator[None]:
+    """Files and folders created meanwhile are their owner's only: the warehouse, its WAL and
+    its spill files hold contact e-mails. (Public exports get their modes when published.)"""
+    before = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(before)
 
 
 @contextlib.contextmanager
 def writer_lock(db_path: Path, timeout_seconds: float = 0.0) -> Iterator[None]:
     """An exclusive lock beside the database file, held for a whole run (database and exports).
     A second run waits up to `timeout_seconds`, then stops with a clear message."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(db_path.parent, "BIBIA_DB")
     lock_path = db_path.with_name(db_path.name + ".lock")
     handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + timeout_seconds
@@ -29,6 +50,8 @@ def writer_lock(db_path: Path, timeout_seconds: float = 0.0) -> Iterator[None]:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.ftruncate(handle, 0)  # who holds it, for `bibia status` meanwhile
+                os.pwrite(handle, f"{os.getpid()} {time.time():.0f}\n".encode(), 0)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -44,19 +67,57 @@ def writer_lock(db_path: Path, timeout_seconds: float = 0.0) -> Iterator[None]:
         os.close(handle)
 
 
+def lock_holder(db_path: Path) -> tuple[int, float] | None:
+    """(pid, since when, epoch seconds) of the run holding the writer's lock, if one does."""
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    try:
+        handle = os.open(lock_path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(handle, 64, 0).decode(errors="replace").split()
+        os.close(handle)
+        try:
+            return int(text[0]), float(text[1])
+        except (IndexError, ValueError):
+            return 0, 0.0
+    os.close(handle)  # nobody holds it
+    return None
+
+
 def connect(
-    db_path: Path, read_only: bool = False, memory_limit: str = "256MB"
+    db_path: Path,
+    read_only: bool = False,
+    memory_limit: str = "256MB",
+    wait_seconds: float = 0.0,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection with every migration applied (read-only: as the file is)."""
+    """A connection with every migration applied (read-only: as the file is). While another
+    process has the file open (an analyst's connection), try again for up to `wait_seconds`."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return _connect(db_path, read_only, memory_limit)
+        except RunLockedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _connect(db_path: Path, read_only: bool, memory_limit: str) -> duckdb.DuckDBPyConnection:
     if read_only and not db_path.exists():
         raise BibiaError(f"no warehouse at {db_path} yet: run `bibia sync` first")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(db_path.parent, "BIBIA_DB")
     try:
         if read_only:
             con = duckdb.connect(
                 str(db_path), read_only=True, config={"memory_limit": memory_limit}
             )
         else:
+            for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+                if path.exists() and path.stat().st_mode & 0o077:
+                    path.chmod(0o600)  # made by an older bibia, or by hand
             spill = db_path.with_name(db_path.name + ".tmp")  # past the memory limit
             con = duckdb.connect(
                 ":memory:",
@@ -67,7 +128,17 @@ def connect(
             )
             con.execute(f"USE {WAREHOUSE}")
     except duckdb.IOException as exc:
-        raise RunLockedError(f"cannot open {db_path}: {str(exc).splitlines()[0]}") from None
+        text = str(exc).splitlines()[0]
+        if "lock" in text.lower():
+            raise RunLockedError(
+                f"{db_path} is open in another process (an analyst's connection, a run): {text}"
+            ) from None
+        raise BibiaError(f"cannot open the warehouse {db_path}: {text}") from None
+    except duckdb.Error as exc:
+        raise BibiaError(
+            f"cannot open the warehouse {db_path}, damaged? ({str(exc).splitlines()[0]}); "
+            "restore a copy, or move it aside and run `bibia sync --full` to make it again"
+        ) from None
     if not read_only:
         migrate(con)
     return con

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from pyarrow import csv, ipc, parquet
 
 from schemas.datapackage import EXPORT_NAME, LIST_DELIMITER, datapackage
+from schemas.errors import BibiaError
 from schemas.kinds import KINDS
 from schemas.project import PUBLIC, RESTRICTED, arrow_schema, columns_meta, export_columns
 from schemas.tables import columns_of
@@ -225,21 +226,42 @@ class StagedExport:
         )
         insert_rows(con, "published_files", written, columns_of("published_files"))
 
+    def check_writable(self) -> None:
+        """Before the commit: every folder this publication renames into can be written, or
+        the run fails now, with nothing committed (a failure after the commit would leave a
+        warehouse and exports of different versions)."""
+        checked: dict[str, bool] = {}
+        for rel in [*self.changed, *self.removed]:
+            folder = rel.rpartition("/")[0]
+            if folder in checked:
+                continue
+            path = self.target / folder
+            while not path.exists() and path != path.parent:
+                path = path.parent
+            checked[folder] = os.access(path, os.W_OK | os.X_OK)
+            if not checked[folder]:
+                raise BibiaError(
+                    f"cannot publish the exports: {path} is not writable by this user; "
+                    "nothing changed (fix its permissions and run again)"
+                )
+
     def publish(self) -> None:
         """Rename each changed file over its final path (atomic per file), datapackages last;
         remove the files no export makes any more."""
         made: set[str] = set()
         for rel in sorted(self.changed, key=lambda r: (r.endswith("datapackage.json"), r)):
             folder = rel.rpartition("/")[0]
+            private = is_private(rel)
             if folder not in made:
-                final = self.target / folder
-                if is_private(rel):  # members only: owner-only folders
+                if private:  # members only: owner-only folders
                     (self.target / RESTRICTED).mkdir(mode=0o700, parents=True, exist_ok=True)
                     (self.target / RESTRICTED).chmod(0o700)
-                    _private_folders(final, self.target / RESTRICTED, 0o700)
-                final.mkdir(parents=True, exist_ok=True)
+                _folders(self.target / folder, self.target, 0o700 if private else 0o755)
                 made.add(folder)
-            os.replace(f"{self.staging}/{rel}", f"{self.target}/{rel}")
+            final = f"{self.target}/{rel}"
+            os.replace(f"{self.staging}/{rel}", final)
+            # staged under an owner-only umask (see warehouse.db.owner_only): modes made here
+            os.chmod(final, 0o600 if private else 0o644)
         for rel in self.removed:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.target}/{rel}")
@@ -249,14 +271,16 @@ class StagedExport:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def _private_folders(folder: Path, top: Path, mode: int) -> None:
-    """Create `folder` and those between it and `top`, each with `mode`."""
+def _folders(folder: Path, top: Path, mode: int) -> None:
+    """Create `folder` and those between it and `top` that are missing, each with `mode`
+    exactly (whatever the process's umask)."""
     missing = []
     while folder != top and not folder.exists():
         missing.append(folder)
         folder = folder.parent
     for path in reversed(missing):
-        path.mkdir(mode=mode, exist_ok=True)
+        path.mkdir(exist_ok=True)
+        path.chmod(mode)
 
 
 def clean_stale_staging(export_dir: Path) -> None:
@@ -369,6 +393,7 @@ def stage_exports(
             folder.chmod(0o700)
     names = export_columns(RESTRICTED)
     schema = arrow_schema(names)
+    typed = arrow_schema(names, parquet=True)  # the Parquet files' types (a day is a date)
     renderings = csv_renderings(names)
     wanted = {access: export_columns(access) for access in folders}
     rows = 0
@@ -377,7 +402,7 @@ def stage_exports(
             access: stack.enter_context(
                 parquet.ParquetWriter(
                     folder / f"{EXPORT_NAME}.parquet",
-                    pyarrow.schema([schema.field(n) for n in wanted[access]]),
+                    pyarrow.schema([typed.field(n) for n in wanted[access]]),
                     compression="zstd",
                 )
             )
@@ -393,6 +418,7 @@ def stage_exports(
         writing: list[Future[None]] = []
         for batch in batches:
             text = csv_cells(batch, renderings)
+            stored = batch.cast(typed)
             for future in writing:
                 future.result()
             writing = []
@@ -405,7 +431,7 @@ def stage_exports(
                         )
                     )
                 writing.append(
-                    pool.submit(parquet_out[access].write_table, batch.select(wanted[access]))
+                    pool.submit(parquet_out[access].write_table, stored.select(wanted[access]))
                 )
                 writing.append(pool.submit(csv_out[access].write_table, part))
             rows += batch.num_rows

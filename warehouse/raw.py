@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 
 from schemas.records import RawRow
-from schemas.times import utc_naive
+from schemas.times import submitted_time
 from warehouse.db import ids, scalar, with_rows
 
 
@@ -62,7 +62,7 @@ def raw_rows_of(submissions: list[dict[str, Any]]) -> tuple[list[RawRow], int]:
         rows.append(
             RawRow(
                 item["id"],
-                utc_naive(item["submittedAt"]),
+                submitted_time(item.get("submittedAt")),
                 text,
                 hashlib.sha256(text).hexdigest(),
                 item.get("respondentId"),
@@ -102,6 +102,10 @@ class Known:
             self.seen += 1
         self.values[row.submission_id] = self.value(row.content_hash, seen=True)
         return before
+
+    def live(self) -> int:
+        """Submissions stored and not marked deleted (before this walk)."""
+        return sum(1 for v in self.values.values() if not v & _DELETED)
 
     def unseen(self) -> list[str]:
         """Submissions stored, not marked deleted, that the walk did not meet."""

@@ -27,6 +27,8 @@ class Fault:
     retry_after: str | None = None
     drop: bool = False  # close the connection without answering
     garbage: bool = False  # 200 with a body that is not JSON
+    trickle_seconds: float = 0.0  # the answer's body sent a byte at a time, this far apart
+    short_body: bool = False  # a Content-Length longer than the body, then the connection closed
     path_contains: str = ""  # only requests whose path contains this
 
 
@@ -95,13 +97,28 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def _send(
+        self, status: int, body: bytes, headers: dict[str, str], fault: Fault | None = None
+    ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        short = fault is not None and fault.short_body
+        self.send_header("Content-Length", str(len(body) + (1000 if short else 0)))
         self.end_headers()
+        if fault is not None and fault.trickle_seconds:
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.trickle_seconds)
+            except OSError:  # the client gave up
+                pass
+            return
         self.wfile.write(body)
+        if short:
+            self.wfile.flush()
+            self.close_connection = True
 
     def do_GET(self) -> None:
         state = self.server_state
@@ -121,10 +138,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.garbage:
             self._send(200, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"})
             return
-        if fault is not None:
+        if fault is not None and (fault.status or fault.retry_after):
             status, payload = fault.status or 500, {"message": "injected fault"}
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
         else:
             status, payload, extra = state.respond(split.path, query, headers)
         body = json.dumps(payload, ensure_ascii=False).encode()
-        self._send(status, body, {"Content-Type": "application/json", **extra})
+        self._send(status, body, {"Content-Type": "application/json", **extra}, fault)

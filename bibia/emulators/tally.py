@@ -13,7 +13,7 @@ import bisect
 import json
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,9 @@ class TallyEmulator(LoopbackServer):
         self.rate_limit_per_minute = rate_limit_per_minute
         self.rate_limit_retry_after = rate_limit_retry_after
         self._hits: deque[float] = deque()
+        # what a hostile server does to a submissions page: (page number, the page as it
+        # would be) -> the page it sends instead
+        self.page_hook: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None
         # form id -> filter -> (submissions newest first, their negated timestamps)
         self._sorted: dict[str, dict[str, tuple[list[dict[str, Any]], list[float]]]] = {}
 
@@ -158,7 +161,7 @@ class TallyEmulator(LoopbackServer):
         rows, low, high = window(wanted)
         first = low + (page - 1) * limit
         chunk = rows[first : min(first + limit, high)]
-        return 200, {
+        answer = {
             "page": page,
             "limit": limit,
             "hasMore": first + limit < high,
@@ -166,6 +169,9 @@ class TallyEmulator(LoopbackServer):
             "questions": form.questions,
             "submissions": chunk,
         }
+        if self.page_hook is not None:
+            answer = self.page_hook(page, answer)
+        return 200, answer
 
     def respond(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Answer:
         if headers.get("authorization") != f"Bearer {self.api_key}":

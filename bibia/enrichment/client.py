@@ -8,6 +8,7 @@ fields below are kept: the register's list of elected officials is never read in
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -93,7 +94,7 @@ class EnrichmentClient:
         if response.status_code != 200:
             raise EnrichmentUnavailable(f"{session.label}: HTTP {response.status_code} on {what}")
         try:
-            return response.json()
+            return json.loads(response.content)
         except ValueError:
             raise EnrichmentUnavailable(f"{session.label}: {what} is not JSON") from None
 

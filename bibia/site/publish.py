@@ -79,13 +79,13 @@ def publish_site(settings: Settings, everything: bool = False) -> tuple[int, int
     those published from the same inputs."""
     from schemas.errors import ConfigError
     from schemas.times import now_utc
-    from warehouse.db import connect, writer_lock
+    from warehouse.db import connect, owner_only, writer_lock
 
     export_dir = settings.export_dir
     if not (export_dir / RESTRICTED / f"{EXPORT_NAME}.parquet").exists():
         raise ConfigError(f"no exports in {export_dir} yet: run `bibia sync` first")
     taxonomy = Taxonomy.load(settings.taxonomy_path)
-    with writer_lock(settings.db_path, settings.lock_timeout_seconds):
+    with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
         con = connect(settings.db_path)
         started = now_utc()
         run_id = "site-" + started.strftime("%Y%m%dT%H%M%S")
@@ -98,6 +98,7 @@ def publish_site(settings: Settings, everything: bool = False) -> tuple[int, int
                 staged, export_dir, taxonomy, site_settings(settings), con, everything
             )
             staged.record(con, run_id, started)
+            staged.check_writable()
             con.execute("COMMIT")
             staged.publish()
         except BaseException:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-import requests
 
-from bibia.http import GaveUp, PacedSession
+from bibia.http import Answer, GaveUp, PacedSession
 from bibia.settings import TALLY_VERSION, Settings
 from schemas.errors import TallyError
 from schemas.times import iso_z
@@ -40,6 +39,71 @@ class Page:
     questions: list[dict[str, Any]]
     has_more: bool
     total_completed: int | None
+    unnamed: int = 0  # items without an id, left out
+
+
+@dataclass
+class Listing:
+    """What a walk through Tally's pages has shown, and whether it proves the list complete.
+
+    Tally's word is not taken for it: a short or empty answer is not proof that submissions
+    were deleted. The list is complete only when every page was read to `hasMore: false`, no
+    page repeated one before it, and the distinct submissions listed are as many as the API's
+    own count. A repeated page, or more submissions than that count, stops the walk."""
+
+    pages: int = 0
+    listed: int = 0  # distinct completed submissions listed
+    total: int | None = None  # the API's count of completed submissions, as last given
+    ended: bool = False  # a page said `hasMore: false`
+    problem: str | None = None  # why the walk stopped early
+    ids: set[str] = field(default_factory=set, repr=False)
+
+    def observe(self, page: Page) -> str | None:
+        """Take one page into account; return why the walk must stop, if it must."""
+        self.pages += 1
+        found = [
+            item["id"]
+            for item in page.submissions
+            if isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and item.get("isCompleted") is not False
+        ]
+        fresh = [sid for sid in found if sid not in self.ids]
+        self.ids.update(fresh)
+        self.listed = len(self.ids)
+        if page.total_completed is not None:
+            self.total = page.total_completed
+        if found and not fresh:
+            self.problem = f"page {page.number} lists only submissions listed already"
+        elif self.total is not None and self.listed > self.total:
+            self.problem = (
+                f"{self.listed} submissions listed by page {page.number}, past the "
+                f"{self.total} Tally counts"
+            )
+        if not page.has_more:
+            self.ended = True
+        return self.problem
+
+    @property
+    def complete(self) -> bool:
+        return (
+            self.ended
+            and self.problem is None
+            and self.total is not None
+            and self.listed == self.total
+        )
+
+    def shortfall(self) -> str:
+        """Why the list is not known to be complete (empty when it is)."""
+        if self.problem:
+            return self.problem
+        if not self.ended:
+            return f"the walk ended on page {self.pages} without `hasMore: false`"
+        if self.total is None:
+            return "Tally's pages carry no count of submissions to check the list against"
+        if self.listed != self.total:
+            return f"Tally listed {self.listed} submissions but counts {self.total}"
+        return ""
 
 
 class TallyClient:
@@ -96,7 +160,7 @@ class TallyClient:
             ) from None
         return self._decode(response, what)
 
-    def _decode(self, response: requests.Response, what: str) -> Any:
+    def _decode(self, response: Answer, what: str) -> Any:
         status = response.status_code
         if status == 401:
             raise TallyError("Tally rejected TALLY_API_KEY (HTTP 401): check the key or renew it")
@@ -149,8 +213,12 @@ class TallyClient:
             params["startDate"] = iso_z(start)
         if end is not None:
             params["endDate"] = iso_z(end)
+        listing = Listing()
         for number in range(1, MAX_PAGES + 1):
             page = self.page(number, params)
+            problem = listing.observe(page)
+            if problem is not None:
+                raise TallyError(f"Tally's list cannot be trusted ({problem}): stopped")
             yield page
             if not page.has_more or not page.submissions:
                 return
@@ -174,19 +242,16 @@ def parse_page(body: Any, number: int, what: str) -> Page:
     questions = body.get("questions") or []
     if not isinstance(questions, list):
         raise bad("`questions` is not a list")
-    for item in submissions:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise bad("a submission without an `id`")
-        if not isinstance(item.get("submittedAt"), str):
-            raise bad(f"submission {item['id']} has no `submittedAt`")
-        if not isinstance(item.get("responses", []), list):
-            raise bad(f"submission {item['id']} has no `responses` list")
+    # an item that cannot be named is left out (and counted: the list is then not complete);
+    # one with an id is kept whatever else it holds: derivation holds it back with the reason
+    named = [i for i in submissions if isinstance(i, dict) and isinstance(i.get("id"), str)]
     totals = body.get("totalNumberOfSubmissionsPerFilter")
     total = totals.get("completed") if isinstance(totals, dict) else None
     return Page(
         number=number,
-        submissions=submissions,
-        questions=questions,
+        submissions=named,
+        questions=[q for q in questions if isinstance(q, dict)],
+        unnamed=len(submissions) - len(named),
         has_more=has_more,
         total_completed=total if isinstance(total, int) else None,
     )
