@@ -39,6 +39,7 @@ def _run(settings: Settings, kind: str, demo: bool = False) -> int:
     progress = Progress(enabled=settings.progress)
     try:
         if settings.prefect_api_url:
+            require_prefect_server(settings.prefect_api_url)
             from flows.sync import FlowContext, run_flow_in_process
 
             quiet_prefect_console()
@@ -50,6 +51,25 @@ def _run(settings: Settings, kind: str, demo: bool = False) -> int:
         progress.done()
     print(summary(report, settings, demo))
     return 0
+
+
+def require_prefect_server(url: str) -> None:
+    """PREFECT_API_URL must answer before a run is handed to it: otherwise one line, not the
+    hundred of a client retrying a server that is not there."""
+    import requests
+
+    try:
+        answer = requests.get(f"{url}/health", timeout=5)
+    except requests.RequestException as exc:
+        raise ConfigError(
+            f"PREFECT_API_URL={url} does not answer ({type(exc).__name__}): start the server "
+            "(`prefect server start`) or unset PREFECT_API_URL to run without it"
+        ) from None
+    if answer.status_code != 200:
+        raise ConfigError(
+            f"PREFECT_API_URL={url} answered HTTP {answer.status_code} to /health: is it a "
+            "Prefect server's API address (ending in /api)?"
+        )
 
 
 def quiet_prefect_console() -> None:
@@ -115,6 +135,7 @@ def serve(settings: Settings, cron: str | None, interval: float | None, full: bo
             "PREFECT_API_URL=http://127.0.0.1:4200/api (see the README, Scheduling)"
         )
     settings.require_tally()
+    require_prefect_server(settings.prefect_api_url)
     from prefect.deployments.runner import EntrypointType
 
     from flows.sync import sync_flow

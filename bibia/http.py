@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import urllib3
 
 log = logging.getLogger("bibia.http")
 
@@ -178,10 +179,15 @@ class PacedSession:
         deadline = time.monotonic() + self.timeout
         with self.session.get(url, params=params, timeout=self.timeout, stream=True) as response:
             chunks = []
-            for chunk in response.iter_content(CHUNK):
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise TooSlow(f"the answer took more than {self.timeout:g} s")
+            try:
+                # read1: what has arrived (a read of CHUNK bytes would wait for all of them,
+                # a byte a second never timing out)
+                while chunk := response.raw.read1(CHUNK, decode_content=True):
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise TooSlow(f"the answer took more than {self.timeout:g} s")
+            except (urllib3.exceptions.HTTPError, OSError) as exc:  # cut short, reset...
+                raise requests.ConnectionError(f"the answer broke off ({exc})") from exc
             return Answer(response.status_code, response.headers, b"".join(chunks))
 
 

@@ -16,9 +16,11 @@ import contextlib
 import contextvars
 import hashlib
 import logging
+import os
 import queue
 import resource
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -95,13 +97,18 @@ def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> 
 
 
 def with_failpoint(step: Step, failpoint: str | None) -> Step:
-    """`step`, except that the step named `failpoint` fails (BIBIA_FAILPOINT): a way to rehearse
-    a failure in a real process, a served flow included."""
+    """`step`, except that the step named `failpoint` fails, or (`name:kill`) kills the process
+    (BIBIA_FAILPOINT): a way to rehearse a failure or a crash in a real process, a served flow
+    included."""
     if not failpoint:
         return step
 
+    where, _, how = failpoint.partition(":")
+
     def failing(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if name == failpoint:
+        if name == where and how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)  # a crash, as a power cut or the OOM killer
+        if name == where:
             raise BibiaError(f"step {name} failed on purpose (BIBIA_FAILPOINT={failpoint})")
         return step(name, fn, *args, **kwargs)
 
@@ -600,6 +607,7 @@ def run_job(
         client: TallyClient | None = None
         enricher = Enricher(con, settings, taxonomy, started, online=kind != "rebuild")
         ctx = RunContext(con, settings, report, taxonomy, mapping, decisions, enricher)
+        committed = False
         try:
             con.execute("BEGIN TRANSACTION")
             if kind == "rebuild":
@@ -618,6 +626,7 @@ def run_job(
             if staged is not None:
                 staged.check_writable()
             timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
+            committed = True
             if staged is not None:
                 step("publish", _publish, staged)
         except BaseException as exc:
@@ -625,9 +634,14 @@ def run_job(
                 staged.discard()
             with contextlib.suppress(duckdb.Error):  # nothing to undo after COMMIT
                 con.execute("ROLLBACK")
+            if committed and isinstance(exc, BibiaError) and "next run" not in str(exc):
+                exc = BibiaError(  # what the operator needs to know, in the same line
+                    f"{exc}; the warehouse is up to date, the exports stay as they were "
+                    "and the next run publishes them"
+                )
             _finish(con, report, client, exc)
             con.close()
-            raise
+            raise exc
         finally:
             ctx.worker.close()
             if client is not None:

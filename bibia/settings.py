@@ -60,7 +60,9 @@ class Settings:
     max_withdrawal_share: float = 0.05
     allow_withdrawals: bool = False  # this run may withdraw past that share (`--allow-withdrawals`)
     prefect_api_url: str | None = None  # runs are tracked by this Prefect server when set
-    failpoint: str | None = None  # a step that must fail, to rehearse failures (tests, drills)
+    # a step that must fail (`load`), or where the process kills itself (`load:kill`), to
+    # rehearse failures and crashes (tests, drills)
+    failpoint: str | None = None
     enrichment_enabled: bool = True
     recherche_entreprises_url: str = "https://recherche-entreprises.api.gouv.fr"
     geo_api_url: str = "https://geo.api.gouv.fr"
@@ -136,9 +138,10 @@ class Settings:
                 f"tally.so/r/mexJoq), got {form_id!r}"
             )
         failpoint = (env.get("BIBIA_FAILPOINT") or "").strip() or None
-        if failpoint is not None and failpoint not in FAILPOINTS:
+        if failpoint is not None and failpoint.removesuffix(":kill") not in FAILPOINTS:
             raise ConfigError(
-                f"BIBIA_FAILPOINT takes one of {', '.join(FAILPOINTS)}, got {failpoint!r}"
+                f"BIBIA_FAILPOINT takes one of {', '.join(FAILPOINTS)} (a failure there), or "
+                f"one of them followed by :kill (SIGKILL there), got {failpoint!r}"
             )
         return cls(
             tally_api_key=env.get("TALLY_API_KEY") or None,

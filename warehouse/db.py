@@ -127,6 +127,7 @@ def _connect(db_path: Path, read_only: bool, memory_limit: str) -> duckdb.DuckDB
                 f"ATTACH '{_quoted(db_path)}' AS {WAREHOUSE} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
             )
             con.execute(f"USE {WAREHOUSE}")
+            migrate(con)
     except duckdb.IOException as exc:
         text = str(exc).splitlines()[0]
         if "lock" in text.lower():
@@ -139,8 +140,6 @@ def _connect(db_path: Path, read_only: bool, memory_limit: str) -> duckdb.DuckDB
             f"cannot open the warehouse {db_path}, damaged? ({str(exc).splitlines()[0]}); "
             "restore a copy, or move it aside and run `bibia sync --full` to make it again"
         ) from None
-    if not read_only:
-        migrate(con)
     return con
 
 

@@ -238,11 +238,12 @@ class StagedExport:
             path = self.target / folder
             while not path.exists() and path != path.parent:
                 path = path.parent
-            checked[folder] = os.access(path, os.W_OK | os.X_OK)
-            if not checked[folder]:
+            problem = _unwritable(path)
+            checked[folder] = problem is None
+            if problem is not None:
                 raise BibiaError(
-                    f"cannot publish the exports: {path} is not writable by this user; "
-                    "nothing changed (fix its permissions and run again)"
+                    f"cannot publish the exports: {path} {problem}; nothing changed (fix it and "
+                    "run again)"
                 )
 
     def publish(self) -> None:
@@ -269,6 +270,20 @@ class StagedExport:
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be created in `folder` (None: they can). Tried for real: permissions
+    say nothing of a read-only mount, nor of a user such as root."""
+    if not folder.is_dir():
+        return "is not a folder"
+    probe = folder / f".bibia-probe-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot be written ({exc.strerror})"
+    return None
 
 
 def _folders(folder: Path, top: Path, mode: int) -> None:
