@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     when.add_argument("--cron", metavar="EXPR", help='cron expression, e.g. "0 * * * *"')
     when.add_argument("--interval", metavar="SECONDS", type=float, help="seconds between runs")
     serve.add_argument("--full", action="store_true", help="scheduled runs re-read everything")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve the demo: its form and the government APIs emulated here, no key needed",
+    )
     curate = sub.add_parser(
         "curate", help="curators' decisions: correct a submission, withdraw or restore a project"
     )
@@ -147,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from bibia import commands
 
-            return commands.serve(settings, cron=args.cron, interval=args.interval, full=args.full)
+            return commands.serve(
+                settings, cron=args.cron, interval=args.interval, full=args.full, demo=args.demo
+            )
         if args.command == "curate":
             from bibia import curate
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from bibia.pipeline import RunReport, run_job
 from bibia.progress import Progress
@@ -12,23 +13,28 @@ from schemas.errors import BibiaError, ConfigError
 log = logging.getLogger("bibia")
 
 
+STATES = {"succeeded": "réussie", "failed": "échouée", "interrupted": "interrompue"}
+
+
 def summary(report: RunReport, settings: Settings, demo: bool = False) -> str:
+    """What a run did, in French: curators read it."""
+    state = STATES.get(report.status, report.status)
     if report.files_written == 0:
         return (
-            f"run {report.run_id} ({report.kind}) {report.status}: nothing new "
-            f"({report.fetched} read); the exports are left as they were "
-            f"({report.exported} projects, {report.quarantined} in quarantine)"
+            f"exécution {report.run_id} ({report.kind}) {state} : rien de nouveau "
+            f"({report.fetched} lues) ; les exports restent tels quels "
+            f"({report.exported} projets, {report.quarantined} en quarantaine)"
         )
     lines = [
-        f"run {report.run_id} ({report.kind}) {report.status}: "
-        f"{report.fetched} read, {report.new} new, {report.updated} updated, "
-        f"{report.exported} projects exported, {report.quarantined} in quarantine",
-        f"  warehouse: {settings.db_path}",
-        f"  exports:   {settings.export_dir / 'public'} and {settings.export_dir / 'restricted'}",
+        f"exécution {report.run_id} ({report.kind}) {state} : "
+        f"{report.fetched} lues, {report.new} nouvelles, {report.updated} modifiées, "
+        f"{report.exported} projets exportés, {report.quarantined} en quarantaine",
+        f"  entrepôt : {settings.db_path}",
+        f"  exports :  {settings.export_dir / 'public'} et {settings.export_dir / 'restricted'}",
     ]
     if report.quarantined:
         status = "bibia status --demo" if demo else "bibia status"
-        lines.append(f"  see `{status}` for what sits in quarantine and why")
+        lines.append(f"  `{status}` dit ce qui attend en quarantaine, et pourquoi")
     return "\n".join(lines)
 
 
@@ -118,24 +124,38 @@ def site(settings: Settings, everything: bool = False) -> int:
     written, rendered = publish_site(settings, everything)
     folder = settings.export_dir
     print(
-        f"site: {written} files rewritten ({rendered} project pages rendered again); "
-        f"public edition in {folder / 'public' / 'site'}, members' edition in "
-        f"{folder / 'restricted' / 'site'}, the current site's feed in "
+        f"site : {written} fichiers réécrits ({rendered} pages de projet refaites) ; édition "
+        f"publique dans {folder / 'public' / 'site'}, édition des membres dans "
+        f"{folder / 'restricted' / 'site'}, flux du site actuel dans "
         f"{folder / 'public' / 'datami'}"
     )
     return 0
 
 
-def serve(settings: Settings, cron: str | None, interval: float | None, full: bool) -> int:
+def serve(
+    settings: Settings, cron: str | None, interval: float | None, full: bool, demo: bool = False
+) -> int:
     """Serve the sync flow as a deployment with this schedule, until interrupted. Scheduled
-    runs execute here, in subprocesses that inherit this environment (TALLY_*, BIBIA_*)."""
+    runs execute here, in subprocesses that inherit this environment (TALLY_*, BIBIA_*).
+    `demo`: against the demo form and the government APIs, emulated here for as long as it
+    serves (no key needed)."""
     if not settings.prefect_api_url:
         raise ConfigError(
             "bibia serve needs a Prefect server: start one with `prefect server start` and set "
             "PREFECT_API_URL=http://127.0.0.1:4200/api (see the README, Scheduling)"
         )
-    settings.require_tally()
     require_prefect_server(settings.prefect_api_url)
+    if demo:
+        from bibia.demo.emulated import demo_environment, emulated
+
+        with emulated(settings) as served:
+            os.environ.update(demo_environment(served))  # what the runs' processes read
+            return _serve(served, cron, interval, full)
+    settings.require_tally()
+    return _serve(settings, cron, interval, full)
+
+
+def _serve(settings: Settings, cron: str | None, interval: float | None, full: bool) -> int:
     from prefect.deployments.runner import EntrypointType
 
     from flows.sync import sync_flow

@@ -171,7 +171,7 @@ class Settings:
             geo_api_url=web("GEO_API_URL", cls.geo_api_url),
             ban_api_url=web("BAN_API_URL", cls.ban_api_url),
             enrichment_requests_per_second=number(
-                "ENRICHMENT_REQUESTS_PER_SECOND", 5.0, 0.01, 1_000
+                "ENRICHMENT_REQUESTS_PER_SECOND", 5.0, 0.01, 1_000, zero=True
             ),
             site_tiles=env.get("BIBIA_SITE_TILES", cls.site_tiles).strip(),
             site_attribution=env.get("BIBIA_SITE_ATTRIBUTION", cls.site_attribution).strip(),

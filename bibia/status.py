@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bibia.settings import Settings
 from schemas.errors import RunLockedError
@@ -151,3 +152,62 @@ def _exports(settings: Settings, now: datetime) -> list[str]:
             newest = max(stamps)
             out.append(f"  {label:<8} écrits le {newest:%Y-%m-%d %H:%M} UTC ({_age(newest, now)})")
     return out
+
+
+def run_summary(settings: Settings, report: Any, error: str | None) -> str:
+    """A run's summary in Markdown, for the Prefect UI (an artifact of the flow run): counts,
+    what was held back and why, warnings, notes. `report`: the run's (None when it failed)."""
+    out = ["# Exécution bibia", ""]
+    if report is None:
+        out += [f"**Échec** : {printable(error)}", "", "Rien n'a changé (entrepôt et exports)."]
+        return "\n".join(out)
+    state = RUN_STATES.get(report.status, report.status)
+    out += [
+        f"Exécution `{report.run_id}` ({report.kind}) **{state}**.",
+        "",
+        "| lues | nouvelles | modifiées | retirées | projets exportés | en quarantaine | "
+        "fichiers réécrits |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {report.fetched} | {report.new} | {report.updated} | {report.deleted} | "
+        f"{report.exported} | {report.quarantined} | {report.files_written or 0} |",
+    ]
+    con = connect(settings.db_path, read_only=True)
+    try:
+        reasons = con.execute(
+            """SELECT i.field, i.message, count(*) FROM validation_issues i
+               JOIN quarantine q USING (submission_id)
+               WHERE q.released_by IS NULL AND i.severity = 'error'
+               GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT 10"""
+        ).fetchall()
+        warnings = con.execute(
+            """SELECT field, count(*) FROM validation_issues WHERE severity = 'warning'
+               GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT 10"""
+        ).fetchall()
+    finally:
+        con.close()
+    if reasons:
+        out += [
+            "",
+            "## Retenues, et pourquoi",
+            "",
+            "| champ | raison | soumissions |",
+            "|---|---|---:|",
+        ]
+        out += [f"| {f} | {_cell(m)} | {n} |" for f, m, n in reasons]
+    if warnings:
+        out += [
+            "",
+            "## Avertissements (publiés quand même)",
+            "",
+            "| champ | nombre |",
+            "|---|---:|",
+        ]
+        out += [f"| {f} | {n} |" for f, n in warnings]
+    if report.notes:
+        out += ["", "## Notes", ""] + [f"- {_cell(note)}" for note in report.notes]
+    return "\n".join(out)
+
+
+def _cell(text: object) -> str:
+    """Text for a Markdown table cell: printable, no pipe, no line break."""
+    return printable(text).replace("|", "\\|").replace("\n", " ")

@@ -13,20 +13,24 @@ runs the flow (`bibia serve`, a worker), or from the `bibia` command that starte
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.utilities.annotations import quote
 
+from bibia.commands import summary
 from bibia.extract import PageCallback
 from bibia.pipeline import RunReport, run_job
 from bibia.settings import Settings
+from bibia.status import run_summary
 from schemas.errors import BibiaError
 
 T = TypeVar("T")
@@ -71,11 +75,49 @@ def run_as_task(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
     return step(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
 
 
+class ToRunLogger(logging.Handler):
+    """bibia's log lines (counts, quarantine, unmapped questions, enrichment), into the flow
+    run's logs: the Prefect UI shows them with the run."""
+
+    def __init__(self, run_logger: logging.LoggerAdapter[logging.Logger] | logging.Logger):
+        super().__init__(logging.INFO)
+        self.run_logger = run_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.run_logger.log(record.levelno, "%s", record.getMessage())
+
+
 def _run(kind: str) -> dict[str, Any]:
     context = CONTEXT.get() or FlowContext(Settings.from_env())
-    report: RunReport = run_job(context.settings, kind, step=run_as_task, on_page=context.on_page)
+    settings = context.settings
+    run_logger = get_run_logger()
+    ours = logging.getLogger("bibia")
+    forward = ToRunLogger(run_logger)
+    ours.addHandler(forward)
+    if ours.getEffectiveLevel() > logging.INFO:  # a served run: nobody set bibia's level
+        ours.setLevel(logging.INFO)
+    try:
+        report: RunReport = run_job(settings, kind, step=run_as_task, on_page=context.on_page)
+    except BibiaError as exc:
+        create_markdown_artifact(
+            key=ARTIFACT_KEY,
+            markdown=run_summary(settings, None, str(exc)),
+            description="Résumé de l'exécution bibia",
+        )
+        raise
+    finally:
+        ours.removeHandler(forward)
+    run_logger.info("%s", summary(report, settings).splitlines()[0])
+    create_markdown_artifact(
+        key=ARTIFACT_KEY,
+        markdown=run_summary(settings, report, None),
+        description="Résumé de l'exécution bibia",
+    )
     row = report.as_row()
     return {k: v for k, v in row.items() if k not in {"started_at", "ended_at"}}
+
+
+ARTIFACT_KEY = "bibia-run-summary"  # the latest one per key is shown in the UI's Artifacts
 
 
 @flow(

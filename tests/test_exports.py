@@ -336,7 +336,7 @@ def test_a_sync_that_finds_nothing_new_rewrites_nothing_and_says_so(settings):
     done = bibia_cli(settings, "sync")
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.strip().splitlines()
-    assert "nothing new" in line and "the exports are left as they were" in line
+    assert "rien de nouveau" in line and "les exports restent tels quels" in line
     assert file_stamps(settings.export_dir) == before
     written = query(settings, "SELECT files_written FROM sync_runs ORDER BY started_at")
     assert written == [(len(before),), (0,)]  # every file (exports, site, feed); then none

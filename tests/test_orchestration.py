@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
+from selenium.webdriver.common.by import By
 
 from bibia.demo.synthetic import synthetic_form
 from bibia.emulators.tally import EmulatedForm
@@ -29,6 +30,7 @@ from tests.conftest import (
     cli_env,
     make_settings,
     query,
+    screenshot,
     start_emulator,
 )
 
@@ -70,7 +72,8 @@ def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
         "PREFECT_HOME": str(home),
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "true",  # the run page is looked at in a browser
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
     }
     env.pop("PREFECT_API_URL", None)
     log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
@@ -314,3 +317,141 @@ def test_prefect_yaml_deploys_the_real_flows():
 
 def files_of(folder: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# -- bibia, visible in Prefect ----------------------------------------------------------------
+ARTIFACT = "bibia-run-summary"
+
+
+def post(api: str, path: str, body: dict) -> list[dict]:
+    response = requests.post(f"{api}{path}", json=body, timeout=10)
+    response.raise_for_status()
+    found: list[dict] = response.json()
+    return found
+
+
+def latest_adhoc_run(api: str, state: str) -> dict:
+    return next(r for r in flow_runs(api, "bibia-sync", state) if not r["deployment_id"])
+
+
+@pytest.mark.prefect_server
+def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(prefect_server, settings):
+    done = bibia_cli(settings, "sync", timeout=180, **prefect_server)
+    assert done.returncode == 0, done.stderr
+    api = prefect_server["PREFECT_API_URL"]
+    run = latest_adhoc_run(api, "COMPLETED")
+    logs = post(api, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+    messages = [entry["message"] for entry in logs]
+    summary = [m for m in messages if m.startswith("exécution ")]
+    assert summary and f"{DEMO_PUBLISHED} projets exportés" in summary[0]
+    artifacts = post(
+        api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    (artifact,) = [a for a in artifacts if a["key"] == "bibia-run-summary"]
+    assert "## Retenues, et pourquoi" in artifact["data"]
+    assert f"| {DEMO_PUBLISHED} |" in artifact["data"]  # the counts' table
+    assert "SIRET invalide" in artifact["data"]  # what held a submission back, and why
+
+
+@pytest.mark.prefect_server
+def test_a_failed_flow_run_says_why_in_its_artifact(prefect_server, settings):
+    done = bibia_cli(settings, "sync", timeout=180, BIBIA_FAILPOINT="load", **prefect_server)
+    assert done.returncode == 1
+    api = prefect_server["PREFECT_API_URL"]
+    run = latest_adhoc_run(api, "FAILED")
+    artifacts = post(
+        api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    (artifact,) = [a for a in artifacts if a["key"] == "bibia-run-summary"]
+    assert "**Échec**" in artifact["data"] and "BIBIA_FAILPOINT=load" in artifact["data"]
+
+
+@pytest.mark.prefect_server
+def test_serve_demo_serves_the_demo_without_a_key(prefect_server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "BIBIA_"))}
+    env.update(prefect_server)
+    log_path = tmp_path / "serve.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
+    serve = subprocess.Popen(
+        [*BIBIA, "serve", "--demo", "--interval", "5"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    public = tmp_path / "demo-output" / "exports" / "public" / "bibliotheque_ia.csv"
+    try:
+
+        def exported() -> bool:
+            if serve.poll() is not None:
+                raise AssertionError(log_path.read_text())
+            return public.exists()
+
+        wait_for(exported, 240, "a scheduled demo run to export", every=1)
+    finally:
+        stop_group(serve, signal.SIGINT, 60)
+        log.close()
+    assert len(pd.read_csv(public)) == DEMO_PUBLISHED
+
+
+@pytest.mark.prefect_server
+def test_prefect_yaml_refuses_to_deploy_without_bibia_home(prefect_server):
+    api = prefect_server["PREFECT_API_URL"]
+    env = {k: v for k, v in os.environ.items() if k != "BIBIA_HOME"}
+    env.update(prefect_server)
+    prefect = [sys.executable, "-m", "prefect"]
+    subprocess.run(
+        [*prefect, "work-pool", "create", "bibia", "--type", "process"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    deploy = [*prefect, "--no-prompt", "deploy", "--all"]
+    refused = subprocess.run(deploy, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert "set BIBIA_HOME" in refused.stdout + refused.stderr
+    names = {"any_": ["hourly", "weekly-full", "rebuild"]}
+    assert post(api, "/deployments/filter", {"deployments": {"name": names}}) == []
+    done = subprocess.run(
+        deploy,
+        cwd=ROOT,
+        env={**env, "BIBIA_HOME": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    deployed = post(api, "/deployments/filter", {"deployments": {"name": names}})
+    assert {d["name"] for d in deployed} == {"hourly", "weekly-full", "rebuild"}
+    pull = deployed[0]["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
+    assert pull["directory"] == str(ROOT)
+
+
+@pytest.mark.prefect_server
+def test_the_prefect_ui_shows_bibias_lines_and_summary(prefect_server, settings, browser):
+    """In a real Chromium: the run's page lists bibia's lines, its artifact renders the summary.
+    `BIBIA_SCREENSHOTS=docs/images` keeps the screenshots docs/operations.md shows."""
+    done = bibia_cli(settings, "sync", timeout=180, **prefect_server)
+    assert done.returncode == 0, done.stderr
+    api = prefect_server["PREFECT_API_URL"]
+    ui = api.removesuffix("/api")
+    run = latest_adhoc_run(api, "COMPLETED")
+    browser.set_window_size(1400, 1000)
+    browser.get(f"{ui}/runs/flow-run/{run['id']}")
+    text = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
+    wait_for(lambda: "projets exportés" in text(), 90, "bibia's summary line in its logs")
+    line = browser.find_element(  # the deepest element holding bibia's summary line
+        By.XPATH,
+        "//*[contains(., 'projets exportés') and not(*[contains(., 'projets exportés')])]",
+    )
+    browser.execute_script("arguments[0].scrollIntoView({block: 'end'})", line)
+    time.sleep(0.5)  # the log list renders what scrolled into view
+    screenshot(browser, "prefect-journal")
+    artifacts = post(
+        api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    (artifact,) = [a for a in artifacts if a["key"] == "bibia-run-summary"]
+    browser.get(f"{ui}/artifacts/artifact/{artifact['id']}")
+    wait_for(lambda: "Retenues, et pourquoi" in text(), 90, "the summary artifact")
+    screenshot(browser, "prefect-resume")

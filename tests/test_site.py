@@ -378,13 +378,13 @@ def test_bibia_site_renders_again_from_the_published_exports(published):
     tiles = "http://127.0.0.1:9/{z}/{x}/{y}.png"
     done = bibia_cli(published, "site", BIBIA_SITE_TILES=tiles)
     assert done.returncode == 0, done.stderr
-    assert "2 files rewritten (0 project pages rendered again)" in done.stdout
+    assert "2 fichiers réécrits (0 pages de projet refaites)" in done.stdout
     after = stamps(published.export_dir)
     changed = {name for name in before if after[name] != before[name]}
     assert changed == {"public/site/carte.html", "restricted/site/carte.html"}
     assert tiles in (site(published) / "carte.html").read_text()
     again = bibia_cli(published, "site", BIBIA_SITE_TILES=tiles)
-    assert "0 files rewritten" in again.stdout
+    assert "0 fichiers réécrits" in again.stdout
     assert stamps(published.export_dir) == after
 
 
@@ -401,5 +401,5 @@ def test_bibia_site_all_renders_every_page_and_rewrites_none_that_is_the_same(pu
     done = bibia_cli(published, "site", "--all")
     assert done.returncode == 0, done.stderr
     pages = 2 * DEMO_PUBLISHED  # both editions
-    assert f"0 files rewritten ({pages} project pages rendered again)" in done.stdout
+    assert f"0 fichiers réécrits ({pages} pages de projet refaites)" in done.stdout
     assert stamps(published.export_dir) == before

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -19,9 +17,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -36,53 +31,13 @@ from tests.conftest import (
     DEMO_PUBLISHED,
     VALID_ANSWERS,
     make_settings,
+    screenshot,
     start_emulator,
     tally_submission,
 )
 from tests.web import image_host, static_host
 
-CHROMIUM = ("chromium", "chromium-browser")
 WAIT = 10.0
-
-
-def chromium() -> tuple[str, str]:
-    browser = next((found for name in CHROMIUM if (found := shutil.which(name))), None)
-    driver = shutil.which("chromedriver")
-    if not browser or not driver:
-        pytest.fail(
-            "the browser tests need Chromium and its driver: `python3 run.py check` installs "
-            "them as root, or `sudo apt-get install chromium chromium-driver`"
-        )
-    return browser, driver
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    binary, driver_path = chromium()
-    options = Options()
-    profile = tmp_path_factory.mktemp("chromium")
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={profile}",
-        # every name but loopback resolves to nothing: a test that tried the internet fails
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(argument)
-    options.binary_location = binary
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def demo_with_loopback_logos(data: dict[str, Any], images: str) -> dict[str, Any]:
@@ -186,13 +141,6 @@ def searchable(row: dict[str, Any]) -> str:
         row["coll_type"],
     ]
     return fold(" ".join(parts))
-
-
-def screenshot(driver: WebDriver, name: str) -> None:
-    folder = os.environ.get("BIBIA_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
 
 
 def test_the_home_page_loads_without_error_with_one_card_per_project(browser, demo):

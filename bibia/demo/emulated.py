@@ -35,3 +35,22 @@ def emulated(settings: Settings) -> Iterator[Settings]:
             enrichment_requests_per_second=0.0,
             **government.urls,
         )
+
+
+def demo_environment(settings: Settings) -> dict[str, str]:
+    """The environment that makes a `bibia` process (a served flow run) use these demo
+    settings: the emulators' addresses, the demo's key (public: it opens only the emulator)
+    and its folders."""
+    return {
+        "TALLY_API_URL": settings.tally_api_url,
+        "TALLY_API_KEY": settings.tally_api_key or "",
+        "TALLY_FORM_ID": settings.tally_form_id or "",
+        "TALLY_MAX_REQUESTS_PER_MINUTE": "0",
+        "BIBIA_DB": str(settings.db_path.resolve()),
+        "BIBIA_EXPORT_DIR": str(settings.export_dir.resolve()),
+        "BIBIA_DECISIONS": str(settings.decisions_path.resolve()),
+        "RECHERCHE_ENTREPRISES_URL": settings.recherche_entreprises_url,
+        "GEO_API_URL": settings.geo_api_url,
+        "BAN_API_URL": settings.ban_api_url,
+        "ENRICHMENT_REQUESTS_PER_SECOND": "0",
+    }
