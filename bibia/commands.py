@@ -8,34 +8,10 @@ import os
 from bibia.pipeline import RunReport, run_job
 from bibia.progress import Progress
 from bibia.settings import Settings
+from bibia.status import summary
 from schemas.errors import BibiaError, ConfigError
 
 log = logging.getLogger("bibia")
-
-
-STATES = {"succeeded": "réussie", "failed": "échouée", "interrupted": "interrompue"}
-
-
-def summary(report: RunReport, settings: Settings, demo: bool = False) -> str:
-    """What a run did, in French: curators read it."""
-    state = STATES.get(report.status, report.status)
-    if report.files_written == 0:
-        return (
-            f"exécution {report.run_id} ({report.kind}) {state} : rien de nouveau "
-            f"({report.fetched} lues) ; les exports restent tels quels "
-            f"({report.exported} projets, {report.quarantined} en quarantaine)"
-        )
-    lines = [
-        f"exécution {report.run_id} ({report.kind}) {state} : "
-        f"{report.fetched} lues, {report.new} nouvelles, {report.updated} modifiées, "
-        f"{report.exported} projets exportés, {report.quarantined} en quarantaine",
-        f"  entrepôt : {settings.db_path}",
-        f"  exports :  {settings.export_dir / 'public'} et {settings.export_dir / 'restricted'}",
-    ]
-    if report.quarantined:
-        status = "bibia status --demo" if demo else "bibia status"
-        lines.append(f"  `{status}` dit ce qui attend en quarantaine, et pourquoi")
-    return "\n".join(lines)
 
 
 def _run(settings: Settings, kind: str, demo: bool = False) -> int:

@@ -16,6 +16,7 @@ from bibia.settings import Settings
 from schemas.errors import ConfigError, RunLockedError
 from schemas.project import form_fields
 from schemas.taxonomy import Taxonomy
+from schemas.text import printable
 from schemas.times import now_utc
 from transforms.curation import CORRECT, WITHDRAW, Decision, Decisions, Ending, new_decision_id
 from transforms.derive import Normaliser
@@ -213,17 +214,18 @@ def listing(settings: Settings, everything: bool = False) -> str:
         )
         state = "levée" if d.ended else STATES.get(states.get(d.decision_id, ""), "")
         lines.append(f"  {d.decision_id}  {what}")
-        lines.append(f"      par {d.by} le {d.at:%Y-%m-%d %H:%M} UTC : {d.reason}")
+        lines.append(f"      par {_text(d.by)} le {d.at:%Y-%m-%d %H:%M} UTC : {_text(d.reason)}")
         if d.ended is not None:
             lines.append(
-                f"      levée par {d.ended.by} le {d.ended.at:%Y-%m-%d %H:%M} UTC : "
-                f"{d.ended.reason}"
+                f"      levée par {_text(d.ended.by)} le {d.ended.at:%Y-%m-%d %H:%M} UTC : "
+                f"{_text(d.ended.reason)}"
             )
         lines.append(f"      état : {state or 'en attente du prochain `bibia sync`'}")
     return "\n".join(lines)
 
 
 def _text(value: str | list[str] | None) -> str:
+    """A value for the terminal: escapes shown, never run."""
     if isinstance(value, list):
-        return ", ".join(value)
-    return value or ""
+        return printable(", ".join(value))
+    return printable(value or "")

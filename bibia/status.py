@@ -154,6 +154,28 @@ def _exports(settings: Settings, now: datetime) -> list[str]:
     return out
 
 
+def summary(report: Any, settings: Settings, demo: bool = False) -> str:
+    """What a run did, in French: curators read it."""
+    state = RUN_STATES.get(report.status, report.status)
+    if report.files_written == 0:
+        return (
+            f"exécution {report.run_id} ({report.kind}) {state} : rien de nouveau "
+            f"({report.fetched} lues) ; les exports restent tels quels "
+            f"({report.exported} projets, {report.quarantined} en quarantaine)"
+        )
+    lines = [
+        f"exécution {report.run_id} ({report.kind}) {state} : "
+        f"{report.fetched} lues, {report.new} nouvelles, {report.updated} modifiées, "
+        f"{report.exported} projets exportés, {report.quarantined} en quarantaine",
+        f"  entrepôt : {settings.db_path}",
+        f"  exports :  {settings.export_dir / 'public'} et {settings.export_dir / 'restricted'}",
+    ]
+    if report.quarantined:
+        status = "bibia status --demo" if demo else "bibia status"
+        lines.append(f"  `{status}` dit ce qui attend en quarantaine, et pourquoi")
+    return "\n".join(lines)
+
+
 def run_summary(settings: Settings, report: Any, error: str | None) -> str:
     """A run's summary in Markdown, for the Prefect UI (an artifact of the flow run): counts,
     what was held back and why, warnings, notes. `report`: the run's (None when it failed)."""

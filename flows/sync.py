@@ -26,11 +26,10 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.utilities.annotations import quote
 
-from bibia.commands import summary
 from bibia.extract import PageCallback
 from bibia.pipeline import RunReport, run_job
 from bibia.settings import Settings
-from bibia.status import run_summary
+from bibia.status import run_summary, summary
 from schemas.errors import BibiaError
 
 T = TypeVar("T")

@@ -457,8 +457,8 @@ def policy_table() -> list[str]:
     """The publication policy of every field a contributor answers, as the Markdown table the
     README prints (a test keeps the two the same)."""
     lines = [
-        "| field | access | when missing | invalid when | when invalid |",
-        "|---|---|---|---|---|",
+        "| field | access | when missing | invalid when | when invalid | longest text |",
+        "|---|---|---|---|---|---|",
     ]
     for name, col in form_fields().items():
         meta = col.metadata
@@ -472,5 +472,9 @@ def policy_table() -> list[str]:
         if meta["vocabulary"]:
             what = f"outside the `{meta['vocabulary']}` list"
         invalid = POLICY_LABELS[meta["on_invalid"]] if meta["on_invalid"] else ""
-        lines.append(f"| `{name}` | {meta['access']} | {missing} | {what} | {invalid} |")
+        limit = KINDS[meta["kind"]].max_length
+        longest = f"{limit:,} characters (longer holds it back)" if limit else ""
+        lines.append(
+            f"| `{name}` | {meta['access']} | {missing} | {what} | {invalid} | {longest} |"
+        )
     return lines
