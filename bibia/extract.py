@@ -90,8 +90,8 @@ def future_dated(client: TallyClient, window: Window, now: datetime) -> str | No
         return None
     newest = f"{max(ahead):%Y-%m-%d %H:%M}"
     return (
-        f"a submission dated in the future by Tally ({newest} UTC, {page.submissions[0]['id']}): "
-        "not read yet, it will be once that date has passed"
+        f"soumission datée dans le futur par Tally ({page.submissions[0]['id']}, {newest} UTC) : "
+        "pas encore lue, elle le sera une fois cette date passée"
     )
 
 

@@ -462,11 +462,11 @@ def _sync(
         if deleted:
             clear_derived(ctx.con, deleted)
     if ctx.partial:
-        ctx.report.notes.append(f"{ctx.partial} partial submissions ignored")
+        ctx.report.notes.append(f"{ctx.partial} soumission(s) partielle(s) ignorée(s)")
     if ctx.unnamed:
         ctx.report.notes.append(
-            f"{ctx.unnamed} item(s) of Tally's pages without a submission id left out "
-            "(nothing to name them by)"
+            f"{ctx.unnamed} élément(s) des pages de Tally sans identifiant de soumission "
+            "laissé(s) de côté (rien ne permet de les nommer)"
         )
 
 

@@ -196,7 +196,7 @@ def test_f2_items_of_unexpected_shapes_are_held_back_with_the_reason(settings, e
     assert "réponse n° 1 de forme inattendue (int)" in held["odd-int"]
     assert "réponses de forme inattendue (dict)" in held["odd-dict"]
     assert "date d'envoi absente ou illisible" in held["odd-date"]
-    assert any("without a submission id left out" in note for note in report.notes)
+    assert any("sans identifiant de soumission" in note for note in report.notes)
     assert query(settings, "SELECT count(*) FROM projects") == [(DEMO_PUBLISHED,)]
     assert run_job(settings, "sync").status == "succeeded"  # and every run after it
 
@@ -608,7 +608,7 @@ def test_f12_a_submission_dated_in_the_future_is_noted(settings, emulator):
     later = tally_submission("f12-future", VALID_ANSWERS, "2099-01-01T00:00:00.000Z")
     emulator.add_submissions("bibiaD", [later])
     report = run_job(settings, "sync")
-    (note,) = [n for n in report.notes if "future" in n]
+    (note,) = [n for n in report.notes if "futur" in n]
     assert "f12-future" in note and "2099-01-01" in note
     again = run_job(settings, "sync")  # the high-water mark did not jump to 2099
     assert again.status == "succeeded"

@@ -69,8 +69,8 @@ def test_unmapped_and_deleted_questions_are_reported_not_fatal():
     form = FormShape.from_snapshot(questions(titles, deleted=frozenset({"y"})), None)
     plan = plan_fields(form, MAPPING)
     report = plan.report()
-    assert any("'Votre couleur préférée' feeds no field" in line for line in report)
-    assert any("'Partenaires associés' is deleted" in line for line in report)
+    assert any("« Votre couleur préférée » : ne nourrit aucun champ" in line for line in report)
+    assert any("« Partenaires associés » : supprimée du formulaire" in line for line in report)
     assert plan.by_question["y"] == "partenaires"
 
 

@@ -74,6 +74,13 @@ class Question:
     deleted: bool
     current: bool = True  # in the form as last fetched (else known from an older snapshot)
 
+    def named(self) -> str:
+        """How a note names it: its id and title, or its id and type when it has no title
+        (hidden and calculated fields)."""
+        if self.title:
+            return f"{self.question_id} « {self.title} »"
+        return f"{self.question_id} ({self.type or 'type inconnu'}, sans titre)"
+
 
 @dataclass
 class FormShape:
@@ -137,13 +144,14 @@ class FieldPlan:
     missing_optional: list[str] = field(default_factory=list)
 
     def report(self) -> list[str]:
-        lines = [f"question {q.question_id} {q.title!r} feeds no field" for q in self.unmapped]
+        lines = [f"question {q.named()} : ne nourrit aucun champ" for q in self.unmapped]
         lines += [
-            f"question {q.question_id} {q.title!r} is deleted in the form; its answers still map"
+            f"question {q.named()} : supprimée du formulaire, ses réponses restent lues"
             for q in self.deleted
         ]
         lines += [
-            f"no question of the form feeds optional field {n}" for n in self.missing_optional
+            f"aucune question du formulaire ne nourrit le champ facultatif {n}"
+            for n in self.missing_optional
         ]
         return lines
 

@@ -60,7 +60,7 @@ class Enricher:
                     authority = self.client.lookup(siret, self.now)
                 except EnrichmentUnavailable as exc:
                     self.unavailable = str(exc)  # stop asking: the rest comes from the cache
-                    log.warning("enrichment unavailable, using the cache: %s", exc)
+                    log.warning("enrichissement indisponible, le cache sert : %s", exc)
                     break
                 self.known[siret] = authority
                 fetched.append(authority)
@@ -111,6 +111,6 @@ class Enricher:
         finally:
             self.client.close()
         return [
-            f"enrichment: {self.looked_up} SIRETs looked up ({requests} requests), "
-            f"{self.from_cache} from the cache"
+            f"enrichissement : {self.looked_up} SIRET consultés ({requests} requêtes), "
+            f"{self.from_cache} depuis le cache"
         ]
