@@ -34,6 +34,8 @@ class Kind:
     # the longest text a contributor may give (characters): longer holds the project back
     max_length: int | None = None
     parquet_arrow: pyarrow.DataType | None = None  # its type in a Parquet export, if not `arrow`
+    # one value only: fed several (two files, a multi-choice), the first is kept, with a warning
+    one_value: bool = False
 
 
 _STRING = pyarrow.string()
@@ -58,13 +60,14 @@ KINDS: dict[str, Kind] = {
         _kind("id", normaliser="text"),
         _kind("text", normaliser="text", max_length=1_000),
         _kind("longtext", normaliser="long_text", max_length=20_000),
-        _kind("siret", normaliser="siret", check="siret", repeats=True),
+        _kind("siret", normaliser="siret", check="siret", repeats=True, one_value=True),
         _kind(
             "month",
             table_schema={"type": "yearmonth"},
             normaliser="month",
             check="month",
             repeats=True,
+            one_value=True,
         ),
         _kind(
             "day",
@@ -78,6 +81,7 @@ KINDS: dict[str, Kind] = {
             normaliser="url",
             check="url",
             repeats=True,
+            one_value=True,
             max_length=2_000,
         ),
         _kind(
@@ -86,9 +90,10 @@ KINDS: dict[str, Kind] = {
             normaliser="email",
             check="email",
             repeats=True,
+            one_value=True,
             max_length=320,
         ),
-        _kind("enum", normaliser="enum", check="vocabulary", repeats=True),
+        _kind("enum", normaliser="enum", check="vocabulary", repeats=True, one_value=True),
         _kind(
             "enum_list",
             duckdb="VARCHAR[]",

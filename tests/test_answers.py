@@ -149,6 +149,14 @@ def test_unmapped_and_deleted_questions_are_kept_in_extra(loaded):
     )
     recontact = "Acceptez-vous d'être recontacté·e par d'autres collectivités ?"
     assert json.loads(extra) == {
-        recontact: '{"row1": ["col1", "col2"]}',
-        "Thématique (ancienne question)": "Ancienne thématique",
+        recontact: {
+            "question_id": "qX5r3C",
+            "type": "MULTIPLE_CHOICE",
+            "value": {"row1": ["col1", "col2"]},  # a JSON value, not JSON text
+        },
+        "Thématique (ancienne question)": {
+            "question_id": "qO0l1D",
+            "type": "INPUT_TEXT",
+            "value": "Ancienne thématique",
+        },
     }

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pyarrow
 
+from schemas.kinds import KINDS
 from schemas.project import ProjectVersion, arrow_schema, columns_meta
 from schemas.records import RawRow
 from schemas.tables import Quarantine, ValidationIssue
@@ -23,9 +24,10 @@ from schemas.taxonomy import Taxonomy
 from transforms.curation import Decision, corrected
 from transforms.identity import correction_link, projet_id
 from transforms.mapping import FieldPlan, FormShape, map_submission, shape_problems
-from transforms.normalise import Normaliser, Typed
+from transforms.normalise import Normaliser, Typed, as_text
 from transforms.validate import (
     ERROR,
+    WARNING,
     apply_policy,
     expected_warnings,
     frame,
@@ -109,13 +111,40 @@ class Rules:
     links: Links = field(default_factory=Links)
 
 
+def first_values(submission_id: str, mapped: dict[str, Any]) -> list[dict[str, Any]]:
+    """A field of one value fed several (two files, a multi-choice) keeps the first; a warning
+    names the others. (`mapped` is changed in place.)"""
+    out = []
+    for name, value in mapped.items():
+        if isinstance(value, list) and len(value) > 1 and name in ONE_VALUE:
+            mapped[name], others = value[0], value[1:]
+            shown = ", ".join(f"« {as_text(v)} »" for v in others)
+            out.append(
+                issue(
+                    submission_id,
+                    name,
+                    value,
+                    WARNING,
+                    f"plusieurs réponses pour un champ qui n'en prend qu'une : la première est "
+                    f"publiée, pas les autres ({shown})",
+                )
+            )
+    return out
+
+
+ONE_VALUE = frozenset(
+    name for name, col in columns_meta().items() if KINDS[col.metadata["kind"]].one_value
+)
+
+
 def build_record(
     raw: Submission, rules: Rules, normaliser: Normaliser
-) -> tuple[dict[str, Any], Typed]:
-    """The record of one submission, and its answers as typed (after the curators'
-    corrections), by field."""
+) -> tuple[dict[str, Any], Typed, list[dict[str, Any]]]:
+    """The record of one submission, its answers as typed (after the curators' corrections),
+    by field, and the warnings about its answers' shapes."""
     mapped, extra = map_submission(raw.payload, rules.plan, rules.form)
     mapped, trace = corrected(mapped, rules.corrections.get(raw.submission_id, {}))
+    warnings = first_values(raw.submission_id, mapped)
     record = normaliser.record(mapped)
     coll_type = normaliser.taxonomy["coll_type"].by_label(record.get("coll_type") or "")
     record.update(
@@ -129,7 +158,7 @@ def build_record(
         extra=json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None,
         curation=json.dumps(trace, ensure_ascii=False, sort_keys=True) if trace else None,
     )
-    return {name: record.get(name) for name in COLUMNS}, Typed(mapped)
+    return {name: record.get(name) for name in COLUMNS}, Typed(mapped), warnings
 
 
 def derive(raws: Iterable[Submission], rules: Rules) -> Derived:
@@ -137,7 +166,9 @@ def derive(raws: Iterable[Submission], rules: Rules) -> Derived:
     out = Derived()
     built = []
     for raw in raws:
-        built.append(build_record(raw, rules, normaliser))
+        record, answers, warnings = build_record(raw, rules, normaliser)
+        built.append((record, answers))
+        out.issues += warnings
         for part, message in shape_problems(raw.payload):
             out.issues.append(issue(raw.submission_id, part, None, ERROR, message))
     if not built:

@@ -8,8 +8,9 @@ form definition), file objects (their URLs).
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ log = logging.getLogger("bibia.mapping")
 
 
 HIDDEN_FIELDS = "HIDDEN_FIELDS"  # Tally's question type of a form's hidden fields
+# blocks of the form definition that give an id a text (besides `*_OPTION`): checkboxes, and a
+# matrix's rows and columns
+OPTION_BLOCKS = {"CHECKBOX", "MATRIX_ROW", "MATRIX_COLUMN"}
+MATRIX, PAYMENT, CALCULATED_FIELDS = "MATRIX", "PAYMENT", "CALCULATED_FIELDS"
+NAMED_VALUES = {HIDDEN_FIELDS, CALCULATED_FIELDS}  # an answer of name -> value pairs
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,19 @@ class FormShape:
     questions: dict[str, Question]
     options: dict[str, str]  # option id -> option text
 
+    def key_of(self, question_id: str) -> str:
+        """The key of a question's answer in `extra`: its title when no other question of
+        the form has the same (and it has one), else its id."""
+        return self._keys.get(question_id, question_id)
+
+    @functools.cached_property
+    def _keys(self) -> dict[str, str]:
+        titles = Counter(q.title for q in self.questions.values() if q.title)
+        return {
+            qid: q.title if q.title and titles[q.title] == 1 else qid
+            for qid, q in self.questions.items()
+        }
+
     @classmethod
     def from_snapshots(
         cls, snapshots: list[tuple[list[dict[str, Any]], dict[str, Any] | None]]
@@ -116,16 +135,18 @@ class FormShape:
             if not qid:
                 continue
             title = q.get("title") or ""
+            kind = str(q.get("type", ""))
             for f in q.get("fields") or []:
-                title = title or f.get("title") or ""
+                if kind not in NAMED_VALUES:  # there, fields name the values, not the question
+                    title = title or f.get("title") or ""
                 for opt in f.get("options") or []:
                     if isinstance(opt, dict) and "id" in opt and "text" in opt:
                         options[str(opt["id"])] = str(opt["text"])
-            found[qid] = Question(qid, str(title), str(q.get("type", "")), bool(q.get("isDeleted")))
+            found[qid] = Question(qid, str(title), kind, bool(q.get("isDeleted")))
         for block in (definition or {}).get("blocks") or []:
             kind = str(block.get("type", ""))
             payload = block.get("payload") or {}
-            if (kind.endswith("_OPTION") or kind == "CHECKBOX") and "text" in payload:
+            if (kind in OPTION_BLOCKS or kind.endswith("_OPTION")) and "text" in payload:
                 for key in (block.get("uuid"), payload.get("id")):
                     if key:
                         options[str(key)] = str(payload["text"])
@@ -196,23 +217,54 @@ def plan_fields(form: FormShape, mapping: FieldMapping) -> FieldPlan:
 
 
 def answer_value(response: dict[str, Any], form: FormShape) -> Any:
-    """The answer of one response in a plain shape: text, number, or list of texts."""
+    """The answer of one response as a person reading the form would read it, as a JSON value:
+    option ids become their texts, a matrix its rows and columns' texts, a payment its amount,
+    currency and status, files their addresses."""
     value = response["answer"] if "answer" in response else response.get("value")
-    return _plain(value, form.options)
+    question = form.questions.get(str(response.get("questionId", "")))
+    kind = question.type if question else str(response.get("type") or "")
+    return readable(value, kind, form.options)
+
+
+PAYMENT_KEYS = {  # what a payment answer says, under the names Tally uses for it
+    "amount": ("amount", "price", "total"),
+    "currency": ("currency",),
+    "status": ("status", "paymentStatus", "state"),
+    "payment_id": ("paymentId", "id"),
+}
+
+
+def readable(value: Any, kind: str, options: dict[str, str]) -> Any:
+    """`value` of a question of Tally type `kind`, readable (see `answer_value`)."""
+    if kind == MATRIX and isinstance(value, dict):
+        return {
+            options.get(str(row), str(row)): _plain(cols, options) for row, cols in value.items()
+        }
+    if kind == PAYMENT and isinstance(value, dict):
+        found = {
+            name: next((value[k] for k in keys if value.get(k) not in (None, "")), None)
+            for name, keys in PAYMENT_KEYS.items()
+        }
+        return {k: v for k, v in found.items() if v is not None}
+    if kind in NAMED_VALUES and isinstance(value, list):  # [{name, value}, ...]
+        pairs = [v for v in value if isinstance(v, dict) and "name" in v]
+        if pairs and len(pairs) == len(value):
+            return {str(v["name"]): _plain(v.get("value"), options) for v in pairs}
+    return _plain(value, options)
 
 
 def _plain(value: Any, options: dict[str, str]) -> Any:
     if isinstance(value, str):
         return options.get(value, value)  # an option id becomes its text
     if isinstance(value, list):
-        items = [options.get(v, v) if isinstance(v, str) else _plain(v, options) for v in value]
+        items = [_plain(v, options) for v in value]
         return [v for v in items if v is not None and v != ""]
     if isinstance(value, dict):
         if "url" in value:  # a file object
             return value["url"]
         if "text" in value:
             return value["text"]
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)  # a matrix
+        return {options.get(str(k), str(k)): _plain(v, options) for k, v in value.items()}
     return value
 
 
@@ -245,7 +297,10 @@ def shape_problems(payload: dict[str, Any]) -> list[tuple[str, str]]:
 def map_submission(
     payload: dict[str, Any], plan: FieldPlan, form: FormShape
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(field -> answer, title -> answer of unmapped questions)."""
+    """(field -> answer, key -> what an unmapped question answered). Each entry of the second
+    is `{"question_id", "type", "value"}`, under a key that cannot collide: the question's
+    title when the form has no other question of that title, else its id; a hidden or
+    calculated field's value under its name."""
     record: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     responses = payload.get("responses")
@@ -254,21 +309,21 @@ def map_submission(
             continue  # held back by `shape_problems`
         qid = str(response.get("questionId", ""))
         question = form.questions.get(qid)
-        answer = response["answer"] if "answer" in response else response.get("value")
-        if isinstance(answer, dict) and question is not None and question.type == HIDDEN_FIELDS:
-            for hidden, given in answer.items():
-                target = plan.hidden.get(str(hidden))
+        kind = question.type if question else str(response.get("type") or "")
+        value = answer_value(response, form)
+        if kind in NAMED_VALUES and isinstance(value, dict):
+            for name, given in value.items():
+                target = plan.hidden.get(name) if kind == HIDDEN_FIELDS else None
                 if target is not None:
                     record[target] = given
-                elif str(hidden) not in plan.echoes and given not in (None, ""):
-                    extra[str(hidden)] = given
+                elif name not in plan.echoes and given not in (None, ""):
+                    _keep(extra, name, qid, kind, given)
             continue
-        value = answer_value(response, form)
-        if value is None or value == "" or value == []:
+        if value is None or value == "" or value == [] or value == {}:
             continue
         name = plan.by_question.get(qid)
         if name is None:
-            extra[question.title if question else qid] = value
+            _keep(extra, form.key_of(qid), qid, kind, value)
             continue
         if name in record:  # two questions feed one field: keep both answers
             before = record[name]
@@ -278,3 +333,10 @@ def map_submission(
         else:
             record[name] = value
     return record, extra
+
+
+def _keep(extra: dict[str, Any], key: str, qid: str, kind: str, value: Any) -> None:
+    """One unmapped answer into `extra`; a key met already gets the question's id added."""
+    if key in extra:
+        key = f"{key} [{qid}]"
+    extra[key] = {"question_id": qid, "type": kind, "value": value}

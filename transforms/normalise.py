@@ -46,6 +46,8 @@ def as_text(value: Any) -> str | None:
         return None
     if isinstance(value, list | tuple):
         return ", ".join(t for t in (as_text(v) for v in value) if t)
+    if isinstance(value, dict):  # a matrix, a payment...: as a person would write it
+        return "; ".join(f"{k} : {as_text(v) or ''}" for k, v in value.items())
     if isinstance(value, bool):
         return "Oui" if value else "Non"
     if isinstance(value, float) and value.is_integer():

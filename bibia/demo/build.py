@@ -86,7 +86,22 @@ DELETED = ("qO0l1D", "Thématique (ancienne question)", "INPUT_TEXT")
 # The form's hidden fields, filled from its link's URL parameters: `ref` carries the reference
 # of the submission a correction link updates; the others pre-fill answers (each question's
 # default answer is the hidden field of the same name).
-HIDDEN = ("qH7d3N", ["ref", "coll_nom", "nom_projet", "coll_siret"])
+HIDDEN = ("qH7d3N", ["ref", "coll_nom", "nom_projet", "coll_siret", "source"])
+# Questions that feed no field, one of each type the API knows beyond the mapped ones: their
+# answers are kept in `extra`, readable (question id, title or None, Tally type)
+EXTRA_QUESTIONS: list[tuple[str, str | None, str]] = [
+    ("qQ3x8M", "Satisfaction des agents", "MATRIX"),
+    ("qR8k2G", "Priorités du projet", "RANKING"),
+    ("qC9f4L", None, "CALCULATED_FIELDS"),  # untitled, as Tally sends calculated fields
+    ("qY2p6P", "Cotisation à l'association", "PAYMENT"),
+    ("qG5s1N", "Signature du responsable", "SIGNATURE"),
+    ("qW4n7T", "Précisions", "INPUT_TEXT"),  # two questions of the same title
+    ("qW9n2U", "Précisions", "TEXTAREA"),
+]
+MATRIX_ROWS = ["Qualité du service", "Rapidité"]
+MATRIX_COLUMNS = ["Satisfaits", "Neutres", "Insatisfaits"]
+RANKING = ["Coût", "Délais", "Qualité"]
+CALCULATED = "score_maturite"
 CHOICE_TYPES = {"DROPDOWN", "MULTIPLE_CHOICE", "CHECKBOXES", "MULTI_SELECT"}
 OPTION_BLOCK = {
     "DROPDOWN": "DROPDOWN_OPTION",
@@ -164,6 +179,48 @@ def as_submission(
     }
 
 
+def file_answer(slug: str, name: str) -> dict[str, Any]:
+    """A file, as a file upload or a signature answers it."""
+    return {
+        "id": slug,
+        "name": name,
+        "url": f"https://storage.tally.so/private/{slug}-{name}",
+        "mimeType": "image/png",
+        "size": 10_240 + len(slug),
+    }
+
+
+def extra_answers(key: str, turn: int) -> dict[str, Any]:
+    """Some submissions' answers to the questions that feed no field, in the API's shapes."""
+    out: dict[str, Any] = {}
+    if turn % 3 == 0:  # a matrix: row id -> column ids
+        out["qQ3x8M"] = {
+            option_id("qQ3x8M", row): [option_id("qQ3x8M", MATRIX_COLUMNS[(turn + i) % 3])]
+            for i, row in enumerate(MATRIX_ROWS)
+        }
+    if turn % 4 == 1:  # a ranking: option ids, first to last
+        order = RANKING[turn % 3 :] + RANKING[: turn % 3]
+        out["qR8k2G"] = [option_id("qR8k2G", text) for text in order]
+    if turn % 2 == 0:  # a calculated field: name -> value, or a list of {name, value}
+        score = turn % 5 + 1
+        out["qC9f4L"] = (
+            [{"name": CALCULATED, "value": score}] if turn % 6 == 4 else {CALCULATED: score}
+        )
+    if turn % 5 == 2:  # a payment
+        out["qY2p6P"] = {
+            "price": 30,
+            "currency": "EUR",
+            "status": "PAID",
+            "paymentId": "pi_" + short_id("payment", key, length=10),
+        }
+    if turn % 7 == 3:  # a signature: a file
+        out["qG5s1N"] = [file_answer(short_id("signature", key, length=8), "signature.png")]
+    if turn % 8 == 5:  # two questions of the same title
+        out["qW4n7T"] = "Projet mené avec le syndicat d'énergie"
+        out["qW9n2U"] = "Évaluation prévue en fin d'année"
+    return out
+
+
 def options_by_vocabulary() -> dict[str, list[str]]:
     data = yaml.safe_load(TAXONOMY.read_text(encoding="utf-8"))
     return {
@@ -224,6 +281,43 @@ def build() -> dict[str, Any]:
                         "payload": {"text": text},
                     }
                 )
+    for qid, named, qtype in EXTRA_QUESTIONS:
+        calculated = qtype == "CALCULATED_FIELDS"
+        questions.append(
+            {
+                "id": qid,
+                "type": qtype,
+                "title": named,
+                "isDeleted": False,
+                "fields": [
+                    {
+                        "uuid": str(uuid.uuid5(NAMESPACE, qid)),
+                        "type": "CALCULATED_FIELD" if calculated else "INPUT_FIELD",
+                        "questionType": qtype,
+                        "title": CALCULATED if calculated else named,
+                    }
+                ],
+            }
+        )
+    for kind, texts in (("MATRIX_ROW", MATRIX_ROWS), ("MATRIX_COLUMN", MATRIX_COLUMNS)):
+        for text in texts:
+            blocks.append(
+                {
+                    "uuid": option_id("qQ3x8M", text),
+                    "type": kind,
+                    "groupUuid": "qQ3x8M",
+                    "payload": {"text": text},
+                }
+            )
+    for text in RANKING:
+        blocks.append(
+            {
+                "uuid": option_id("qR8k2G", text),
+                "type": "RANKING_OPTION",
+                "groupUuid": "qR8k2G",
+                "payload": {"text": text},
+            }
+        )
     questions.append(
         {"id": DELETED[0], "type": DELETED[2], "title": DELETED[1], "isDeleted": True, "fields": []}
     )
@@ -265,15 +359,9 @@ def build() -> dict[str, Any]:
         }
         if entry.get("image", True) is not None:
             slug = short_id("logo", entry["siren"], length=8)
-            answers["image_url"] = [
-                {
-                    "id": slug,
-                    "name": f"logo-{entry['siren']}.png",
-                    "url": f"https://storage.tally.so/private/logo-{slug}.png",
-                    "mimeType": "image/png",
-                    "size": 10_240 + len(slug),
-                }
-            ]
+            answers["image_url"] = [file_answer(slug, f"logo-{entry['siren']}.png")]
+            if turn % 9 == 4:  # two files sent to a question of one logo
+                answers["image_url"].append(file_answer(slug + "b", "logo-variante.png"))
         responses = []
         for qid, _title, qtype, field, _vocab in QUESTIONS:
             value = answers.get(field) if field else ("Oui" if turn % 2 else "Non")
@@ -287,18 +375,31 @@ def build() -> dict[str, Any]:
                     key: encode(qid, qtype, value, turn),
                 }
             )
+        hidden: dict[str, str] = {}
         if "ref_to" in entry:  # sent through the correction link of an earlier submission
             earlier = typed_by_key[entry["ref_to"]]
+            hidden = {
+                "ref": short_id("submission", entry["ref_to"]),
+                "coll_nom": earlier["coll_nom"],
+                "nom_projet": earlier["nom_projet"],
+                "coll_siret": siret_for(earlier["siren"], earlier.get("siret_typed")),
+            }
+        if turn % 3 == 1:  # the link the contributor followed said where it came from
+            hidden["source"] = "lettre d'information"
+        if hidden:
             responses.append(
                 {
                     "id": short_id("response", entry["key"], HIDDEN[0], length=7),
                     "questionId": HIDDEN[0],
-                    "answer": {
-                        "ref": short_id("submission", entry["ref_to"]),
-                        "coll_nom": earlier["coll_nom"],
-                        "nom_projet": earlier["nom_projet"],
-                        "coll_siret": siret_for(earlier["siren"], earlier.get("siret_typed")),
-                    },
+                    "answer": hidden,
+                }
+            )
+        for qid, answer in extra_answers(entry["key"], turn).items():
+            responses.append(
+                {
+                    "id": short_id("response", entry["key"], qid, length=7),
+                    "questionId": qid,
+                    "answer": answer,
                 }
             )
         if turn % 5 == 0:
