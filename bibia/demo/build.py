@@ -179,12 +179,12 @@ def as_submission(
     }
 
 
-def file_answer(slug: str, name: str) -> dict[str, Any]:
+def file_answer(slug: str, name: str, kind: str = "logo") -> dict[str, Any]:
     """A file, as a file upload or a signature answers it."""
     return {
         "id": slug,
         "name": name,
-        "url": f"https://storage.tally.so/private/{slug}-{name}",
+        "url": f"https://storage.tally.so/private/{kind}-{slug}.png",
         "mimeType": "image/png",
         "size": 10_240 + len(slug),
     }
@@ -214,7 +214,7 @@ def extra_answers(key: str, turn: int) -> dict[str, Any]:
             "paymentId": "pi_" + short_id("payment", key, length=10),
         }
     if turn % 7 == 3:  # a signature: a file
-        out["qG5s1N"] = [file_answer(short_id("signature", key, length=8), "signature.png")]
+        out["qG5s1N"] = [file_answer(short_id("signature", key, length=8), "signature.png", "signature")]
     if turn % 8 == 5:  # two questions of the same title
         out["qW4n7T"] = "Projet mené avec le syndicat d'énergie"
         out["qW9n2U"] = "Évaluation prévue en fin d'année"
