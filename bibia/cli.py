@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the demo: its form and the government APIs emulated here, no key needed",
     )
+    sub.add_parser(
+        "webhook",
+        help="receive Tally's signed webhook events (TALLY_WEBHOOK_SECRET) and ask for a run "
+        "after each burst; scheduled syncs stay the safety net",
+    )
     curate = sub.add_parser(
         "curate", help="curators' decisions: correct a submission, withdraw or restore a project"
     )
@@ -155,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.serve(
                 settings, cron=args.cron, interval=args.interval, full=args.full, demo=args.demo
             )
+        if args.command == "webhook":
+            from bibia import webhook
+
+            return webhook.serve(settings)
         if args.command == "curate":
             from bibia import curate
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import logging
 import os
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import orjson
 
 from bibia import __version__
 from bibia.enrichment.enricher import Enricher
@@ -49,6 +51,7 @@ from bibia.settings import Settings
 from bibia.site.build import code_fingerprint
 from bibia.site.publish import site_settings, stage_site
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
+from bibia.webhook import Spool, read_events
 from bibia.worker import Pending, Worker
 from schemas.errors import BibiaError, Interrupted, TallyError
 from schemas.records import RawRow
@@ -58,6 +61,7 @@ from schemas.times import now_utc
 from transforms.curation import Decisions
 from transforms.derive import DerivedTables, Links, Rules
 from transforms.mapping import FieldMapping, FormShape, plan_fields
+from transforms.webhook import same_answers
 from warehouse import raw
 from warehouse.curation import (
     corrections_changed,
@@ -218,6 +222,7 @@ class RunContext:
     derived: int = 0  # submissions derived in this run
     corrected_derived: set[str] = field(default_factory=set)  # ...of those a curator corrected
     fingerprint: str | None = None  # what the staged exports were made with, besides data
+    spooled: tuple[Spool, list[Path]] | None = None  # the webhook's events this run landed
 
     @property
     def changed(self) -> bool:
@@ -257,14 +262,58 @@ def _plan(ctx: RunContext, form_id: str) -> None:
     ctx.report.notes.extend(plan.report())
 
 
-def _land(ctx: RunContext, form_id: str, rows: list[RawRow], known: raw.Known) -> raw.Landed:
+def _land(
+    ctx: RunContext, form_id: str, rows: list[RawRow], known: raw.Known, path: str = raw.API
+) -> raw.Landed:
     landed = raw.land_submissions(
-        ctx.con, form_id, rows, ctx.report.run_id, ctx.report.started_at, known
+        ctx.con,
+        form_id,
+        rows,
+        ctx.report.run_id,
+        ctx.report.started_at,
+        known,
+        path,
+        same_content=functools.partial(_same_as_stored, ctx),
     )
     ctx.report.fetched = known.seen
     ctx.report.new += len(landed.new_ids)
     ctx.report.updated += len(landed.changed_ids)
     return landed
+
+
+def _same_as_stored(ctx: RunContext, row: RawRow) -> bool:
+    """Whether what polling brings of a submission says what the webhook brought of it."""
+    stored = scalar(
+        ctx.con,
+        "SELECT payload FROM raw_tally_submissions WHERE submission_id = ?",
+        [row.submission_id],
+    )
+    options = ctx.rules.form.options if ctx.rules is not None else {}
+    return stored is not None and same_answers(
+        orjson.loads(stored), orjson.loads(row.payload), options
+    )
+
+
+def _land_spool(step: Step, ctx: RunContext, form_id: str, known: raw.Known) -> None:
+    """The webhook's events waiting in the spool, landed (a submission polling brought already
+    is left as it is), then derived; they leave the spool once the run is committed."""
+    spool = Spool(ctx.settings.spool_folder)
+    paths = spool.pending()
+    if not paths:
+        return
+    mine = [(p, s) for p, s in read_events(paths) if s.get("formId") in (None, form_id)]
+    rows, _partial = raw.raw_rows_of([s for _p, s in mine])
+    landed = step("land", _land, ctx, form_id, rows, known, raw.WEBHOOK)
+    ctx.spooled = (spool, [p for p, _s in mine])
+    ctx.report.notes.append(
+        f"webhook : {len(mine)} événement(s) lu(s) dans {spool.folder}, "
+        f"{len(landed.new_ids)} soumission(s) nouvelle(s)"
+    )
+    if landed.rows:
+        if ctx.rules is None:
+            _plan(ctx, form_id)
+        _queue(step, ctx, landed.rows, [r.submission_id for r in landed.rows], more=False)
+        _drain(step, ctx)
 
 
 @dataclass
@@ -443,6 +492,7 @@ def _sync(
         if on_page is not None:
             on_page(page, known.seen)
     _drain(step, ctx)
+    _land_spool(step, ctx, form_id, known)
     _rederive_corrected(step, ctx, form_id)
     note = future_dated(client, window, now_utc())
     if note is not None:
@@ -627,6 +677,9 @@ def run_job(
                 staged.check_writable()
             timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
             committed = True
+            if ctx.spooled is not None:
+                spool, landed_events = ctx.spooled
+                spool.landed(landed_events)
             if staged is not None:
                 step("publish", _publish, staged)
         except BaseException as exc:

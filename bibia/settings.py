@@ -74,11 +74,25 @@ class Settings:
     # the site's map background: a tile URL template ({s}, {z}, {x}, {y}, {r}); empty: none
     site_tiles: str = "https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/{y}{r}.png"
     site_attribution: str = "© OpenStreetMap contributors © CARTO"
+    # `bibia webhook`: Tally's signed events, received and spooled for the next run
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8787
+    webhook_path: str = "/tally/webhook"
+    webhook_max_bytes: int = 1_048_576
+    webhook_spool: Path | None = None  # default: beside the warehouse
+    webhook_debounce_seconds: float = 2.0  # a burst of events, one run
 
-    def __repr__(self) -> str:  # the key never appears, even in a repr
-        shown = {k: v for k, v in self.__dict__.items() if k != "tally_api_key"}
+    def __repr__(self) -> str:  # the key and the secret never appear, even in a repr
+        secret = {"tally_api_key", "webhook_secret"}
+        shown = {k: v for k, v in self.__dict__.items() if k not in secret}
         key = "set" if self.tally_api_key else "unset"
-        return f"Settings(tally_api_key=<{key}>, {shown})"
+        return f"Settings(tally_api_key=<{key}>, webhook_secret=<...>, {shown})"
+
+    @property
+    def spool_folder(self) -> Path:
+        """Where the webhook's events wait for a run (BIBIA_WEBHOOK_SPOOL)."""
+        return self.webhook_spool or self.db_path.parent / "webhook-spool"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +157,11 @@ class Settings:
                 f"BIBIA_FAILPOINT takes one of {', '.join(FAILPOINTS)} (a failure there), or "
                 f"one of them followed by :kill (SIGKILL there), got {failpoint!r}"
             )
+        webhook_path = (env.get("BIBIA_WEBHOOK_PATH") or cls.webhook_path).strip()
+        if not re.match(r"^/[A-Za-z0-9._~/-]*$", webhook_path):
+            raise ConfigError(
+                f"BIBIA_WEBHOOK_PATH takes a path such as /tally/webhook, got {webhook_path!r}"
+            )
         return cls(
             tally_api_key=env.get("TALLY_API_KEY") or None,
             tally_form_id=form_id,
@@ -173,6 +192,17 @@ class Settings:
             enrichment_requests_per_second=number(
                 "ENRICHMENT_REQUESTS_PER_SECOND", 5.0, 0.01, 1_000, zero=True
             ),
+            webhook_secret=env.get("TALLY_WEBHOOK_SECRET") or None,
+            webhook_host=(env.get("BIBIA_WEBHOOK_HOST") or cls.webhook_host).strip(),
+            webhook_port=whole("BIBIA_WEBHOOK_PORT", cls.webhook_port, 1, 65_535),
+            webhook_path=webhook_path,
+            webhook_max_bytes=whole(
+                "BIBIA_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes, 1_024, 50_000_000
+            ),
+            webhook_spool=Path(env["BIBIA_WEBHOOK_SPOOL"])
+            if env.get("BIBIA_WEBHOOK_SPOOL")
+            else None,
+            webhook_debounce_seconds=number("BIBIA_WEBHOOK_DEBOUNCE_SECONDS", 2.0, 0, 600),
             site_tiles=env.get("BIBIA_SITE_TILES", cls.site_tiles).strip(),
             site_attribution=env.get("BIBIA_SITE_ATTRIBUTION", cls.site_attribution).strip(),
         )

@@ -136,8 +136,24 @@ def _busy(settings: Settings, now: datetime) -> list[str]:
     ]
 
 
+def _webhook(settings: Settings, now: datetime) -> list[str]:
+    """The webhook's spool: what waits for a run, and the last event received."""
+    from bibia.webhook import spool_status
+
+    waiting, last = spool_status(settings)
+    if last is None:
+        return []
+    received = datetime.fromtimestamp(last, UTC).replace(tzinfo=None)
+    return [
+        f"Webhook : dernier événement reçu le {received:%Y-%m-%d %H:%M} UTC "
+        f"({_age(received, now)}) ; {waiting} en attente de la prochaine exécution "
+        f"({settings.spool_folder})",
+        "",
+    ]
+
+
 def _exports(settings: Settings, now: datetime) -> list[str]:
-    out = [f"Exports dans {settings.export_dir}"]
+    out = [*_webhook(settings, now), f"Exports dans {settings.export_dir}"]
     for access in ("public", "restricted"):
         folder = Path(settings.export_dir) / access
         stamps = [

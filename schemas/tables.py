@@ -73,6 +73,18 @@ class RawTallySubmission(pa.DataFrameModel):
     deleted_at: Series[pd.Timestamp] = column(
         "Supprimée le (UTC)", "When it was found deleted.", access=INTERNAL, kind="timestamp"
     )
+    landed_by: Series[str] = column(
+        "Arrivée par",
+        "The path that brought it first: api (polling) or webhook.",
+        access=INTERNAL,
+        kind="id",
+    )
+    polled_at: Series[pd.Timestamp] = column(
+        "Lue par l'API le (UTC)",
+        "When polling last brought it (empty: only the webhook has).",
+        access=INTERNAL,
+        kind="timestamp",
+    )
 
 
 class RawTallyForm(pa.DataFrameModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,10 +45,16 @@ class Landed:
 
 
 def last_submitted_at(con: duckdb.DuckDBPyConnection, form_id: str) -> datetime | None:
-    value: datetime | None = scalar(
-        con, "SELECT max(submitted_at) FROM raw_tally_submissions WHERE form_id = ?", [form_id]
+    value: datetime | None = scalar(  # what polling brought: a webhook's submission aside
+        con,
+        "SELECT max(submitted_at) FROM raw_tally_submissions "
+        "WHERE form_id = ? AND polled_at IS NOT NULL",
+        [form_id],
     )
     return value
+
+
+API, WEBHOOK = "api", "webhook"  # the paths that bring a submission
 
 
 def raw_rows_of(submissions: list[dict[str, Any]]) -> tuple[list[RawRow], int]:
@@ -71,7 +78,10 @@ def raw_rows_of(submissions: list[dict[str, Any]]) -> tuple[list[RawRow], int]:
     return rows, partial
 
 
-_SEEN, _DELETED = 1, 2  # flags of a `Known` value, below its content's digest
+# flags of a `Known` value, below its content's digest: seen by this walk; marked deleted;
+# brought by the webhook only (never by polling yet)
+_SEEN, _DELETED, _UNPOLLED = 1, 2, 4
+_FLAGS = 3  # bits
 
 
 class Known:
@@ -82,9 +92,9 @@ class Known:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, form_id: str) -> None:
         self.values: dict[str, int] = {
-            sid: self.value(digest, deleted=deleted)
-            for sid, digest, deleted in con.execute(
-                "SELECT submission_id, content_hash, deleted_at IS NOT NULL "
+            sid: self.value(digest, deleted=deleted) | (_UNPOLLED if unpolled else 0)
+            for sid, digest, deleted, unpolled in con.execute(
+                "SELECT submission_id, content_hash, deleted_at IS NOT NULL, polled_at IS NULL "
                 "FROM raw_tally_submissions WHERE form_id = ?",
                 [form_id],
             ).fetchall()
@@ -93,7 +103,8 @@ class Known:
 
     @staticmethod
     def value(digest: str, *, deleted: bool = False, seen: bool = False) -> int:
-        return (int(digest[:15], 16) << 2) | (_DELETED if deleted else 0) | (_SEEN if seen else 0)
+        flags = (_DELETED if deleted else 0) | (_SEEN if seen else 0)
+        return (int(digest[:15], 16) << _FLAGS) | flags
 
     def meet(self, row: RawRow) -> int | None:
         """Record that the walk met `row`; return what was known of it before (None: new)."""
@@ -108,8 +119,11 @@ class Known:
         return sum(1 for v in self.values.values() if not v & _DELETED)
 
     def unseen(self) -> list[str]:
-        """Submissions stored, not marked deleted, that the walk did not meet."""
-        return sorted(sid for sid, v in self.values.items() if not v & (_SEEN | _DELETED))
+        """Submissions stored, not marked deleted, that the walk did not meet (those only the
+        webhook brought aside: polling may not list them yet)."""
+        return sorted(
+            sid for sid, v in self.values.items() if not v & (_SEEN | _DELETED | _UNPOLLED)
+        )
 
 
 def land_submissions(
@@ -119,17 +133,28 @@ def land_submissions(
     run_id: str,
     now: datetime,
     known: Known,
+    path: str = API,
+    same_content: Callable[[RawRow], bool] | None = None,
 ) -> Landed:
     """Upsert a batch into raw_tally_submissions, inside the caller's transaction; `known` is
-    kept up to date."""
+    kept up to date. `path`: what brought the batch (polling, or the webhook, which only adds
+    submissions never seen). `same_content(row)`: whether a row that only the webhook had
+    brought says the same as what polling brings now (then it is kept as it is: one landing)."""
     out = Landed()
     unique = {row.submission_id: row for row in incoming}  # an inclusive startDate's duplicates
     out.fetched = len(unique)
     new_rows: list[RawRow] = []
     changed_rows: list[RawRow] = []
+    polled: list[str] = []  # brought by the webhook first, by polling now: the same content
     for row in unique.values():
+        if path == WEBHOOK and row.submission_id in known.values:
+            continue  # a webhook never rewrites what is stored: polling brings edits
         before = known.meet(row)
-        same = before is not None and before >> 2 == known.value(row.content_hash) >> 2
+        same = before is not None and before >> _FLAGS == known.value(row.content_hash) >> _FLAGS
+        unpolled = before is not None and bool(before & _UNPOLLED)
+        if unpolled and (same or (same_content is not None and same_content(row))):
+            polled.append(row.submission_id)  # one landing for both paths: kept as it came
+            continue
         if same and not before & _DELETED:  # type: ignore[operator]
             continue  # seen already, same content
         (new_rows if before is None else changed_rows).append(row)
@@ -142,12 +167,21 @@ def land_submissions(
             con,
             """INSERT INTO raw_tally_submissions (submission_id, form_id, respondent_id,
                    submitted_at, payload, content_hash, first_run_id, content_run_id,
-                   first_seen_at, content_seen_at)
+                   first_seen_at, content_seen_at, landed_by, polled_at)
                SELECT submission_id, $form_id, respondent_id, submitted_at, payload::JSON,
-                      content_hash, $run_id, $run_id, $now, $now
+                      content_hash, $run_id, $run_id, $now, $now, $path,
+                      CASE WHEN $path = 'api' THEN $now::TIMESTAMP END
                FROM incoming""",
             _arrow(new_rows),
-            params,
+            {**params, "path": path},
+        )
+    if polled:
+        with_rows(
+            con,
+            "UPDATE raw_tally_submissions SET polled_at = $now "
+            "WHERE submission_id IN (SELECT submission_id FROM incoming)",
+            ids(polled),
+            {"now": now},
         )
     if changed_rows:
         changed = _arrow(changed_rows)
@@ -168,7 +202,7 @@ def land_submissions(
                SET payload = i.payload::JSON, content_hash = i.content_hash,
                    submitted_at = i.submitted_at, respondent_id = i.respondent_id,
                    content_run_id = $run_id, content_seen_at = $now,
-                   deleted_run_id = NULL, deleted_at = NULL
+                   deleted_run_id = NULL, deleted_at = NULL, polled_at = $now
                FROM incoming i
                WHERE r.submission_id = i.submission_id""",
             changed,

@@ -214,7 +214,9 @@ def extra_answers(key: str, turn: int) -> dict[str, Any]:
             "paymentId": "pi_" + short_id("payment", key, length=10),
         }
     if turn % 7 == 3:  # a signature: a file
-        out["qG5s1N"] = [file_answer(short_id("signature", key, length=8), "signature.png", "signature")]
+        out["qG5s1N"] = [
+            file_answer(short_id("signature", key, length=8), "signature.png", "signature")
+        ]
     if turn % 8 == 5:  # two questions of the same title
         out["qW4n7T"] = "Projet mené avec le syndicat d'énergie"
         out["qW9n2U"] = "Évaluation prévue en fin d'année"

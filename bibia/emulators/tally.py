@@ -201,3 +201,66 @@ class TallyEmulator(LoopbackServer):
 def load_form(path: str) -> EmulatedForm:
     with open(path, encoding="utf-8") as handle:
         return EmulatedForm.from_json(json.load(handle))
+
+
+def webhook_event(form: EmulatedForm, submission: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """The `FORM_RESPONSE` event Tally's webhook sends for `submission` (in the API's shape): a
+    field per answered question (`question_<id>`, its title as label, its type), choices as
+    option ids with the question's options, a field per hidden or calculated value
+    (`question_<id>_<name>`), and a boolean field per checkbox option."""
+    questions = {q["id"]: q for q in form.questions}
+    options: dict[str, list[dict[str, str]]] = {}
+    for block in form.blocks:
+        if block.get("type", "").endswith("_OPTION") or block.get("type") == "CHECKBOX":
+            text = block.get("payload", {}).get("text")
+            options.setdefault(block["groupUuid"], []).append({"id": block["uuid"], "text": text})
+    ids = {(qid, o["text"]): o["id"] for qid, opts in options.items() for o in opts}
+    fields: list[dict[str, Any]] = []
+    for response in submission["responses"]:
+        qid = response["questionId"]
+        question = questions.get(qid, {})
+        kind = question.get("type", "")
+        value = response.get("answer", response.get("value"))
+        if kind in {"HIDDEN_FIELDS", "CALCULATED_FIELDS"} and isinstance(value, list):
+            value = {v["name"]: v.get("value") for v in value if isinstance(v, dict)}
+        if kind in {"HIDDEN_FIELDS", "CALCULATED_FIELDS"} and isinstance(value, dict):
+            for name, given in value.items():
+                fields.append(
+                    {"key": f"question_{qid}_{name}", "label": name, "type": kind, "value": given}
+                )
+            continue
+        field: dict[str, Any] = {
+            "key": f"question_{qid}",
+            "label": question.get("title"),
+            "type": kind,
+            "value": value,
+        }
+        if qid in options:
+            chosen = value if isinstance(value, list) else [value]
+            field["value"] = [ids.get((qid, v), v) for v in chosen]
+            field["options"] = options[qid]
+            if kind == "CHECKBOXES":
+                for option in options[qid]:
+                    fields.append(
+                        {
+                            "key": f"question_{qid}_{option['id']}",
+                            "label": f"{question.get('title')} ({option['text']})",
+                            "type": "CHECKBOXES",
+                            "value": option["id"] in field["value"],
+                        }
+                    )
+        fields.append(field)
+    return {
+        "eventId": event_id,
+        "eventType": "FORM_RESPONSE",
+        "createdAt": submission["submittedAt"],
+        "data": {
+            "responseId": submission["id"],
+            "submissionId": submission["id"],
+            "respondentId": submission.get("respondentId"),
+            "formId": form.form_id,
+            "formName": form.name,
+            "createdAt": submission["submittedAt"],
+            "fields": fields,
+        },
+    }
