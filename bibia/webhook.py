@@ -189,6 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
     receiver: Receiver
     protocol_version = "HTTP/1.1"
     timeout = 10  # a client that sends its body slowly is cut off
+    # the answer's headers and body leave at once: with Nagle's algorithm, the body waited for
+    # the client's delayed acknowledgement (measured: 44 ms an answer instead of 2)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("webhook: %s", format % args)
