@@ -93,6 +93,7 @@ def _run(kind: str) -> dict[str, Any]:
     ours = logging.getLogger("bibia")
     forward = ToRunLogger(run_logger)
     ours.addHandler(forward)
+    propagated, ours.propagate = ours.propagate, False  # shown once, as the run's line
     if ours.getEffectiveLevel() > logging.INFO:  # a served run: nobody set bibia's level
         ours.setLevel(logging.INFO)
     try:
@@ -106,6 +107,7 @@ def _run(kind: str) -> dict[str, Any]:
         raise
     finally:
         ours.removeHandler(forward)
+        ours.propagate = propagated
     run_logger.info("%s", summary(report, settings).splitlines()[0])
     create_markdown_artifact(
         key=ARTIFACT_KEY,

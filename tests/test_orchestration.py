@@ -455,3 +455,40 @@ def test_the_prefect_ui_shows_bibias_lines_and_summary(prefect_server, settings,
     browser.get(f"{ui}/artifacts/artifact/{artifact['id']}")
     wait_for(lambda: "Retenues, et pourquoi" in text(), 90, "the summary artifact")
     screenshot(browser, "prefect-resume")
+
+
+@pytest.mark.prefect_server
+def test_a_webhook_event_asks_prefect_for_a_deployment_run(
+    prefect_server, settings, tmp_path, demo_form
+):
+    """With a Prefect server, the receiver asks for a run of the served deployment (which never
+    runs twice at once) instead of running a sync itself."""
+    from bibia.emulators.tally import webhook_event
+    from tests.test_webhook import exported_names, new_submission, start_receiver, wait_until
+
+    run_job(settings, "sync")
+    env = cli_env(settings, BIBIA_WEBHOOK_SPOOL=str(tmp_path / "spool"), **prefect_server)
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed below
+    serve = subprocess.Popen(
+        [*BIBIA, "serve", "--cron", "0 0 1 1 *"],  # once a year: only the webhook asks
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    receiver = start_receiver(settings, tmp_path, **prefect_server)
+    try:
+        time.sleep(3)  # the deployment is made
+        sent = new_submission("wh-prefect", "Projet publié par Prefect")
+        assert receiver.send(webhook_event(demo_form, sent, "evt-prefect")).status_code == 200
+        wait_until(
+            lambda: "Projet publié par Prefect" in exported_names(settings), 180, "the export"
+        )
+    finally:
+        receiver.process.terminate()
+        receiver.process.wait(timeout=10)
+        stop_group(serve, signal.SIGINT, 60)
+        log.close()
+    runs = flow_runs(prefect_server["PREFECT_API_URL"], "bibia-sync", "COMPLETED")
+    assert any(r["deployment_id"] for r in runs)
