@@ -27,7 +27,6 @@ from typing import Any
 
 from bibia.settings import Settings
 from schemas.errors import ConfigError
-from transforms.webhook import EventError, submission_of_event
 
 log = logging.getLogger("bibia.webhook")
 
@@ -103,6 +102,8 @@ class Spool:
 def read_events(paths: list[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
     """The spool's events as submissions in the API's shape (an unreadable file is skipped:
     the receiver checked each before storing it)."""
+    from transforms.webhook import submission_of_event  # (`bibia status` stays light)
+
     for path in paths:
         try:
             yield path, submission_of_event(json.loads(path.read_bytes()))
@@ -123,6 +124,9 @@ class Receiver:
                 "TALLY_WEBHOOK_SECRET must be set for `bibia webhook` (the signing secret "
                 "shown in Tally's webhook settings): unsigned events are never accepted"
             )
+        from transforms.webhook import EventError, submission_of_event
+
+        self.event_error, self.submission_of_event = EventError, submission_of_event
         self.secret = settings.webhook_secret
         self.path = settings.webhook_path
         self.max_bytes = settings.webhook_max_bytes
@@ -164,8 +168,8 @@ class Receiver:
         if not isinstance(event, dict):
             return 400, "not a JSON object"
         try:
-            submission_of_event(event)
-        except EventError as exc:
+            self.submission_of_event(event)
+        except self.event_error as exc:
             return (422 if "event type" in str(exc) else 400), str(exc)
         event_id = event.get("eventId")
         if not isinstance(event_id, str) or not event_id:

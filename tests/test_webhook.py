@@ -88,6 +88,19 @@ def start_receiver(settings: Settings, tmp_path: Path, **env: str) -> Receiver:
     raise AssertionError("the receiver did not start")
 
 
+def spool_events(settings: Settings, tmp_path: Path, *events: dict[str, Any]) -> Receiver:
+    """`events` sent to a receiver that asks for no run, each answered 200; the receiver is
+    stopped, its spool kept."""
+    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
+    try:
+        for event in events:
+            assert receiver.send(event).status_code == 200
+    finally:
+        receiver.process.terminate()
+        receiver.process.wait(timeout=10)
+    return receiver
+
+
 @pytest.fixture
 def receiver(settings: Settings, tmp_path: Path) -> Iterator[Receiver]:
     run_job(settings, "sync")  # the register as it is
@@ -182,16 +195,10 @@ def test_one_event_twice_then_polling_is_one_raw_row_and_one_version(
     settings, tmp_path, emulator, demo_form
 ):
     run_job(settings, "sync")
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
     sent = new_submission("wh-twice", "Projet reçu deux fois")
     event = webhook_event(demo_form, sent, "evt-twice")
-    try:
-        assert receiver.send(event).status_code == 200
-        assert receiver.send(event).status_code == 200  # Tally retries: a replay
-        assert len(receiver.pending()) == 1
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
+    receiver = spool_events(settings, tmp_path, event, event)  # Tally retries: a replay
+    assert len(receiver.pending()) == 1
     spooled = settings.with_(webhook_spool=receiver.spool)
     first = run_job(spooled, "sync")  # lands the event
     assert first.new == 1
@@ -217,18 +224,14 @@ def test_a_webhook_submission_never_moves_the_polling_mark(settings, emulator, t
     """A submission only the webhook brought is newer than one polling has not listed yet (a
     missed delivery): the next poll still asks from before both."""
     run_job(settings, "sync")
-    spool = tmp_path / "spool"
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
-        late = tally_submission(
-            "wh-late",
-            {**VALID_ANSWERS, "nom_projet": "Tardif"},
-            submitted_at="2026-11-25T09:00:00.000Z",
-        )
-        assert receiver.send(webhook_event(emulator.forms["bibiaD"], late, "evt-late")).ok
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
+    late = tally_submission(
+        "wh-late",
+        {**VALID_ANSWERS, "nom_projet": "Tardif"},
+        submitted_at="2026-11-25T09:00:00.000Z",
+    )
+    spool = spool_events(
+        settings, tmp_path, webhook_event(emulator.forms["bibiaD"], late, "e")
+    ).spool
     spooled = settings.with_(webhook_spool=spool)
     run_job(spooled, "sync")
     missed = new_submission("wh-missed", "Livraison manquée")  # 2026-11-21, never delivered
@@ -259,27 +262,16 @@ def test_the_receiver_refuses_to_start_without_its_secret(settings):
 
 def test_status_shows_the_last_event_and_the_spool(settings, tmp_path, demo_form):
     run_job(settings, "sync")
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
-        sent = new_submission("wh-status", "Projet en attente")
-        assert receiver.send(webhook_event(demo_form, sent, "evt-status")).status_code == 200
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
+    sent = new_submission("wh-status", "Projet en attente")
+    receiver = spool_events(settings, tmp_path, webhook_event(demo_form, sent, "evt-status"))
     done = bibia_cli(settings, "status", BIBIA_WEBHOOK_SPOOL=str(receiver.spool))
     assert "Webhook : dernier événement reçu le" in done.stdout
     assert "1 en attente de la prochaine exécution" in done.stdout
 
 
 def test_the_spool_is_owner_only(settings, tmp_path, demo_form):
-    run_job(settings, "sync")
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
-        sent = new_submission("wh-mode", "Projet privé")
-        assert receiver.send(webhook_event(demo_form, sent, "evt-mode")).status_code == 200
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
+    sent = new_submission("wh-mode", "Projet privé")
+    receiver = spool_events(settings, tmp_path, webhook_event(demo_form, sent, "evt-mode"))
     assert os.stat(receiver.spool).st_mode & 0o077 == 0
     for path in receiver.pending():
         assert path.stat().st_mode & 0o077 == 0
