@@ -40,6 +40,20 @@ from bibia.webhook import signature  # noqa: E402
 SECRET = "benchmark-secret"
 
 
+def sync_environment(tally_url: str, work: Path) -> dict[str, str]:
+    """What a `bibia sync` of the demo form served at `tally_url` needs, its files in `work`."""
+    return {
+        "TALLY_API_URL": tally_url,
+        "TALLY_API_KEY": DEMO_API_KEY,
+        "TALLY_FORM_ID": DEMO_FORM_ID,
+        "TALLY_MAX_REQUESTS_PER_MINUTE": "0",
+        "BIBIA_DB": str(work / "bibia.duckdb"),
+        "BIBIA_EXPORT_DIR": str(work / "exports"),
+        "BIBIA_DECISIONS": str(work / "decisions.yaml"),
+        "BIBIA_ENRICHMENT": "off",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000)
@@ -70,13 +84,7 @@ def main() -> None:
     slow = TallyEmulator([form], api_key=DEMO_API_KEY, delay_seconds=0.3).start()
     sync_env = {
         **env,
-        "TALLY_API_URL": slow.url,
-        "TALLY_API_KEY": DEMO_API_KEY,
-        "TALLY_FORM_ID": DEMO_FORM_ID,
-        "TALLY_MAX_REQUESTS_PER_MINUTE": "0",
-        "BIBIA_EXPORT_DIR": str(work / "exports"),
-        "BIBIA_DECISIONS": str(work / "decisions.yaml"),
-        "BIBIA_ENRICHMENT": "off",
+        **sync_environment(slow.url, work),
         "BIBIA_LOCK_TIMEOUT_SECONDS": "60",
     }
 
@@ -184,14 +192,7 @@ def latency() -> None:
             port = sock.getsockname()[1]
         env = {
             **os.environ,
-            "TALLY_API_URL": tally.url,
-            "TALLY_API_KEY": DEMO_API_KEY,
-            "TALLY_FORM_ID": DEMO_FORM_ID,
-            "TALLY_MAX_REQUESTS_PER_MINUTE": "0",
-            "BIBIA_DB": str(work / "bibia.duckdb"),
-            "BIBIA_EXPORT_DIR": str(work / "exports"),
-            "BIBIA_DECISIONS": str(work / "decisions.yaml"),
-            "BIBIA_ENRICHMENT": "off",
+            **sync_environment(tally.url, work),
             "TALLY_WEBHOOK_SECRET": SECRET,
             "BIBIA_WEBHOOK_PORT": str(port),
         }
