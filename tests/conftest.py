@@ -95,6 +95,30 @@ def table_snapshot(settings: Settings, table: str) -> list[tuple[Any, ...]]:
     return query(settings, f"SELECT * FROM {table} ORDER BY ALL")
 
 
+def synced(tmp_path: Path, form: dict[str, Any], **changes: Any) -> tuple[Settings, Any]:
+    """One `sync` of `form` (Tally's shapes), served by the emulator for as long as it takes:
+    the settings it ran with (`changes` on top) and its report."""
+    from bibia.pipeline import run_job
+
+    server = start_emulator(EmulatedForm.from_json(form))
+    try:
+        settings = make_settings(tmp_path, server.url, **changes)
+        return settings, run_job(settings, "sync")
+    finally:
+        server.stop()
+
+
+def with_restricted_answers(form: dict[str, Any], impact: str, resources: str) -> dict[str, Any]:
+    """`form` with two optional restricted questions answered by every submission too (an
+    environmental impact, a link to resources)."""
+    for sub in form["submissions"]:
+        sub["responses"] += [
+            {"id": f"{sub['id']}-i", "questionId": "qE8n1V", "answer": impact},
+            {"id": f"{sub['id']}-r", "questionId": "qR1e9S", "answer": resources},
+        ]
+    return form
+
+
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a `bibia` process needs to run with these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "BIBIA_"))}

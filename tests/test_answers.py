@@ -9,9 +9,7 @@ import pytest
 
 from bibia.demo.build import option_id, siret_for
 from bibia.demo.synthetic import demo_shape
-from bibia.emulators.tally import EmulatedForm
-from bibia.pipeline import run_job
-from tests.conftest import make_settings, query, start_emulator
+from tests.conftest import query, synced
 
 BASE: dict[str, Any] = {
     "q7Kp2A": "Métropole de Test",
@@ -114,10 +112,7 @@ def loaded(tmp_path_factory):
             },
         )
     )
-    server = start_emulator(EmulatedForm.from_json(form))
-    settings = make_settings(tmp_path_factory.mktemp("shapes"), server.url)
-    run_job(settings, "sync")
-    server.stop()
+    settings, _report = synced(tmp_path_factory.mktemp("shapes"), form)
     return settings, form
 
 

@@ -17,7 +17,6 @@ import pytest
 from frictionless import validate
 
 from bibia.demo.synthetic import synthetic_form
-from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_directly, run_job
 from schemas.project import PUBLIC, RESTRICTED, export_columns
 from schemas.taxonomy import Taxonomy
@@ -27,8 +26,9 @@ from tests.conftest import (
     bibia_cli,
     make_settings,
     query,
-    start_emulator,
+    synced,
     tally_submission,
+    with_restricted_answers,
 )
 from warehouse.db import connect
 from warehouse.export import stage_exports
@@ -120,17 +120,8 @@ def test_public_exports_carry_no_restricted_data_on_the_demo_form(settings):
 
 def test_public_exports_carry_no_restricted_data_when_every_field_is_filled(tmp_path):
     form = synthetic_form(300)
-    for sub in form["submissions"]:  # fill the optional restricted fields too
-        sub["responses"] += [
-            {"id": f"{sub['id']}-i", "questionId": "qE8n1V", "answer": "Green Algorithms: 3 kg"},
-            {"id": f"{sub['id']}-r", "questionId": "qR1e9S", "answer": "github.com/x/y"},
-        ]
-    server = start_emulator(EmulatedForm.from_json(form))
-    try:
-        settings = make_settings(tmp_path, server.url)
-        report = run_job(settings, "sync")
-    finally:
-        server.stop()
+    with_restricted_answers(form, "Green Algorithms: 3 kg", "github.com/x/y")
+    settings, report = synced(tmp_path, form)
     assert report.exported == 300
     restricted = pd.read_parquet(settings.export_dir / "restricted" / "bibliotheque_ia.parquet")
     assert restricted[sorted(RESTRICTED_ONLY)].notna().all().all()
@@ -203,12 +194,7 @@ def test_tricky_text_round_trips_through_parquet_and_csv(tmp_path):
             "tricky2", {**VALID_ANSWERS, "nom_projet": "@Projet", "partenaires": "-Pôle TES"}
         ),
     ]
-    server = start_emulator(EmulatedForm.from_json(form))
-    try:
-        settings = make_settings(tmp_path, server.url)
-        run_job(settings, "sync")
-    finally:
-        server.stop()
+    settings, _report = synced(tmp_path, form)
     expected_text = TRICKY.replace("\r\n", "\n").strip()  # long text: CRLF -> LF, trimmed
     parquet = pd.read_parquet(settings.export_dir / "public" / "bibliotheque_ia.parquet")
     parquet = parquet.set_index("nom_projet")
@@ -386,12 +372,7 @@ def test_a_publication_undone_after_the_commit_is_repaired_by_the_next_run(setti
 
 
 def test_sorting_in_buckets_gives_the_same_bytes_as_in_one(tmp_path):
-    server = start_emulator(EmulatedForm.from_json(synthetic_form(2_300)))
-    try:
-        settings = make_settings(tmp_path, server.url)
-        run_job(settings, "sync")
-    finally:
-        server.stop()
+    settings, _report = synced(tmp_path, synthetic_form(2_300))
     taxonomy = Taxonomy.load(settings.taxonomy_path)
     con = connect(settings.db_path)
     try:

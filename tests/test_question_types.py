@@ -16,9 +16,8 @@ import pytest
 
 from bibia.demo.build import CALCULATED, option_id
 from bibia.demo.synthetic import demo_shape
-from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
-from tests.conftest import DEMO_PUBLISHED, make_settings, query, start_emulator
+from tests.conftest import DEMO_PUBLISHED, query, synced
 from tests.test_answers import BASE, CHOICES, submission
 
 
@@ -186,10 +185,7 @@ def loaded(tmp_path_factory):
         submission(f"type{i:02d}", {**BASE, **CHOICES, qid: sent}, key)
         for i, (_shape, qid, sent, key, _where, _value) in enumerate(ROWS)
     ]
-    server = start_emulator(EmulatedForm.from_json(form))
-    settings = make_settings(tmp_path_factory.mktemp("types"), server.url)
-    report = run_job(settings, "sync")
-    server.stop()
+    settings, report = synced(tmp_path_factory.mktemp("types"), form)
     return settings, report
 
 

@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from bibia.demo.synthetic import synthetic_form
-from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from bibia.site.build import LEAFLET, PAGE_SIZE, french_day, french_month
@@ -25,10 +24,10 @@ from tests.conftest import (
     DEMO_PUBLISHED,
     VALID_ANSWERS,
     bibia_cli,
-    make_settings,
     query,
-    start_emulator,
+    synced,
     tally_submission,
+    with_restricted_answers,
 )
 
 SITE = Path(__file__).resolve().parents[1] / "bibia" / "site"
@@ -207,17 +206,8 @@ def public_text(settings: Settings) -> dict[str, str]:
 
 def test_no_restricted_value_appears_anywhere_under_public(tmp_path):
     form = synthetic_form(60)
-    for sub in form["submissions"]:  # the optional restricted fields filled too
-        sub["responses"] += [
-            {"id": f"{sub['id']}-i", "questionId": "qE8n1V", "answer": "Green Algorithms 3 kg"},
-            {"id": f"{sub['id']}-r", "questionId": "qR1e9S", "answer": "git.exemple.fr/algo"},
-        ]
-    server = start_emulator(EmulatedForm.from_json(form))
-    try:
-        settings = make_settings(tmp_path, server.url)
-        run_job(settings, "sync")
-    finally:
-        server.stop()
+    with_restricted_answers(form, "Green Algorithms 3 kg", "git.exemple.fr/algo")
+    settings, _report = synced(tmp_path, form)
     secrets = restricted_values(settings)
     assert len(secrets) > 100  # e-mails, algorithm texts, funding, links to resources...
     texts = public_text(settings)
@@ -316,12 +306,7 @@ def test_the_map_library_is_shipped_pinned_and_nothing_loads_from_elsewhere(publ
 
 
 def test_the_pages_of_fifty_projects_weigh_well_under_a_megabyte(tmp_path):
-    server = start_emulator(EmulatedForm.from_json(synthetic_form(50)))
-    try:
-        settings = make_settings(tmp_path, server.url)
-        run_job(settings, "sync")
-    finally:
-        server.stop()
+    settings, _report = synced(tmp_path, synthetic_form(50))
     folder = site(settings)
     home = ["index.html", "data/projets.json", "assets/site.css", "assets/site.js"]
     weight = sum((folder / name).stat().st_size for name in home)
@@ -331,12 +316,7 @@ def test_the_pages_of_fifty_projects_weigh_well_under_a_megabyte(tmp_path):
 
 
 def test_a_large_list_is_cut_into_pages_readable_without_javascript(tmp_path):
-    server = start_emulator(EmulatedForm.from_json(synthetic_form(PAGE_SIZE * 2 + 5)))
-    try:
-        settings = make_settings(tmp_path, server.url)
-        run_job(settings, "sync")
-    finally:
-        server.stop()
+    settings, _report = synced(tmp_path, synthetic_form(PAGE_SIZE * 2 + 5))
     folder = site(settings)
     counts = [
         (folder / name).read_text().count('<li class="card">')

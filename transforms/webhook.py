@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.mapping import NAMED_VALUES, _plain
+from transforms.mapping import NAMED_VALUES, readable
 
 EVENT_TYPE = "FORM_RESPONSE"
 
@@ -82,7 +82,7 @@ def _answers(payload: dict[str, Any], options: dict[str, str]) -> dict[str, Any]
             and all(isinstance(v, dict) and "name" in v for v in value)
         ):  # named values as a list of {name, value}
             value = {str(v["name"]): v.get("value") for v in value}
-        value = _plain(value, options)
+        value = readable(value, "", options)
         if isinstance(value, list) and all(isinstance(v, str) for v in value) and len(value) == 1:
             value = value[0]  # a single choice as one item or as a bare text
         if value not in (None, "", [], {}):
