@@ -304,6 +304,7 @@ def measure_size(
                     shutil.rmtree(flow_work)
                 incremental = tmp_path / f"inc{i}"
                 shutil.copytree(work, incremental)
+                os.sync()  # the copy's writes reach the disk now, not during (c)
                 env_c = environment(grown.url, incremental)
                 measure("c", [*BIBIA, "-v", "sync"], env_c, incremental)
                 before = export_stamps(incremental / "exports")

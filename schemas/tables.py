@@ -468,6 +468,40 @@ class PublishedFile(pa.DataFrameModel):
     )
 
 
+class SiteCard(pa.DataFrameModel):
+    """What a project puts in the files made from every project, as the last publication made
+    it: its card in the site's list, its line of the Datami feed."""
+
+    projet_id: Series[str] = column(
+        "Projet", "The project's `projet_id`.", access=INTERNAL, kind="id", required=True
+    )
+    made_from: Series[str] = column(
+        "Fait à partir de",
+        "Digest of what the card and the line were made from: the project's fields they show, "
+        "the site's code, the taxonomy's version, the feed's joiner.",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    html: Series[str] = column(
+        "HTML", "The card in the list's pages.", access=INTERNAL, kind="text", required=True
+    )
+    point: Series[str] = column(
+        "Point",
+        "The card as JSON, in `data/projets.json` (the filtered list and the map).",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    feed: Series[str] = column(
+        "Ligne du flux",
+        "Its line of the Datami feed's `processed_data.csv`.",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+
+
 class ExportInputs(pa.DataFrameModel):
     """The configuration the published exports were made with."""
 
@@ -496,6 +530,7 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "authorities": AuthorityRecord,
     "curator_decisions": CuratorDecision,
     "published_files": PublishedFile,
+    "site_cards": SiteCard,
     "export_inputs": ExportInputs,
 }
 

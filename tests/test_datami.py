@@ -9,12 +9,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from bibia.pipeline import run_job
 from bibia.settings import Settings
-from bibia.site.datami import COLUMNS, CUSTOM_PROPS, DATA, MAP_SETTINGS, SCHEMA, choose_joiner
+from bibia.site.datami import (
+    COLUMNS,
+    CUSTOM_PROPS,
+    DATA,
+    MAP_SETTINGS,
+    SCHEMA,
+    choose_joiner,
+    joiner_of,
+    multi_values,
+)
 from schemas.project import PUBLIC, columns_meta
 from schemas.taxonomy import Taxonomy
 from tests.conftest import DEMO_PUBLISHED, VALID_ANSWERS, query, tally_submission
@@ -101,13 +112,15 @@ def test_every_demo_project_comes_back_whole_from_the_feed(settings):
 
 
 def test_a_value_holding_the_usual_separators_comes_back_whole(settings, emulator):
+    run_job(settings, "sync")  # every line made with the usual joiner, then made again
     answers = {
         **VALID_ANSWERS,
         "nom_projet": "Assistant -- séparateurs",
         "audience_service": ["Agent", "Grand-public | tous ¦ partout"],
         "partenaires": "Université Paris-Saclay, CNRS | INRIA - Lab ¦ X",
     }
-    emulator.add_submissions("bibiaD", [tally_submission("seps1", answers)])
+    late = "2026-11-20T10:00:00.000Z"  # after the first run's: the next run brings it
+    emulator.add_submissions("bibiaD", [tally_submission("seps1", answers, submitted_at=late)])
     run_job(settings, "sync")
     read, joiner = read_as_the_widget(settings)
     assert joiner not in "-|¦"
@@ -129,6 +142,34 @@ def test_a_value_holding_the_usual_separators_comes_back_whole(settings, emulato
 )
 def test_the_joiner_is_the_first_character_no_value_holds(values, joiner):
     assert choose_joiner([values]) == joiner
+
+
+@pytest.mark.parametrize(
+    ("partenaires", "sous_theme", "audience_service"),
+    [
+        ("Université\nCNRS", ["Santé"], ["Agent", "Élu"]),
+        ("Paris-Saclay", None, ["Agent"]),
+        (None, ["a|b"], ["c-d"]),
+        ("x¦y", [], ["-|•·§¤"]),
+        ("-|¦•·§¤\ue000", None, None),
+    ],
+)
+def test_the_joiner_found_in_sql_is_the_one_chosen_in_python(
+    tmp_path, partenaires, sous_theme, audience_service
+):
+    export = tmp_path / "export.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "partenaires": pa.array([partenaires, "Mairie"], pa.string()),
+                "sous_theme": pa.array([sous_theme, ["Eau"]], pa.list_(pa.string())),
+                "audience_service": pa.array([audience_service, None], pa.list_(pa.string())),
+            }
+        ),
+        export,
+    )
+    expected = choose_joiner(multi_values(export))
+    assert joiner_of(duckdb.connect(), export) == expected
 
 
 def test_the_feed_has_the_current_sites_exact_format(settings):

@@ -343,6 +343,31 @@ def test_a_new_project_rewrites_its_page_and_the_list_only(published, emulator):
     assert report.files_written == len(new) + len(changed)
 
 
+def test_a_new_project_makes_its_card_and_keeps_every_other(published, emulator):
+    sql = "SELECT projet_id, made_from, html, point, feed FROM site_cards ORDER BY projet_id"
+    before = query(published, sql)
+    assert len(before) == DEMO_PUBLISHED
+    answers = {**VALID_ANSWERS, "nom_projet": "Un projet tout neuf"}
+    late = "2026-11-20T10:00:00.000Z"  # after the first run's: the next run brings it
+    emulator.add_submissions("bibiaD", [tally_submission("new2", answers, submitted_at=late)])
+    run_job(published, "sync")
+    after = query(published, sql)
+    ((projet_id,),) = query(published, "SELECT projet_id FROM projects WHERE submission_id='new2'")
+    assert [row for row in after if row[0] != projet_id] == before
+    (card,) = [row for row in after if row[0] == projet_id]
+    assert "Un projet tout neuf" in card[2] and "Un projet tout neuf" in card[3]
+
+
+def test_a_project_page_deleted_by_hand_is_made_again_by_the_next_run(published):
+    pages = sorted((site(published) / "projets").iterdir())
+    gone = pages[0]
+    content = gone.read_bytes()
+    gone.unlink()
+    report = run_job(published, "sync")  # nothing new in Tally: the missing page is noticed
+    assert report.new == 0 and report.files_written == 1
+    assert gone.read_bytes() == content
+
+
 def test_a_withdrawn_project_loses_its_page(published):
     ((projet_id,),) = query(published, "SELECT projet_id FROM projects ORDER BY projet_id LIMIT 1")
     done = bibia_cli(published, "curate", "withdraw", projet_id, "--reason", "à la demande")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import math
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -29,15 +30,18 @@ from typing import Any
 import duckdb
 import jinja2
 import orjson
-import pyarrow
-import pyarrow.parquet as pq
 from markupsafe import Markup
 
+from bibia.site import datami
 from bibia.site.charts import bar_chart
+from bibia.site.colours import OTHER_COLOUR, THEME_COLOURS
 from schemas.datapackage import EXPORT_NAME
 from schemas.kinds import KINDS
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
+from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
+from warehouse.db import ids, insert_rows, with_rows
+from warehouse.export import BUCKET_ROWS, bucket_of
 
 HERE = Path(__file__).resolve().parent
 LEAFLET = "vendor/leaflet-1.9.4"
@@ -45,16 +49,6 @@ PAGE_SIZE = 100  # cards on each page of the list readable without JavaScript
 EXCERPT = 220  # characters of the description on a card
 SITE = "site"  # the folder of each edition, beside its export files
 DOWNLOADS = "donnees"  # the export files, copied into the site: it is served as it is
-# Colours of the points on the map, by theme code (`taxonomy.yaml`): the current site's.
-THEME_COLOURS = {
-    "transition_ecologique": "#01a755",
-    "attractivite_amenagement": "#9a42c9",
-    "citoyennete_sante_solidarite": "#f75ad6",
-    "mobilites": "#ff834e",
-    "gouvernance_socles": "#6992ff",
-    "administration_interne": "#5b7f28",
-}
-OTHER_COLOUR = "#4a4a55"
 MONTHS = (
     "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
 ).split()
@@ -149,11 +143,12 @@ class SiteSettings:
 
 @dataclass(frozen=True)
 class Page:
-    """A file of the site: its path in the site and its bytes; `content` None: the file is
-    kept as published, since it would be made from the same inputs (`made_from`)."""
+    """A file of the site: its path in the site and its bytes (or its parts, made as they are
+    written); `content` None: the file is kept as published, since it would be made from the
+    same inputs (`made_from`)."""
 
     path: str
-    content: bytes | None
+    content: bytes | Iterable[bytes] | None  # an iterable: made as it is written
     made_from: str | None = None
 
 
@@ -220,11 +215,10 @@ def list_page(number: int) -> str:
     return "index.html" if number == 1 else f"page-{number}.html"
 
 
-CARD_COLUMNS = [
+CARD_COLUMNS = [  # what a card shows (`card_of` reads these, and nothing else)
     "projet_id",
     "nom_projet",
     "coll_nom",
-    "coll_siret",
     "theme",
     "sous_theme",
     "projet_status",
@@ -235,10 +229,10 @@ CARD_COLUMNS = [
     "usage_description",
     "latitude",
     "longitude",
-    "date",
 ]
-READ_ROWS = 4_096  # rows read at once from an export (one Parquet row group)
-DIGEST_MEMORY = "128MB"  # DuckDB's share while it hashes a batch of rows (a cap: used as needed)
+READ_ROWS = 1_024  # rows read at once from an export (a quarter of a Parquet row group)
+CARDS_MARK = "\0cards\0"  # where a list page's cards go in its shell (never in escaped text)
+PAGES_MARK = "\0pages\0"  # ... and its links to the pages beside it
 
 
 def card_html(card: dict[str, Any]) -> str:
@@ -284,64 +278,206 @@ def card_of(row: dict[str, Any], colour: Callable[[str], str]) -> dict[str, Any]
     }
 
 
-@dataclass
-class Listing:
-    """What the list, the map and the key figures are made of, one card per project, in the
-    export's order; the same for both editions (a card shows public fields only)."""
-
-    cards: list[str] = field(default_factory=list)  # each card's HTML
-    points: list[bytes] = field(default_factory=list)  # the cards as JSON, a batch per item
-    found: dict[str, Counter[str]] = field(default_factory=dict)  # filter -> value -> projects
-    sirens: set[str] = field(default_factory=set)
-    latest: str | None = None
-    located: int = 0
-
-    @classmethod
-    def of(cls, tables: Iterable[pyarrow.Table], colour: Callable[[str], str]) -> Listing:
-        listing = cls(found={name: Counter() for name in FILTERS})
-        for table in tables:
-            cards = [card_of(row, colour) for row in table.to_pylist()]
-            # one JSON text a batch: orjson keeps an 8 KB buffer behind each text it returns
-            listing.points.append(orjson.dumps(cards)[1:-1])
-            for card in cards:
-                listing.cards.append(card_html(card))
-                for name in FILTERS:
-                    value = card[name]
-                    listing.found[name].update(value if isinstance(value, list) else [value])
-                listing.located += card["lat"] is not None and card["lon"] is not None
-            listing.sirens.update(s[:9] for s in table.column("coll_siret").to_pylist())
-            days = [str(d)[:10] for d in table.column("date").to_pylist()]
-            listing.latest = max([*days, listing.latest or ""]) or None
-        return listing
-
-    @property
-    def total(self) -> int:
-        return len(self.cards)
-
-    def json(self) -> bytes:
-        return b"[" + b",".join(p for p in self.points if p) + b"]"
+def pagination(number: int, count: int) -> str:
+    """The links of a list page to the pages beside it (none when the list is one page)."""
+    if count <= 1:
+        return ""
+    links = f"Page {number} sur {count}"
+    if number > 1:
+        links += f' · <a href="{list_page(number - 1)}" rel="prev">page précédente</a>'
+    if number < count:
+        links += f' · <a href="{list_page(number + 1)}" rel="next">page suivante</a>'
+    return f'<nav class="pagination" aria-label="Pages de la liste">\n  <p>{links}</p>\n</nav>\n'
 
 
-# The filters of the list: card key -> label, vocabulary (None: the values found).
-FILTERS: dict[str, tuple[str, str | None]] = {
-    "theme": ("Thème", "theme"),
-    "sous_theme": ("Sous-thème", "sous_theme"),
-    "statut": ("Maturité", "projet_status"),
-    "type": ("Type de collectivité", "coll_type"),
-    "audience": ("Public", "audience_service"),
-    "annee": ("Année de démarrage", None),
+# The filters of the list: card key -> label, vocabulary (None: the values found), and the
+# values of each project, in SQL over the public export.
+FILTERS: dict[str, tuple[str, str | None, str]] = {
+    "theme": ("Thème", "theme", "theme"),
+    "sous_theme": ("Sous-thème", "sous_theme", "unnest(sous_theme)"),
+    "statut": ("Maturité", "projet_status", "projet_status"),
+    "type": ("Type de collectivité", "coll_type", "coll_type"),
+    "audience": ("Public", "audience_service", "unnest(audience_service)"),
+    "annee": ("Année de démarrage", None, "coalesce(left(projet_date, 4), '')"),
 }
 
 
-def batches(export: Path, columns: list[str] | None = None) -> Iterator[pyarrow.Table]:
-    """An export's rows, a row group at a time, in the file's order (by `projet_id`)."""
-    reader = pq.ParquetFile(export)
-    for batch in reader.iter_batches(batch_size=READ_ROWS, columns=columns):
-        yield pyarrow.Table.from_batches([batch])
+@dataclass
+class Listing:
+    """What the files made from every project are made of: the projects of the public export,
+    counted, and what each puts in them: its card in the list and on the map (the same in both
+    editions: a card shows public fields only) and its line of the Datami feed, kept in the
+    table `site_cards` of `con` and read in the export's order (by `projet_id`). In a run,
+    `con` is the warehouse in the run's transaction: a card and a line are made again only
+    when what they show changed."""
+
+    con: duckdb.DuckDBPyConnection
+    total: int = 0
+    authorities: int = 0  # distinct SIREN
+    latest: str | None = None  # the most recent `date`
+    located: int = 0
+    found: dict[str, Counter[str]] = field(default_factory=dict)  # filter -> value -> projects
+    joiner: str = "-"  # of the feed's multi-valued cells (`datami.joiner_of`)
+    made: int = 0  # cards made by this listing (the others were made before, from the same)
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, export: Path, taxonomy: Taxonomy) -> Listing:
+        """The listing of the public `export`, its cards made where they changed."""
+        source = [str(export)]
+        total, authorities, latest, located = con.execute(
+            "SELECT count(*), count(DISTINCT left(coll_siret, 9)), max(date)::VARCHAR, "
+            "count(*) FILTER (latitude IS NOT NULL AND longitude IS NOT NULL) "
+            "FROM read_parquet(?)",
+            source,
+        ).fetchall()[0]
+        listing = cls(con, total, authorities, latest, located)
+        listing.found = {name: Counter() for name in FILTERS}
+        values = " UNION ALL ".join(
+            f"SELECT '{name}' AS filter, {expression} AS value FROM export"
+            for name, (_, _, expression) in FILTERS.items()
+        )
+        for name, value, count in con.execute(
+            f"WITH export AS (SELECT * FROM read_parquet(?)) "
+            f"SELECT filter, value, count(*) FROM ({values}) GROUP BY ALL",
+            source,
+        ).fetchall():
+            listing.found[name][value] = count
+        listing.joiner = datami.joiner_of(con, export)
+        salt = salt_of("card", taxonomy.version, listing.joiner)
+        listing.made = listing._update_cards(export, colours(taxonomy), salt)
+        return listing
+
+    def _update_cards(self, export: Path, colour: Callable[[str], str], salt: str) -> int:
+        """Keep the cards and lines made from the same fields; make the others; drop those of
+        the projects no longer exported. Return the number made."""
+        con = self.con
+        names = CARD_COLUMNS + [n for n in datami.COLUMNS if n not in CARD_COLUMNS]
+        fields = ", ".join(names)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE card_inputs AS SELECT projet_id, "
+            f"? || hash(struct_pack({fields}))::VARCHAR AS made_from FROM read_parquet(?)",
+            [salt, str(export)],
+        )
+        con.execute(
+            "DELETE FROM site_cards s WHERE NOT EXISTS (SELECT 1 FROM card_inputs i "
+            "WHERE i.projet_id = s.projet_id AND i.made_from = s.made_from)"
+        )
+        missing = [
+            i
+            for (i,) in con.execute(
+                "SELECT projet_id FROM card_inputs "
+                "WHERE projet_id NOT IN (SELECT projet_id FROM site_cards) ORDER BY projet_id"
+            ).fetchall()
+        ]
+        for start in range(0, len(missing), READ_ROWS):
+            rows = with_rows(
+                con,
+                f"SELECT {fields}, made_from FROM read_parquet(?) JOIN card_inputs "
+                "USING (projet_id) WHERE projet_id IN (SELECT projet_id FROM incoming)",
+                ids(missing[start : start + READ_ROWS], "projet_id"),
+                [str(export)],
+            ).fetchall()
+            columns = dict(
+                zip([*names, "made_from"], map(list, zip(*rows, strict=True)), strict=True)
+            )
+            lines = datami.feed_lines(columns, self.joiner)
+            made = []
+            for values, line in zip(rows, lines, strict=True):
+                card = card_of(dict(zip(names, values, strict=False)), colour)
+                made.append(
+                    {
+                        "projet_id": card["id"],
+                        "made_from": values[-1],
+                        "html": card_html(card),
+                        "point": orjson.dumps(card).decode(),
+                        "feed": line,
+                    }
+                )
+            insert_rows(con, "site_cards", made, columns_of("site_cards"))
+        con.execute("DROP TABLE card_inputs")
+        return len(missing)
+
+    def _by_bucket(self, sql: str) -> Iterator[list[tuple[Any, ...]]]:
+        """`sql` on each bucket of the cards (`{bucket}`: the bucket's number), in order: a
+        bucket of `projet_id` at a time, sorted alone, so that memory is bounded by a bucket,
+        not by the register (sorting every card at once would not fit the site's memory
+        limit)."""
+        buckets = max(1, math.ceil(self.total / BUCKET_ROWS))
+        for bucket in range(buckets):
+            where = f"{bucket_of(buckets)} = {bucket}"
+            yield self.con.execute(sql.format(where=where)).fetchall()
+
+    def cards(self, column: str = "html") -> Iterator[list[str]]:
+        """The cards' HTML (or `point`: their JSON; `feed`: the feed's lines), in the export's
+        order, a bucket at a time."""
+        sql = f"SELECT {column} FROM site_cards WHERE {{where}} ORDER BY projet_id"
+        for found in self._by_bucket(sql):
+            yield [card for (card,) in found]
+
+    def feed(self) -> Iterator[list[str]]:
+        """The lines of the Datami feed's `processed_data.csv`, in order, a bucket at a time."""
+        return self.cards("feed")
+
+    def json(self) -> Iterator[bytes]:
+        """Every card, for the filtered list and the map (`data/projets.json`), a bucket of
+        cards at a time."""
+        yield b"["
+        first = True
+        for points in self.cards("point"):
+            if points:
+                text = ",".join(points) if first else "," + ",".join(points)
+                yield text.encode("utf-8")
+                first = False
+        yield b"]"
+
+
+def shared_pages(listing: Listing, sites: list[Site]) -> Iterator[tuple[Edition, Page]]:
+    """The pages of the list and `data/projets.json` of every edition, from the cards (the
+    same in each edition; the shell of each edition's list page is not). Memory: a bucket of
+    cards, whatever the number of projects."""
+    shells = [site.list_shell() for site in sites]
+    count = max(1, -(-listing.total // PAGE_SIZE))
+    page: list[str] = []
+    number = 0
+
+    def flush() -> Iterator[tuple[Edition, Page]]:
+        links = pagination(number, count)
+        for site, (head, middle, tail) in zip(sites, shells, strict=True):
+            text = head + "".join(page) + middle + links + tail
+            yield site.edition, Page(list_page(number), text.encode("utf-8"))
+
+    for cards in listing.cards():
+        for card in cards:
+            page.append(card)
+            if len(page) == PAGE_SIZE:
+                number += 1
+                yield from flush()
+                page = []
+    if page or number == 0:
+        number += 1
+        yield from flush()
+    for site in sites:
+        yield site.edition, Page("data/projets.json", listing.json())
 
 
 def _joined(fields: list[Shown]) -> Markup:
     return Markup("".join(f.html() for f in fields))  # each value escaped by `Shown.html`
+
+
+def colours(taxonomy: Taxonomy) -> Callable[[str], str]:
+    """The colour of a theme's points on the map, by its label."""
+
+    def colour(theme: str) -> str:
+        term = taxonomy["theme"].by_label(theme)
+        return THEME_COLOURS.get(term.code, OTHER_COLOUR) if term else OTHER_COLOUR
+
+    return colour
+
+
+def salt_of(*parts: str) -> str:
+    """What every page or card is made from besides its row, as a short prefix of its digest:
+    made by other code, for another edition or taxonomy, it is made again."""
+    return hashlib.sha256("\0".join([code_fingerprint(), *parts]).encode()).hexdigest()[:16] + ":"
 
 
 class Site:
@@ -353,11 +489,10 @@ class Site:
         edition: Edition,
         taxonomy: Taxonomy,
         settings: SiteSettings,
-        listing: Listing | None = None,
-        digests: duckdb.DuckDBPyConnection | None = None,
+        listing: Listing,
     ) -> None:
         self.edition, self.taxonomy, self.settings = edition, taxonomy, settings
-        self.listing = listing or Listing(found={name: Counter() for name in FILTERS})
+        self.listing = listing
         self.columns = columns_meta()
         self.fields = export_columns(edition.access)
         self.env = jinja2.Environment(
@@ -369,19 +504,19 @@ class Site:
             auto_reload=False,  # no stat of the template at each page
         )
         self.updated = french_day(self.listing.latest) or "—"
-        self.salt = "\0".join([code_fingerprint(), edition.access, taxonomy.version]).encode()
-        self.digests = digests
-
-    def colour(self, theme: str) -> str:
-        term = self.taxonomy["theme"].by_label(theme)
-        return THEME_COLOURS.get(term.code, OTHER_COLOUR) if term else OTHER_COLOUR
+        self.colour = colours(taxonomy)
+        # a page shows each field under its title, as its kind says: the contract is an input
+        contract = "\0".join(
+            f"{n}:{self.columns[n].title}:{self.columns[n].metadata['kind']}" for n in self.fields
+        )
+        self.salt = salt_of(edition.access, taxonomy.version, contract)
 
     def legend(self) -> list[tuple[str, str]]:
         return [(label, self.colour(label)) for label in self.taxonomy["theme"].labels]
 
     def filters(self) -> list[dict[str, Any]]:
         out = []
-        for name, (label, vocabulary) in FILTERS.items():
+        for name, (label, vocabulary, _) in FILTERS.items():
             found = self.listing.found[name]
             if vocabulary is None:
                 options = sorted((v for v in found if v), reverse=True)
@@ -396,41 +531,43 @@ class Site:
 
     # -- the pages ----------------------------------------------------------------------------
     def render(self, template: str, root: str, **values: Any) -> bytes:
+        return self.render_text(template, root, **values).encode("utf-8")
+
+    def render_text(self, template: str, root: str, **values: Any) -> str:
         values.setdefault("updated", self.updated)
-        text = self.env.get_template(template).render(
+        return self.env.get_template(template).render(
             edition=self.edition,
             root=root,
             taxonomy_version=self.taxonomy.version,
             **values,
         )
-        return text.encode("utf-8")
 
-    def pages(self, projects: Iterable[pyarrow.Table], reuse: Reuse = never) -> Iterator[Page]:
-        """Every file of this edition; `projects`: the edition's export, a batch at a time.
-        A project's page is made from its row alone (with this code, edition and taxonomy):
-        the pages that `reuse({path: made_from})` says were published from the same are not
-        rendered again (`Page.content` None)."""
+    def list_shell(self) -> tuple[str, str, str]:
+        """A page of the list, rendered once, around its cards and its links to the pages
+        beside it: what comes before the cards, between them and the links, and after."""
+        shell = self.render_text(
+            "index.html",
+            "",
+            page="index",
+            title="Les projets",
+            total=self.listing.total,
+            cards=Markup(CARDS_MARK),
+            filters=self.filters(),
+            pagination=Markup(PAGES_MARK),
+        )
+        head, rest = shell.split(CARDS_MARK)
+        middle, tail = rest.split(PAGES_MARK)
+        return head, middle, tail
+
+    def pages(
+        self, export: Path, con: duckdb.DuckDBPyConnection, reuse: Reuse = never
+    ) -> Iterator[Page]:
+        """The files of this edition but the list's (`shared_pages`); `export`: the edition's
+        export, read by `con`. A
+        project's page is made from its row alone (with this code, edition, contract and
+        taxonomy): the pages that `reuse({path: made_from})` says were published from the same
+        are not rendered again (`Page.content` None)."""
         listing = self.listing
-        total = listing.total
-        count = max(1, -(-total // PAGE_SIZE))
-        filters = self.filters()
-        for number in range(1, count + 1):
-            yield Page(
-                list_page(number),
-                self.render(
-                    "index.html",
-                    "",
-                    page="index",
-                    title="Les projets",
-                    total=total,
-                    cards=Markup("".join(listing.cards[(number - 1) * PAGE_SIZE :][:PAGE_SIZE])),
-                    filters=filters,
-                    number=number,
-                    pages=count,
-                    page_path=list_page,
-                ),
-            )
-        yield Page("data/projets.json", listing.json())
         yield Page(
             "carte.html",
             self.render(
@@ -438,7 +575,7 @@ class Site:
                 "",
                 page="carte",
                 title="La carte des projets",
-                total=total,
+                total=listing.total,
                 located=listing.located,
                 tiles=self.settings.tiles,
                 attribution=self.settings.attribution,
@@ -459,36 +596,49 @@ class Site:
                 downloads=DOWNLOADS,
             ),
         )
-        for table in projects:
-            yield from self.project_pages(table, reuse)
+        yield from self.project_pages(export, con, reuse)
         for source in sorted((HERE / "static").rglob("*")):
             if source.is_file():
                 yield Page(f"assets/{source.relative_to(HERE / 'static')}", source.read_bytes())
 
-    def project_pages(self, table: pyarrow.Table, reuse: Reuse) -> Iterator[Page]:
-        """The pages of a batch of projects; only those whose row changed are rendered."""
-        made = {page_path(i): digest for i, digest in self.made_from(table).items()}
+    def project_pages(
+        self, export: Path, con: duckdb.DuckDBPyConnection, reuse: Reuse
+    ) -> Iterator[Page]:
+        """The projects' pages; only those whose row changed are rendered, a batch of rows at
+        a time."""
+        made = {
+            page_path(i): digest
+            for i, digest in con.execute(
+                "SELECT projet_id, ? || hash(r)::VARCHAR FROM read_parquet(?) r",
+                [self.salt, str(export)],
+            ).fetchall()
+        }
         keep = reuse(made)
-        paths = [page_path(i) for i in table.column("projet_id").to_pylist()]
-        wanted = [path not in keep for path in paths]
-        for path in (p for p, render in zip(paths, wanted, strict=True) if not render):
-            yield Page(path, None, made[path])
-        if not any(wanted):
+        wanted = []
+        for path, digest in made.items():
+            if path in keep:
+                yield Page(path, None, digest)
+            else:
+                wanted.append(path[len("projets/") : -len(".html")])
+        if not wanted:
             return
-        for row in table.filter(pyarrow.array(wanted)).to_pylist():
-            path = page_path(row["projet_id"])
-            yield Page(path, self.project_page(row), made[path])
-
-    def made_from(self, table: pyarrow.Table) -> dict[str, str]:
-        """projet_id -> digest of what its page is made from: its row, this code, this
-        edition, the taxonomy's version."""
-        rows = table  # noqa: F841 - read by name, from the query
-        if self.digests is None:
-            self.digests = duckdb.connect(config={"threads": 1, "memory_limit": DIGEST_MEMORY})
-        found = self.digests.execute(
-            "SELECT projet_id, md5(to_json(r)::VARCHAR) FROM rows r"
-        ).fetchall()
-        return {i: hashlib.sha256(self.salt + digest.encode()).hexdigest() for i, digest in found}
+        with_rows(
+            con,
+            "CREATE OR REPLACE TEMP TABLE wanted_pages AS SELECT projet_id FROM incoming",
+            ids(wanted, "projet_id"),
+        )
+        # one query, streamed a batch at a time (in the file's order): nothing else may run on
+        # `con` until it is read through, and nothing does (the pages are only written)
+        source = str(export).replace("'", "''")
+        reader = con.sql(
+            f"SELECT * FROM read_parquet('{source}') "
+            "WHERE projet_id IN (SELECT projet_id FROM wanted_pages)"
+        ).to_arrow_reader(READ_ROWS)
+        for batch in reader:
+            for row in batch.to_pylist():
+                path = page_path(row["projet_id"])
+                yield Page(path, self.project_page(row), made[path])
+        con.execute("DROP TABLE wanted_pages")
 
     def project_page(self, row: dict[str, Any]) -> bytes:
         """A project's page: from its row only (not even the register's last update), so that
@@ -566,7 +716,7 @@ class Site:
         return {
             "title": "Les chiffres clés",
             "total": self.listing.total,
-            "authorities": len(self.listing.sirens),
+            "authorities": self.listing.authorities,
             "themes_used": sum(1 for _, n in themes if n),
             "themes_total": len(themes),
             "charts": [
@@ -615,43 +765,21 @@ TYPE_NAMES = {
 }
 
 
-def build(
-    export_dir: Path,
-    out: Path,
-    taxonomy: Taxonomy,
-    settings: SiteSettings,
-) -> int:
-    """Render both editions from the exports in `export_dir` into `out/public` and
-    `out/restricted` (a preview, outside any publication); return the number of files."""
-    files = 0
-    for edition, page in editions(export_dir, taxonomy, settings):
-        assert page.content is not None
-        target = out / edition.access / page.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(page.content)
-        files += 1
-    return files
-
-
 def editions(
     export_dir: Path,
     taxonomy: Taxonomy,
     settings: SiteSettings,
+    listing: Listing,
     reuse: Callable[[str, dict[str, str]], set[str]] | None = None,
 ) -> Iterator[tuple[Edition, Page]]:
-    """The pages of both editions, from the exports in `export_dir`. `reuse(access,
-    {path: made_from})`: the projects' pages published from the same inputs."""
-    public = export_dir / PUBLIC / f"{EXPORT_NAME}.parquet"
-    colour = Site(Edition(PUBLIC), taxonomy, settings).colour
-    listing = Listing.of(batches(public, CARD_COLUMNS), colour)
-    digests = duckdb.connect(config={"threads": 1, "memory_limit": DIGEST_MEMORY})
-    try:
-        for access in (PUBLIC, RESTRICTED):
-            edition = Edition(access)
-            site = Site(edition, taxonomy, settings, listing, digests)
-            check: Reuse = functools.partial(reuse, access) if reuse else never
-            projects = batches(export_dir / access / f"{EXPORT_NAME}.parquet")
-            for page in site.pages(projects, check):
-                yield edition, page
-    finally:
-        digests.close()
+    """The pages of both editions, from the exports in `export_dir` and their `listing` (whose
+    connection reads them). `reuse(access, {path: made_from})`: the projects' pages published
+    from the same inputs."""
+    sites = [Site(Edition(access), taxonomy, settings, listing) for access in (PUBLIC, RESTRICTED)]
+    yield from shared_pages(listing, sites)
+    for site in sites:
+        access = site.edition.access
+        check: Reuse = functools.partial(reuse, access) if reuse else never
+        export = export_dir / access / f"{EXPORT_NAME}.parquet"
+        for page in site.pages(export, listing.con, check):
+            yield site.edition, page

@@ -19,16 +19,18 @@ under `json/`), so that pointing the site at `public/datami/` changes nothing bu
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bibia.site.build import OTHER_COLOUR, THEME_COLOURS
+from bibia.site.colours import OTHER_COLOUR, THEME_COLOURS
 from schemas.project import columns_meta
 from schemas.taxonomy import Taxonomy
 
@@ -126,20 +128,37 @@ def cells(name: str, values: list[Any], multi: list[list[str]] | None, joiner: s
     return [render(v) if v is not None and v != "" else "" for v in values]
 
 
-def write_data(export: Path, out: Path, joiner: str) -> None:
-    """`processed_data.csv`, written a row group at a time."""
-    reader = pq.ParquetFile(export)
-    with open(out, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(COLUMNS)
-        for batch in reader.iter_batches(batch_size=4_096, columns=COLUMNS):
-            columns = {name: batch.column(name).to_pylist() for name in COLUMNS}
-            writer.writerows(
-                zip(
-                    *(cells(n, v, items(n, v), joiner) for n, v in columns.items()),
-                    strict=True,
-                )
-            )
+def feed_lines(columns: dict[str, list[Any]], joiner: str) -> list[str]:
+    """The lines of `processed_data.csv` for a batch of rows (`columns`: name -> values), each
+    without its line break (no cell holds one)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerows(
+        zip(*(cells(n, columns[n], items(n, columns[n]), joiner) for n in COLUMNS), strict=True)
+    )
+    return buffer.getvalue().split("\n")[:-1]
+
+
+def joiner_of(con: duckdb.DuckDBPyConnection, export: Path) -> str:
+    """`choose_joiner` over the public export, in SQL: the first of `JOINERS` that no item of
+    a multi-valued cell holds (an item holds it if its cell's text does: no joiner is a line
+    break)."""
+    texts = " || chr(10) || ".join(
+        f"coalesce({name}, '')"
+        if name in LINES
+        else f"coalesce(array_to_string({name}, chr(10)), '')"
+        for name in MULTI
+    )
+    found = con.execute(
+        "SELECT "
+        + ", ".join("coalesce(bool_or(contains(t, ?)), false)" for _ in JOINERS)
+        + f" FROM (SELECT {texts} AS t FROM read_parquet(?))",
+        [*JOINERS, str(export)],
+    ).fetchall()[0]
+    for joiner, used in zip(JOINERS, found, strict=True):
+        if not used:
+            return joiner
+    return choose_joiner(multi_values(export))  # every usual one is taken: look further
 
 
 def multi_values(export: Path) -> Iterator[list[list[str]]]:
@@ -416,12 +435,18 @@ def _json(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def write_feed(export: Path, folder: Path, taxonomy: Taxonomy) -> None:
-    """The feed's four files in `folder`, from the public Parquet export."""
-    joiner = choose_joiner(multi_values(export))
+def write_feed(
+    export: Path, folder: Path, taxonomy: Taxonomy, lines: Iterable[list[str]], joiner: str
+) -> None:
+    """The feed's four files in `folder`: the rows of the public Parquet export as `lines`
+    (`feed_lines`, in the export's order, a batch at a time), joined by `joiner`."""
     (folder / "csv").mkdir(parents=True, exist_ok=True)
     (folder / "json").mkdir(parents=True, exist_ok=True)
-    write_data(export, folder / DATA, joiner)
+    with open(folder / DATA, "w", encoding="utf-8", newline="") as handle:
+        handle.write(";".join(COLUMNS) + "\n")
+        for batch in lines:
+            if batch:
+                handle.write("\n".join(batch) + "\n")
     (folder / SCHEMA).write_bytes(_json(schema(taxonomy, export)))
     (folder / CUSTOM_PROPS).write_bytes(_json(custom_props(joiner)))
     (folder / MAP_SETTINGS).write_bytes(_json(map_settings(taxonomy)))

@@ -9,6 +9,7 @@ again: `published_files.made_from` tells what each page was made from.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import duckdb
 
 from bibia.settings import Settings
 from bibia.site import datami
-from bibia.site.build import DOWNLOADS, SITE, SiteSettings, editions
+from bibia.site.build import DOWNLOADS, SITE, Listing, SiteSettings, editions
 from schemas.datapackage import EXPORT_NAME
 from schemas.project import PUBLIC, RESTRICTED
 from schemas.taxonomy import Taxonomy
@@ -47,11 +48,13 @@ def stage_site(
         if everything:
             return set()
         prefix = f"{access}/{SITE}/"
-        keep = unchanged(con, staged.target, {prefix + p: m for p, m in made_from.items()})
+        made = {prefix + p: m for p, m in made_from.items()}
+        keep = unchanged(con, staged.target, prefix, made)
         return {rel[len(prefix) :] for rel in keep}
 
     rendered = 0
-    for edition, page in editions(source, taxonomy, settings, reuse):
+    listing = Listing.of(con, source / PUBLIC / f"{EXPORT_NAME}.parquet", taxonomy)
+    for edition, page in editions(source, taxonomy, settings, listing, reuse):
         rel = f"{edition.access}/{SITE}/{page.path}"
         if page.content is None:
             staged.kept.add(rel)
@@ -64,12 +67,21 @@ def stage_site(
         folder = staged.staging / access / SITE / DOWNLOADS
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for name in DATA_FILES:  # the downloads, in the site: it can be served as it is
-            shutil.copyfile(source / access / name, folder / name)
-            if access == RESTRICTED:
-                (folder / name).chmod(0o600)
+            linked(source / access / name, folder / name)
     feed = staged.staging / PUBLIC / datami.FOLDER
-    datami.write_feed(source / PUBLIC / f"{EXPORT_NAME}.parquet", feed, taxonomy)
+    public = source / PUBLIC / f"{EXPORT_NAME}.parquet"
+    datami.write_feed(public, feed, taxonomy, listing.feed(), listing.joiner)
     return rendered
+
+
+def linked(source: Path, target: Path) -> None:
+    """`target`, the same file as `source`: a hard link (the same bytes, written once), or a
+    copy where the file system has none."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        target.chmod(source.stat().st_mode & 0o777)
 
 
 def publish_site(settings: Settings, everything: bool = False) -> tuple[int, int]:
