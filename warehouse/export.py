@@ -118,18 +118,32 @@ class Present:
         return name in names
 
 
-def unchanged(
-    con: duckdb.DuckDBPyConnection, export_dir: Path, prefix: str, made_from: dict[str, str]
-) -> set[str]:
-    """Of the files under `prefix` (path -> digest of what each would be made from), those
-    published from the same inputs and still in place: they need not be made again."""
-    found = con.execute(
-        "SELECT path, made_from FROM published_files "
-        "WHERE made_from IS NOT NULL AND starts_with(path, ?)",
+def stale(
+    con: duckdb.DuckDBPyConnection, export_dir: Path, prefix: str, inputs: str
+) -> dict[str, str]:
+    """Of the files listed in the table `inputs` (`path` under `prefix`, `projet_id`,
+    `made_from`: what it would be made from), those to make: not published from the same
+    inputs, or no longer in place (their folders listed, as in `Present`). Returns
+    projet_id -> made_from."""
+    folders = [
+        f
+        for (f,) in con.execute(
+            f"SELECT DISTINCT regexp_extract(path, '^(.*)/', 1) FROM {inputs}"
+        ).fetchall()
+    ]
+    present = []
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            present += [f"{folder}/{name}" for name in os.listdir(f"{export_dir}/{prefix}{folder}")]
+    found = with_rows(
+        con,
+        f"SELECT i.projet_id, i.made_from FROM {inputs} i LEFT JOIN published_files f "
+        "ON f.path = ? || i.path AND f.made_from = i.made_from "
+        "WHERE f.path IS NULL OR i.path NOT IN (SELECT path FROM incoming)",
+        pyarrow.table({"path": pyarrow.array(present, pyarrow.string())}),
         [prefix],
     ).fetchall()
-    present = Present(export_dir)
-    return {rel for rel, digest in found if made_from.get(rel) == digest and present(rel)}
+    return dict(found)
 
 
 def last_export_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -170,7 +184,9 @@ class StagedExport:
     scope: tuple[str, ...] | None = None
     changed: list[str] = field(default_factory=list)  # relative paths to rename into place
     removed: list[str] = field(default_factory=list)  # published files no export makes now
-    kept: set[str] = field(default_factory=set)  # not staged: published, made from the same
+    # tables of files (`path` under a prefix) that this publication makes: staged, or kept as
+    # published since they would be made from the same inputs
+    made_in: list[tuple[str, str]] = field(default_factory=list)  # (table, prefix)
     made_from: dict[str, str] = field(default_factory=dict)  # path -> digest of its inputs
     digests: dict[str, str] = field(default_factory=dict)  # sha256 of files written by `write`
     _folders: set[str] = field(default_factory=set)  # made in the staging folder
@@ -240,14 +256,18 @@ class StagedExport:
                     "made_from": made_from,
                 }
             )
-        made = ids([*staged_files, *self.kept], "path")
+        made = ids(staged_files, "path")
+        tables = "".join(
+            f" AND path NOT IN (SELECT ? || path FROM {table})" for table, _ in self.made_in
+        )
         self.removed = [
             rel
             for (rel,) in with_rows(
                 con,
                 "SELECT path FROM published_files "
-                "WHERE path NOT IN (SELECT path FROM incoming) ORDER BY path",
+                f"WHERE path NOT IN (SELECT path FROM incoming){tables} ORDER BY path",
                 made,
+                [prefix for _, prefix in self.made_in],
             ).fetchall()
             if self._in_scope(rel)
         ]

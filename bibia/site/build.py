@@ -143,20 +143,17 @@ class SiteSettings:
 
 @dataclass(frozen=True)
 class Page:
-    """A file of the site: its path in the site and its bytes (or its parts, made as they are
-    written); `content` None: the file is kept as published, since it would be made from the
-    same inputs (`made_from`)."""
+    """A file of the site: its path in the site, its bytes (or its parts, made as they are
+    written) and, for a project's page, a digest of what it is made from."""
 
     path: str
-    content: bytes | Iterable[bytes] | None  # an iterable: made as it is written
+    content: bytes | Iterable[bytes]  # an iterable: made as it is written
     made_from: str | None = None
 
 
-Reuse = Callable[[dict[str, str]], set[str]]  # page path -> made_from: the pages to keep
-
-
-def never(made_from: dict[str, str]) -> set[str]:
-    return set()
+# The pages to make, from a table of every page's inputs (`path`, `projet_id`, `made_from`):
+# projet_id -> made_from of those not published from the same inputs.
+Stale = Callable[[str], dict[str, str]]
 
 
 @functools.cache
@@ -560,13 +557,11 @@ class Site:
         return head, middle, tail
 
     def pages(
-        self, export: Path, con: duckdb.DuckDBPyConnection, reuse: Reuse = never
+        self, export: Path, con: duckdb.DuckDBPyConnection, stale: Stale | None = None
     ) -> Iterator[Page]:
         """The files of this edition but the list's (`shared_pages`); `export`: the edition's
-        export, read by `con`. A
-        project's page is made from its row alone (with this code, edition, contract and
-        taxonomy): the pages that `reuse({path: made_from})` says were published from the same
-        are not rendered again (`Page.content` None)."""
+        export, read by `con`. A project's page is made from its row alone (with this code,
+        edition, contract and taxonomy): only those `stale` names are rendered."""
         listing = self.listing
         yield Page(
             "carte.html",
@@ -596,36 +591,34 @@ class Site:
                 downloads=DOWNLOADS,
             ),
         )
-        yield from self.project_pages(export, con, reuse)
+        yield from self.project_pages(export, con, stale)
         for source in sorted((HERE / "static").rglob("*")):
             if source.is_file():
                 yield Page(f"assets/{source.relative_to(HERE / 'static')}", source.read_bytes())
 
     def project_pages(
-        self, export: Path, con: duckdb.DuckDBPyConnection, reuse: Reuse
+        self, export: Path, con: duckdb.DuckDBPyConnection, stale: Stale | None
     ) -> Iterator[Page]:
-        """The projects' pages; only those whose row changed are rendered, a batch of rows at
-        a time."""
-        made = {
-            page_path(i): digest
-            for i, digest in con.execute(
-                "SELECT projet_id, ? || hash(r)::VARCHAR FROM read_parquet(?) r",
-                [self.salt, str(export)],
-            ).fetchall()
-        }
-        keep = reuse(made)
-        wanted = []
-        for path, digest in made.items():
-            if path in keep:
-                yield Page(path, None, digest)
-            else:
-                wanted.append(path[len("projets/") : -len(".html")])
-        if not wanted:
+        """The projects' pages: those that `stale` names (all of them without it), rendered a
+        batch of rows at a time. What each page is made from is listed in SQL, in the table
+        `page_inputs_<access>`, so that the pages kept as published cost no Python at all."""
+        inputs = f"page_inputs_{self.edition.access}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {inputs} AS SELECT projet_id, "
+            "'projets/' || projet_id || '.html' AS path, ? || hash(r)::VARCHAR AS made_from "
+            "FROM read_parquet(?) r",
+            [self.salt, str(export)],
+        )
+        if stale is None:
+            made = dict(con.execute(f"SELECT projet_id, made_from FROM {inputs}").fetchall())
+        else:
+            made = stale(inputs)
+        if not made:
             return
         with_rows(
             con,
             "CREATE OR REPLACE TEMP TABLE wanted_pages AS SELECT projet_id FROM incoming",
-            ids(wanted, "projet_id"),
+            ids(made, "projet_id"),
         )
         # one query, streamed a batch at a time (in the file's order): nothing else may run on
         # `con` until it is read through, and nothing does (the pages are only written)
@@ -636,8 +629,8 @@ class Site:
         ).to_arrow_reader(READ_ROWS)
         for batch in reader:
             for row in batch.to_pylist():
-                path = page_path(row["projet_id"])
-                yield Page(path, self.project_page(row), made[path])
+                projet_id = row["projet_id"]
+                yield Page(page_path(projet_id), self.project_page(row), made[projet_id])
         con.execute("DROP TABLE wanted_pages")
 
     def project_page(self, row: dict[str, Any]) -> bytes:
@@ -770,16 +763,16 @@ def editions(
     taxonomy: Taxonomy,
     settings: SiteSettings,
     listing: Listing,
-    reuse: Callable[[str, dict[str, str]], set[str]] | None = None,
+    stale: Callable[[str, str], dict[str, str]] | None = None,
 ) -> Iterator[tuple[Edition, Page]]:
     """The pages of both editions, from the exports in `export_dir` and their `listing` (whose
-    connection reads them). `reuse(access, {path: made_from})`: the projects' pages published
-    from the same inputs."""
+    connection reads them). `stale(access, table)`: the projects' pages to make, of those
+    listed in `table` (None: all of them)."""
     sites = [Site(Edition(access), taxonomy, settings, listing) for access in (PUBLIC, RESTRICTED)]
     yield from shared_pages(listing, sites)
     for site in sites:
         access = site.edition.access
-        check: Reuse = functools.partial(reuse, access) if reuse else never
+        check = functools.partial(stale, access) if stale else None
         export = export_dir / access / f"{EXPORT_NAME}.parquet"
         for page in site.pages(export, listing.con, check):
             yield site.edition, page

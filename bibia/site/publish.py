@@ -21,7 +21,7 @@ from bibia.site.build import DOWNLOADS, SITE, Listing, SiteSettings, editions
 from schemas.datapackage import EXPORT_NAME
 from schemas.project import PUBLIC, RESTRICTED
 from schemas.taxonomy import Taxonomy
-from warehouse.export import StagedExport, unchanged
+from warehouse.export import StagedExport, stale
 
 # What the site and the feed make, relative to the exports' folder (`bibia site`'s scope).
 SCOPE = (f"{PUBLIC}/{SITE}/", f"{RESTRICTED}/{SITE}/", f"{PUBLIC}/{datami.FOLDER}/")
@@ -44,21 +44,17 @@ def stage_site(
     sync, the published exports otherwise); return the number of project pages rendered
     (`everything`: all of them)."""
 
-    def reuse(access: str, made_from: dict[str, str]) -> set[str]:
-        if everything:
-            return set()
+    def to_make(access: str, inputs: str) -> dict[str, str]:
         prefix = f"{access}/{SITE}/"
-        made = {prefix + p: m for p, m in made_from.items()}
-        keep = unchanged(con, staged.target, prefix, made)
-        return {rel[len(prefix) :] for rel in keep}
+        staged.made_in.append((inputs, prefix))  # every page listed is made or kept
+        if everything:
+            return dict(con.execute(f"SELECT projet_id, made_from FROM {inputs}").fetchall())
+        return stale(con, staged.target, prefix, inputs)
 
     rendered = 0
     listing = Listing.of(con, source / PUBLIC / f"{EXPORT_NAME}.parquet", taxonomy)
-    for edition, page in editions(source, taxonomy, settings, listing, reuse):
+    for edition, page in editions(source, taxonomy, settings, listing, to_make):
         rel = f"{edition.access}/{SITE}/{page.path}"
-        if page.content is None:
-            staged.kept.add(rel)
-            continue
         staged.write(rel, page.content)
         if page.made_from is not None:
             staged.made_from[rel] = page.made_from
