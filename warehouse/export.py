@@ -40,6 +40,7 @@ CSV_OPTIONS = csv.WriteOptions(include_header=True, delimiter=",", quoting_style
 FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet would run as a formula
 EXPORT_BATCH_ROWS = 4_096  # rows per batch of the export (and per Parquet row group)
 BUCKET_ROWS = 8_192  # rows sorted at once: the export's memory is a bucket, not the register
+RECORD_FILES = 8_192  # published files compared and recorded at once
 _BUCKET = "_bucket"
 
 
@@ -220,43 +221,50 @@ class StagedExport:
 
     def record(self, con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
         """Compare each staged file with the published one; record in `published_files`
-        what the exports hold once published (inside the run's transaction)."""
+        what the exports hold once published (inside the run's transaction), a batch of
+        `RECORD_FILES` files at a time: memory bounded by a batch, not by the site."""
         staged_files = self.files()
-        state = published_state(con, staged_files)
-        written: list[dict[str, object]] = []
         by_inode: dict[tuple[int, int], str] = {}  # a file staged under two names is read once
-        for rel in staged_files:
-            staged = f"{self.staging}/{rel}"
-            digest = self.digests.get(rel)
-            if digest is None:
+        for start in range(0, len(staged_files), RECORD_FILES):
+            batch = staged_files[start : start + RECORD_FILES]
+            state = published_state(con, batch)
+            written: list[dict[str, object]] = []
+            for rel in batch:
+                staged = f"{self.staging}/{rel}"
+                digest = self.digests.pop(rel, None)
+                if digest is None:
+                    found = os.stat(staged)
+                    inode = (found.st_dev, found.st_ino)
+                    digest = by_inode.get(inode) or sha256_of(Path(staged))
+                    by_inode[inode] = digest
+                current = state.get(rel)
+                made_from = self.made_from.pop(rel, None)
+                if (
+                    current is not None
+                    and current.sha256 == digest
+                    and current.made_from == made_from
+                    and _same(self.target, rel, current.size, current.mtime_ns)
+                ):
+                    os.unlink(staged)  # the same bytes are published already
+                    continue
                 found = os.stat(staged)
-                inode = (found.st_dev, found.st_ino)
-                digest = by_inode.get(inode) or sha256_of(Path(staged))
-                by_inode[inode] = digest
-            current = state.get(rel)
-            made_from = self.made_from.get(rel)
-            if (
-                current is not None
-                and current.sha256 == digest
-                and current.made_from == made_from
-                and _same(self.target, rel, current.size, current.mtime_ns)
-            ):
-                os.unlink(staged)  # the same bytes are published already
-                continue
-            found = os.stat(staged)
-            self.changed.append(rel)
-            written.append(
-                {
-                    "path": rel,
-                    "sha256": digest,
-                    "size": found.st_size,
-                    "mtime_ns": found.st_mtime_ns,
-                    "run_id": run_id,
-                    "published_at": now,
-                    "made_from": made_from,
-                }
+                self.changed.append(rel)
+                written.append(
+                    {
+                        "path": rel,
+                        "sha256": digest,
+                        "size": found.st_size,
+                        "mtime_ns": found.st_mtime_ns,
+                        "run_id": run_id,
+                        "published_at": now,
+                        "made_from": made_from,
+                    }
+                )
+            gone = ids((str(w["path"]) for w in written), "path")
+            with_rows(
+                con, "DELETE FROM published_files WHERE path IN (SELECT path FROM incoming)", gone
             )
-        made = ids(staged_files, "path")
+            insert_rows(con, "published_files", written, columns_of("published_files"))
         tables = "".join(
             f" AND path NOT IN (SELECT ? || path FROM {table})" for table, _ in self.made_in
         )
@@ -266,16 +274,16 @@ class StagedExport:
                 con,
                 "SELECT path FROM published_files "
                 f"WHERE path NOT IN (SELECT path FROM incoming){tables} ORDER BY path",
-                made,
+                ids(staged_files, "path"),
                 [prefix for _, prefix in self.made_in],
             ).fetchall()
             if self._in_scope(rel)
         ]
-        gone = ids([*self.removed, *(str(w["path"]) for w in written)], "path")
         with_rows(
-            con, "DELETE FROM published_files WHERE path IN (SELECT path FROM incoming)", gone
+            con,
+            "DELETE FROM published_files WHERE path IN (SELECT path FROM incoming)",
+            ids(self.removed, "path"),
         )
-        insert_rows(con, "published_files", written, columns_of("published_files"))
 
     def check_writable(self) -> None:
         """Before the commit: every folder this publication renames into can be written, or
