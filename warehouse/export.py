@@ -80,13 +80,37 @@ def published_state(
 
 
 def exports_intact(con: duckdb.DuckDBPyConnection, export_dir: Path) -> bool:
-    """Every file of the last publication is in place, as published (else: publish again)."""
-    found = con.execute("SELECT path, size, mtime_ns, made_from FROM published_files").fetchall()
-    present = Present(export_dir)
-    return bool(found) and all(
-        present(rel) if made_from is not None else _same(export_dir, rel, size, mtime)
-        for rel, size, mtime, made_from in found
-    )
+    """Every file of the last publication is in place, as published (else: publish again).
+    The pages made from a project's row, tens of thousands in a folder, by their presence: a
+    listing of their folders, compared in SQL (a `stat` of each cost 0.25 s at 50,000
+    projects); a page edited in place is not noticed, one deleted or renamed is (`bibia site
+    --all` makes every page again). The other files by their size and modification time."""
+    found = con.execute(
+        "SELECT path, size, mtime_ns FROM published_files WHERE made_from IS NULL"
+    ).fetchall()
+    if not found or not all(_same(export_dir, *row) for row in found):
+        return False
+    return not with_rows(
+        con,
+        "SELECT 1 FROM published_files WHERE made_from IS NOT NULL "
+        "AND path NOT IN (SELECT path FROM incoming) LIMIT 1",
+        listed(con, export_dir, "SELECT path FROM published_files WHERE made_from IS NOT NULL"),
+    ).fetchall()
+
+
+def listed(
+    con: duckdb.DuckDBPyConnection, top: Path, paths: str, prefix: str = ""
+) -> pyarrow.Table:
+    """The files found in the folders of the paths `paths` selects (relative to `top` /
+    `prefix`), as a table of `path`: one listing a folder, no `stat` a file."""
+    folders = con.execute(
+        f"SELECT DISTINCT regexp_extract(path, '^(.*)/', 1) FROM ({paths})"
+    ).fetchall()
+    found: list[str] = []
+    for (folder,) in folders:
+        with contextlib.suppress(OSError):
+            found += [f"{folder}/{name}" for name in os.listdir(f"{top}/{prefix}{folder}")]
+    return pyarrow.table({"path": pyarrow.array(found, pyarrow.string())})
 
 
 def _same(folder: Path, rel: str, size: int, mtime_ns: int) -> bool:
@@ -97,51 +121,19 @@ def _same(folder: Path, rel: str, size: int, mtime_ns: int) -> bool:
     return (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns)
 
 
-class Present:
-    """Which files of `top` are in place, by listing their folders (once each): the check of
-    the pages made from a project's row, tens of thousands in one folder, where a `stat` of
-    each cost 0.25 s at 50,000 projects (docs/benchmarks.md). A page edited in place is not
-    noticed; one deleted or renamed is (`bibia site --all` makes every page again)."""
-
-    def __init__(self, top: Path) -> None:
-        self.top = top
-        self._names: dict[str, frozenset[str]] = {}
-
-    def __call__(self, rel: str) -> bool:
-        folder, _, name = rel.rpartition("/")
-        names = self._names.get(folder)
-        if names is None:
-            try:
-                names = frozenset(os.listdir(f"{self.top}/{folder}"))
-            except OSError:
-                names = frozenset()
-            self._names[folder] = names
-        return name in names
-
-
 def stale(
     con: duckdb.DuckDBPyConnection, export_dir: Path, prefix: str, inputs: str
 ) -> dict[str, str]:
     """Of the files listed in the table `inputs` (`path` under `prefix`, `projet_id`,
     `made_from`: what it would be made from), those to make: not published from the same
-    inputs, or no longer in place (their folders listed, as in `Present`). Returns
+    inputs, or no longer in place (by their presence, as in `exports_intact`). Returns
     projet_id -> made_from."""
-    folders = [
-        f
-        for (f,) in con.execute(
-            f"SELECT DISTINCT regexp_extract(path, '^(.*)/', 1) FROM {inputs}"
-        ).fetchall()
-    ]
-    present = []
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            present += [f"{folder}/{name}" for name in os.listdir(f"{export_dir}/{prefix}{folder}")]
     found = with_rows(
         con,
         f"SELECT i.projet_id, i.made_from FROM {inputs} i LEFT JOIN published_files f "
         "ON f.path = ? || i.path AND f.made_from = i.made_from "
         "WHERE f.path IS NULL OR i.path NOT IN (SELECT path FROM incoming)",
-        pyarrow.table({"path": pyarrow.array(present, pyarrow.string())}),
+        listed(con, export_dir, f"SELECT path FROM {inputs}", prefix),
         [prefix],
     ).fetchall()
     return dict(found)
