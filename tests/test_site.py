@@ -305,6 +305,15 @@ def test_the_map_library_is_shipped_pinned_and_nothing_loads_from_elsewhere(publ
             assert src and not src.startswith(("http:", "https:", "//")), (path, src)
 
 
+def test_the_sites_downloads_are_the_export_files_themselves(published):
+    for access, mode in ((PUBLIC, 0o644), (RESTRICTED, 0o600)):
+        for name in ("bibliotheque_ia.csv", "bibliotheque_ia.parquet", "datapackage.json"):
+            export = published.export_dir / access / name
+            download = site(published, access) / "donnees" / name
+            assert download.samefile(export), (access, name)  # one file, two names
+            assert stat.S_IMODE(download.stat().st_mode) == mode, (access, name)
+
+
 def test_the_pages_of_fifty_projects_weigh_well_under_a_megabyte(tmp_path):
     settings, _report = synced(tmp_path, synthetic_form(50))
     folder = site(settings)

@@ -185,6 +185,32 @@ def with_rows(
     return con.execute(sql, params if params is not None else [])
 
 
+PART_KEYS = 65_536  # keys a join over every file or project holds at once
+
+
+def in_parts(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    keys: int,
+    params: list[object] | dict[str, object] | None = None,
+    rows: pyarrow.Table | None = None,
+) -> list[tuple[Any, ...]]:
+    """Run `sql` once for each part of about `PART_KEYS` of `keys` keys, and return every row
+    found. In `sql`, `{k}` and `{b}` are the number of parts and the part's own
+    (`hash(key) % {k} = {b}` keeps a part's keys); `incoming` is `rows`, as in `with_rows`.
+    A join over every published file (400,000 paths at 200,000 projects) ran out of DuckDB's
+    memory limit in one piece, without spilling; in parts, each holds a part of the keys."""
+    count = max(1, -(-keys // PART_KEYS))
+    found: list[tuple[Any, ...]] = []
+    for part in range(count):
+        text = sql.replace("{k}", str(count)).replace("{b}", str(part))
+        if rows is None:
+            found += con.execute(text, params if params is not None else []).fetchall()
+        else:
+            found += with_rows(con, text, rows, params).fetchall()
+    return found
+
+
 def ids(values: Iterable[str], name: str = "submission_id") -> pyarrow.Table:
     """A one-column table of distinct ids, to join with in `with_rows`."""
     return pyarrow.table({name: pyarrow.array(sorted(set(values)), pyarrow.string())})

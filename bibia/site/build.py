@@ -15,14 +15,16 @@ snapshot gives the same bytes: nothing in a page depends on when it was built.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import html
+import itertools
 import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,6 +33,9 @@ from typing import Any
 import duckdb
 import jinja2
 import orjson
+import pyarrow
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from markupsafe import Markup, escape
 
 from bibia.site import datami
@@ -41,7 +46,7 @@ from schemas.kinds import KINDS
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
 from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
-from warehouse.db import ids, insert_rows, with_rows
+from warehouse.db import in_parts, insert_rows
 from warehouse.export import BUCKET_ROWS, bucket_of
 
 HERE = Path(__file__).resolve().parent
@@ -234,6 +239,29 @@ CARDS_MARK = "\0cards\0"  # where a list page's cards go in its shell (never in 
 PAGES_MARK = "\0pages\0"  # ... and its links to the pages beside it
 
 
+def rows_of(
+    export: Path, wanted: Collection[str], columns: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The rows of an export whose `projet_id` is `wanted`, in the file's order. The file is
+    sorted by `projet_id`, and each row group's first and last are in its metadata: only the
+    row groups that hold a wanted row are read (a few for a few projects, all of them when all
+    are wanted; memory: a row group)."""
+    file = pq.ParquetFile(export)
+    keys = sorted(wanted)
+    column = file.schema_arrow.get_field_index("projet_id")
+    for group in range(file.num_row_groups):
+        stats = file.metadata.row_group(group).column(column).statistics
+        inside = keys
+        if stats is not None and stats.has_min_max:
+            first = bisect.bisect_left(keys, stats.min)
+            inside = keys[first : bisect.bisect_right(keys, stats.max)]
+            if not inside:
+                continue
+        table = file.read_row_group(group, columns=columns)
+        chosen = pc.is_in(table.column("projet_id"), value_set=pyarrow.array(inside))
+        yield from table.filter(chosen).to_pylist()
+
+
 def card_html(card: dict[str, Any]) -> str:
     """A card of the list (the same in both editions and on every page of the list); what
     `site.js` builds for the filtered list, node by node."""
@@ -289,15 +317,23 @@ def pagination(number: int, count: int) -> str:
     return f'<nav class="pagination" aria-label="Pages de la liste">\n  <p>{links}</p>\n</nav>\n'
 
 
-# The filters of the list: card key -> label, vocabulary (None: the values found), and the
-# values of each project, in SQL over the public export.
-FILTERS: dict[str, tuple[str, str | None, str]] = {
-    "theme": ("Thème", "theme", "theme"),
-    "sous_theme": ("Sous-thème", "sous_theme", "unnest(sous_theme)"),
-    "statut": ("Maturité", "projet_status", "projet_status"),
-    "type": ("Type de collectivité", "coll_type", "coll_type"),
-    "audience": ("Public", "audience_service", "unnest(audience_service)"),
-    "annee": ("Année de démarrage", None, "coalesce(left(projet_date, 4), '')"),
+# The filters of the list: card key -> label, vocabulary (None: the values found).
+FILTERS: dict[str, tuple[str, str | None]] = {
+    "theme": ("Thème", "theme"),
+    "sous_theme": ("Sous-thème", "sous_theme"),
+    "statut": ("Maturité", "projet_status"),
+    "type": ("Type de collectivité", "coll_type"),
+    "audience": ("Public", "audience_service"),
+    "annee": ("Année de démarrage", None),
+}
+# ... and the export column each counts (a list's items; the start year: `projet_date`'s)
+FILTER_COLUMNS = {
+    "theme": "theme",
+    "sous_theme": "sous_theme",
+    "statut": "projet_status",
+    "type": "coll_type",
+    "audience": "audience_service",
+    "annee": "projet_date",
 }
 
 
@@ -321,26 +357,35 @@ class Listing:
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection, export: Path, taxonomy: Taxonomy) -> Listing:
-        """The listing of the public `export`, its cards made where they changed."""
-        source = [str(export)]
-        total, authorities, latest, located = con.execute(
-            "SELECT count(*), count(DISTINCT left(coll_siret, 9)), max(date)::VARCHAR, "
-            "count(*) FILTER (latitude IS NOT NULL AND longitude IS NOT NULL) "
-            "FROM read_parquet(?)",
-            source,
-        ).fetchall()[0]
-        listing = cls(con, total, authorities, latest, located)
+        """The listing of the public `export`, its cards made where they changed. The figures
+        are counted in Arrow, a row group at a time (not in DuckDB: its share of memory, in a
+        run, is mostly taken by the run's uncommitted rows)."""
+        listing = cls(con)
         listing.found = {name: Counter() for name in FILTERS}
-        values = " UNION ALL ".join(
-            f"SELECT '{name}' AS filter, {expression} AS value FROM export"
-            for name, (_, _, expression) in FILTERS.items()
-        )
-        for name, value, count in con.execute(
-            f"WITH export AS (SELECT * FROM read_parquet(?)) "
-            f"SELECT filter, value, count(*) FROM ({values}) GROUP BY ALL",
-            source,
-        ).fetchall():
-            listing.found[name][value] = count
+        sirens: set[str] = set()
+        columns = ["coll_siret", "date", "latitude", "longitude", *FILTER_COLUMNS.values()]
+        reader = pq.ParquetFile(export)
+        for batch in reader.iter_batches(
+            batch_size=READ_ROWS, columns=list(dict.fromkeys(columns))
+        ):
+            listing.total += batch.num_rows
+            sirens.update(pc.utf8_slice_codeunits(batch.column("coll_siret"), 0, 9).to_pylist())
+            latest = pc.max(batch.column("date")).as_py()
+            if latest is not None:
+                listing.latest = max(listing.latest or "", str(latest)[:10])
+            located = pc.and_(
+                batch.column("latitude").is_valid(), batch.column("longitude").is_valid()
+            )
+            listing.located += pc.sum(located).as_py() or 0
+            for name, column in FILTER_COLUMNS.items():
+                values = batch.column(column)
+                if pyarrow.types.is_list(values.type):
+                    values = pc.list_flatten(values)
+                elif name == "annee":  # the first four characters of `projet_date`, or ""
+                    values = pc.utf8_slice_codeunits(pc.fill_null(values, ""), 0, 4)
+                for counted in pc.value_counts(values).to_pylist():
+                    listing.found[name][counted["values"]] += counted["counts"]
+        listing.authorities = len(sirens)
         listing.joiner = datami.joiner_of(con, export)
         salt = salt_of("card", taxonomy.version, listing.joiner)
         listing.made = listing._update_cards(export, colours(taxonomy), salt)
@@ -357,36 +402,34 @@ class Listing:
             f"? || hash(struct_pack({fields}))::VARCHAR AS made_from FROM read_parquet(?)",
             [salt, str(export)],
         )
-        con.execute(
-            "DELETE FROM site_cards s WHERE NOT EXISTS (SELECT 1 FROM card_inputs i "
-            "WHERE i.projet_id = s.projet_id AND i.made_from = s.made_from)"
+        (count,) = con.execute("SELECT count(*) FROM card_inputs").fetchall()[0]
+        in_parts(
+            con,
+            "DELETE FROM site_cards s WHERE hash(projet_id) % {k} = {b} AND NOT EXISTS (SELECT 1 "
+            "FROM card_inputs i WHERE hash(i.projet_id) % {k} = {b} "
+            "AND i.projet_id = s.projet_id AND i.made_from = s.made_from)",
+            count,
         )
-        missing = [
-            i
-            for (i,) in con.execute(
-                "SELECT projet_id FROM card_inputs "
-                "WHERE projet_id NOT IN (SELECT projet_id FROM site_cards) ORDER BY projet_id"
-            ).fetchall()
-        ]
-        for start in range(0, len(missing), READ_ROWS):
-            rows = with_rows(
+        missing = dict(
+            in_parts(
                 con,
-                f"SELECT {fields}, made_from FROM read_parquet(?) JOIN card_inputs "
-                "USING (projet_id) WHERE projet_id IN (SELECT projet_id FROM incoming)",
-                ids(missing[start : start + READ_ROWS], "projet_id"),
-                [str(export)],
-            ).fetchall()
-            columns = dict(
-                zip([*names, "made_from"], map(list, zip(*rows, strict=True)), strict=True)
+                "SELECT projet_id, made_from FROM card_inputs WHERE hash(projet_id) % {k} = {b} "
+                "AND projet_id NOT IN "
+                "(SELECT projet_id FROM site_cards WHERE hash(projet_id) % {k} = {b})",
+                count,
             )
+        )
+        rows = rows_of(export, missing, names)
+        while batch := list(itertools.islice(rows, READ_ROWS)):
+            columns = {name: [row[name] for row in batch] for name in names}
             lines = datami.feed_lines(columns, self.joiner)
             made = []
-            for values, line in zip(rows, lines, strict=True):
-                card = card_of(dict(zip(names, values, strict=False)), colour)
+            for row, line in zip(batch, lines, strict=True):
+                card = card_of(row, colour)
                 made.append(
                     {
                         "projet_id": card["id"],
-                        "made_from": values[-1],
+                        "made_from": missing[card["id"]],
                         "html": card_html(card),
                         "point": orjson.dumps(card).decode(),
                         "feed": line,
@@ -511,7 +554,7 @@ class Site:
 
     def filters(self) -> list[dict[str, Any]]:
         out = []
-        for name, (label, vocabulary, _) in FILTERS.items():
+        for name, (label, vocabulary) in FILTERS.items():
             found = self.listing.found[name]
             if vocabulary is None:
                 options = sorted((v for v in found if v), reverse=True)
@@ -611,25 +654,9 @@ class Site:
             made = dict(con.execute(f"SELECT projet_id, made_from FROM {inputs}").fetchall())
         else:
             made = stale(inputs)
-        if not made:
-            return
-        with_rows(
-            con,
-            "CREATE OR REPLACE TEMP TABLE wanted_pages AS SELECT projet_id FROM incoming",
-            ids(made, "projet_id"),
-        )
-        # one query, streamed a batch at a time (in the file's order): nothing else may run on
-        # `con` until it is read through, and nothing does (the pages are only written)
-        source = str(export).replace("'", "''")
-        reader = con.sql(
-            f"SELECT * FROM read_parquet('{source}') "
-            "WHERE projet_id IN (SELECT projet_id FROM wanted_pages)"
-        ).to_arrow_reader(READ_ROWS)
-        for batch in reader:
-            for row in batch.to_pylist():
-                projet_id = row["projet_id"]
-                yield Page(page_path(projet_id), self.project_page(row), made[projet_id])
-        con.execute("DROP TABLE wanted_pages")
+        for row in rows_of(export, made):
+            projet_id = row["projet_id"]
+            yield Page(page_path(projet_id), self.project_page(row), made[projet_id])
 
     @functools.cached_property
     def layout(self) -> list[tuple[str, list[str]]]:

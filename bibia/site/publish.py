@@ -55,10 +55,8 @@ def stage_site(
     listing = Listing.of(con, source / PUBLIC / f"{EXPORT_NAME}.parquet", taxonomy)
     for edition, page in editions(source, taxonomy, settings, listing, to_make):
         rel = f"{edition.access}/{SITE}/{page.path}"
-        staged.write(rel, page.content)
-        if page.made_from is not None:
-            staged.made_from[rel] = page.made_from
-            rendered += 1
+        staged.write(rel, page.content, page.made_from)
+        rendered += page.made_from is not None
     for access in (PUBLIC, RESTRICTED):
         folder = staged.staging / access / SITE / DOWNLOADS
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -98,7 +96,11 @@ def publish_site(settings: Settings, everything: bool = False) -> tuple[int, int
         started = now_utc()
         run_id = "site-" + started.strftime("%Y%m%dT%H%M%S")
         staged = StagedExport(
-            staging=export_dir / f".staging-{run_id}", target=export_dir, rows=0, scope=SCOPE
+            staging=export_dir / f".staging-{run_id}",
+            target=export_dir,
+            rows=0,
+            scope=SCOPE,
+            con=con,
         )
         try:
             con.execute("BEGIN TRANSACTION")
