@@ -28,6 +28,7 @@ from tests.conftest import (
     query,
     tally_submission,
 )
+from warehouse.db import lock_holder
 
 SECRET = "whsec-test-secret"
 PATH = "/tally/webhook"
@@ -143,6 +144,8 @@ def test_a_signed_event_is_accepted_at_once_and_published_by_the_run_it_asks_for
     assert answer.status_code == 200 and answer.json()["ok"] is True
     assert took < 0.5
     wait_until(lambda: "Projet annoncé par webhook" in exported_names(settings), 90, "the export")
+    # the files are published before the run records its end and lets the warehouse go
+    wait_until(lambda: lock_holder(settings.db_path) is None, 30, "the run to end")
     assert query(
         settings,
         "SELECT landed_by, polled_at IS NULL FROM raw_tally_submissions "
@@ -250,6 +253,7 @@ def test_a_burst_of_events_asks_for_one_run(receiver, settings, demo_form):
         sent = new_submission(f"wh-burst-{i:02d}", name)
         assert receiver.send(webhook_event(demo_form, sent, f"evt-burst-{i}")).status_code == 200
     wait_until(lambda: set(names) <= exported_names(settings), 90, "the burst in the export")
+    wait_until(lambda: lock_holder(settings.db_path) is None, 30, "the run to end")
     runs = query(settings, "SELECT count(*) FROM sync_runs")[0][0] - before
     assert 1 <= runs <= 2  # one for the burst (two if a run started mid-burst)
 
