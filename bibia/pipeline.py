@@ -93,9 +93,6 @@ PREFETCH = 3  # pages fetched ahead of the processing, at most
 RUN_MEMORY_LIMIT = "48MB"  # DuckDB's share in a run: past it, uncommitted data spills to disk
 # ...and once the worker has stopped, for the export's queries over the whole register
 EXPORT_MEMORY_LIMIT = "96MB"
-# ...and while the site is rendered: its joins are over every project, beside the indexes a
-# run pins in memory (19 MB at 200,000 submissions, which 48 MB did not survive)
-SITE_MEMORY_LIMIT = EXPORT_MEMORY_LIMIT
 
 
 def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -385,9 +382,8 @@ def _site(ctx: RunContext, staged: StagedExport) -> None:
     """Stage the site's editions and the feed beside the exports, from the staged files; then
     record what the publication holds (in the run's transaction)."""
     settings, report = ctx.settings, ctx.report
-    # what the export's queries held, back before the site's pages: DuckDB writes its buffers
-    # out under a lower limit (the run's uncommitted rows are in the file already)
-    ctx.con.execute(f"SET memory_limit = '{SITE_MEMORY_LIMIT}'")
+    # the site keeps the export's DuckDB limit: its joins are over every project, beside the
+    # indexes a run pins in memory (19 MB at 200,000 submissions, which 48 MB did not survive)
     give_back_memory()
     try:
         stage_site(staged, staged.staging, ctx.taxonomy, site_settings(settings), ctx.con)
@@ -396,7 +392,6 @@ def _site(ctx: RunContext, staged: StagedExport) -> None:
         raise BibiaError(f"cannot write the site in {settings.export_dir}: {exc}") from exc
     assert ctx.fingerprint is not None
     record_export_fingerprint(ctx.con, ctx.fingerprint, report.run_id)
-    ctx.con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")  # the commit's, as before
     report.files_written = len(staged.changed) + len(staged.removed)
 
 

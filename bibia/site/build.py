@@ -353,7 +353,6 @@ class Listing:
     located: int = 0
     found: dict[str, Counter[str]] = field(default_factory=dict)  # filter -> value -> projects
     joiner: str = "-"  # of the feed's multi-valued cells (`datami.joiner_of`)
-    made: int = 0  # cards made by this listing (the others were made before, from the same)
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection, export: Path, taxonomy: Taxonomy) -> Listing:
@@ -388,12 +387,12 @@ class Listing:
         listing.authorities = len(sirens)
         listing.joiner = datami.joiner_of(con, export)
         salt = salt_of("card", taxonomy.version, listing.joiner)
-        listing.made = listing._update_cards(export, colours(taxonomy), salt)
+        listing._update_cards(export, colours(taxonomy), salt)
         return listing
 
-    def _update_cards(self, export: Path, colour: Callable[[str], str], salt: str) -> int:
+    def _update_cards(self, export: Path, colour: Callable[[str], str], salt: str) -> None:
         """Keep the cards and lines made from the same fields; make the others; drop those of
-        the projects no longer exported. Return the number made."""
+        the projects no longer exported."""
         con = self.con
         names = CARD_COLUMNS + [n for n in datami.COLUMNS if n not in CARD_COLUMNS]
         fields = ", ".join(names)
@@ -437,7 +436,6 @@ class Listing:
                 )
             insert_rows(con, "site_cards", made, columns_of("site_cards"))
         con.execute("DROP TABLE card_inputs")
-        return len(missing)
 
     def _by_bucket(self, sql: str) -> Iterator[list[tuple[Any, ...]]]:
         """`sql` on each bucket of the cards (`{bucket}`: the bucket's number), in order: a
