@@ -54,7 +54,7 @@ class Settings:
     tally_form_url: str | None = None  # the form's public link (correction links)
     curator: str | None = None  # who takes curator decisions (default: the system user)
     lock_timeout_seconds: float = 0.0
-    batch_size: int = 2_000  # submissions derived at once (four pages)
+    batch_size: int = 1_000  # submissions derived at once (two pages): the worker's memory
     run_budget_seconds: float = 7_200.0  # a run that takes longer fails (and changes nothing)
     # a full refresh withdraws at most this share of the register without --allow-withdrawals
     max_withdrawal_share: float = 0.05
@@ -178,7 +178,7 @@ class Settings:
             tally_form_url=url("TALLY_FORM_URL", None),
             curator=env.get("BIBIA_CURATOR") or None,
             lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0, 0, 86_400),
-            batch_size=whole("BIBIA_BATCH_SIZE", 2_000, 1, 100_000),
+            batch_size=whole("BIBIA_BATCH_SIZE", cls.batch_size, 1, 100_000),
             run_budget_seconds=number("BIBIA_RUN_BUDGET_SECONDS", 7_200.0, 1, 7 * 86_400),
             max_withdrawal_share=number("BIBIA_MAX_WITHDRAWAL_SHARE", 0.05, 0, 1),
             prefect_api_url=url("PREFECT_API_URL", None),

@@ -3,9 +3,10 @@ the next one. Whatever the batch size, the warehouse and the exports come out th
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
 import signal
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from bibia.pipeline import run_job
 from bibia.settings import Settings
 from bibia.worker import InPlace, InWorker, Worker
 from schemas.errors import BibiaError
+from schemas.records import RawRow
 from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     VALID_ANSWERS,
@@ -26,8 +28,9 @@ from tests.conftest import (
     table_snapshot,
     tally_submission,
 )
-from transforms.derive import Rules
+from transforms.derive import Rules, derive_tables
 from transforms.mapping import FieldMapping, FormShape, plan_fields
+from warehouse.raw import raw_rows_of
 
 DERIVED_TABLES = ("project_versions", "quarantine")
 EXPORTS = [
@@ -92,26 +95,67 @@ def test_a_rebuild_in_batches_gives_what_the_sync_gave(tmp_path, three_pages):
     assert {name: (settings.export_dir / name).read_bytes() for name in EXPORTS} == exports
 
 
+def children() -> set[int]:
+    """The processes this one started and has not reaped."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
+
+
 def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_rules):
+    before = children()
     worker = Worker()
     try:
         assert isinstance(worker.submit([], demo_rules, more_to_come=False), InPlace)
         assert not worker.started
         pending = worker.submit([], demo_rules, more_to_come=True)
         assert isinstance(pending, InWorker) and worker.started
+        assert children() - before == {worker.pid}  # one process: no helper beside it
         assert pending.result().versions.num_rows == 0
         # once started, the worker takes the last batch too
         assert isinstance(worker.submit([], demo_rules, more_to_come=False), InWorker)
     finally:
         worker.close()
     assert not worker.started
+    assert children() == before
+
+
+def test_the_worker_derives_batches_in_order_as_in_place(demo_rules, demo_form_data):
+    rows, _partial = raw_rows_of(demo_form_data["submissions"])
+    halves = [rows[: len(rows) // 2], rows[len(rows) // 2 :]]
+    worker = Worker()
+    try:
+        pending = [worker.submit(half, demo_rules, more_to_come=True) for half in halves]
+        derived = [p.result() for p in pending]
+    finally:
+        worker.close()
+    assert derived == [derive_tables(half, demo_rules) for half in halves]
+
+
+def test_a_batch_that_fails_in_the_worker_fails_the_run_as_in_place(demo_rules):
+    unreadable = [RawRow("s1", datetime(2025, 1, 1), b"{not json")]
+    with pytest.raises(Exception) as in_place:
+        derive_tables(unreadable, demo_rules)
+    worker = Worker()
+    try:
+        pending = worker.submit(unreadable, demo_rules, more_to_come=True)
+        with pytest.raises(Exception) as in_worker:
+            pending.result()
+        # the worker goes on: the run decides what to do
+        assert worker.submit([], demo_rules, more_to_come=True).result().versions.num_rows == 0
+    finally:
+        worker.close()
+    assert str(in_place.value) in str(in_worker.value)
 
 
 def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, three_pages):
+    before = children()
     settings = make_settings(tmp_path, three_pages.url, batch_size=500, failpoint="load")
     with pytest.raises(BibiaError, match="step load failed on purpose"):
         run_job(settings, "sync_full")
-    assert multiprocessing.active_children() == []  # the worker was started, and stopped
+    assert children() == before  # the worker was started, and stopped
     assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(0,)]
     assert query(settings, "SELECT status FROM sync_runs") == [("failed",)]
     assert not settings.export_dir.exists() or not any(settings.export_dir.iterdir())
@@ -121,8 +165,8 @@ def test_a_worker_that_dies_fails_the_batch_with_one_readable_line(demo_rules):
     worker = Worker()
     try:
         pending = worker.submit([], demo_rules, more_to_come=True)
-        (child,) = multiprocessing.active_children()
-        os.kill(child.pid, signal.SIGKILL)  # still importing pandas: it dies mid-batch
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)  # still importing pandas: it dies mid-batch
         with pytest.raises(BibiaError, match="stopped unexpectedly") as failure:
             pending.result()
         assert "\n" not in str(failure.value)
