@@ -147,7 +147,8 @@ def test_a_batch_that_fails_in_the_worker_fails_the_run_as_in_place(demo_rules):
         assert worker.submit([], demo_rules, more_to_come=True).result().versions.num_rows == 0
     finally:
         worker.close()
-    assert str(in_place.value) in str(in_worker.value)
+    assert type(in_worker.value) is type(in_place.value)  # the same error, raised in the run
+    assert str(in_worker.value) == str(in_place.value)
 
 
 def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, three_pages):
