@@ -8,8 +8,8 @@ it is asked for: a worker costs about a second to start (it imports pandas and p
 The worker is a plain child process (`subprocess`), spoken to through a socket pair: batches go
 as pickles of their payloads' JSON text (pickling text is ten times cheaper than pickling the
 parsed payloads), results come back as pickles of Arrow tables (`DerivedTables`), in order.
-Not `multiprocessing`: its start method also starts a resource tracker process (12 MiB, a
-fifth of the margin under the memory target) and threads of its own. The worker ends when its
+Not `multiprocessing`: its start method also starts a resource tracker process (12 MiB of the
+memory ceiling) that bibia has nothing for, and threads of its own. The worker ends when its
 socket closes: when the run closes it, or when the main process dies, even by SIGKILL.
 """
 
@@ -32,7 +32,6 @@ from schemas.records import RawRow
 from transforms.derive import DerivedTables, Rules, derive_tables
 
 STOP_SECONDS = 5  # a worker not gone this long after it was told to stop is killed
-DIED = "the process deriving the submissions stopped unexpectedly"
 
 
 class Pending(Protocol):
@@ -168,7 +167,9 @@ class Worker:
         try:
             kind, value = pickle.loads(self._channel.recv_bytes())
         except (EOFError, OSError):
-            raise BibiaError(f"{DIED} (out of memory?)") from None
+            raise BibiaError(
+                "the process deriving the submissions stopped unexpectedly (out of memory?)"
+            ) from None
         self._received += 1
         if kind == "failed":
             assert isinstance(value, BaseException)
