@@ -253,12 +253,18 @@ def measure_size(
     profile: str,
     knobs: Profile,
     with_dlt: bool,
+    runs: Path,
     prefect: str | None = None,
     full: bool = True,
     compare: dict[str, Path] | None = None,
 ) -> dict[str, Measure]:
-    """Every measurement at N (`full`: else (b) only); `compare`: other trees of bibia (label
-    -> folder) whose (b) and (c) are measured too, on the same server, in the same run."""
+    """Every measurement at N (`full`: else (b) only), each in its own folder under `runs`,
+    which the caller removes when every measurement is made: on a file system without a journal
+    (ext4 as here), the files created in the minutes after many were deleted cost up to ten
+    times more (the kernel skips inodes freed in the last minutes), and deleting a run's 180,000
+    files just before the next measurement would charge that to it. `compare`: other trees of
+    bibia (label -> folder) whose (b) and (c) are measured too, on the same server, in the same
+    run, right after this tree's (b)."""
     form, later = forms(profile, n, knobs)
     base = serve(form)
     grown = serve(dict(form, submissions=form["submissions"] + later))
@@ -266,80 +272,74 @@ def measure_size(
     results = {k: Measure() for k in ("a", "b", "p", "c", "n", "d", "w", "h", "s", "e")}
     for label in compare or {}:
         results[f"b@{label}"], results[f"c@{label}"] = Measure(), Measure()
+    tmp_path = runs / f"{profile}-{n}"
+    tmp_path.mkdir()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp_path = Path(tmp)
-            for i in range(repeat):
-                work = tmp_path / f"run{i}"
-                work.mkdir()
-                env = environment(base.url, work)
+        for i in range(repeat):
+            work = tmp_path / f"run{i}"
+            work.mkdir()
+            env = environment(base.url, work)
 
-                def measure(
-                    key: str,
-                    args: list[str],
-                    env: dict[str, str],
-                    cwd: Path,
-                    bibia_db: bool = True,
-                ) -> None:
-                    wall, rss, stderr = run_child(args, env, cwd)
-                    results[key].wall.append(wall)
-                    results[key].rss_mib.append(rss)
-                    results[key].steps.append(step_seconds(stderr))
-                    if found := CPU.search(stderr):
-                        results[key].cpu.append((float(found[1]), float(found[2])))
-                    if bibia_db:
-                        results[key].pipeline.append(pipeline_seconds(cwd / "bibia.duckdb"))
+            def measure(
+                key: str,
+                args: list[str],
+                env: dict[str, str],
+                cwd: Path,
+                bibia_db: bool = True,
+            ) -> None:
+                wall, rss, stderr = run_child(args, env, cwd)
+                results[key].wall.append(wall)
+                results[key].rss_mib.append(rss)
+                results[key].steps.append(step_seconds(stderr))
+                if found := CPU.search(stderr):
+                    results[key].cpu.append((float(found[1]), float(found[2])))
+                if bibia_db:
+                    results[key].pipeline.append(pipeline_seconds(cwd / "bibia.duckdb"))
 
-                if full:
-                    measure("a", [sys.executable, "-c", FETCH_ONLY, str(n)], env, work, False)
-                measure("b", [*BIBIA, "-v", "sync", "--full"], env, work)
-                if not full:
-                    shutil.rmtree(work)
-                    continue
-                if prefect:
-                    flow_work = tmp_path / f"flow{i}"
-                    flow_work.mkdir()
-                    env_p = {**environment(base.url, flow_work), "PREFECT_API_URL": prefect}
-                    measure("p", [*BIBIA, "sync", "--full"], env_p, flow_work)
-                    shutil.rmtree(flow_work)
-                incremental = tmp_path / f"inc{i}"
-                shutil.copytree(work, incremental)
-                os.sync()  # the copy's writes reach the disk now, not during (c)
-                env_c = environment(grown.url, incremental)
-                measure("c", [*BIBIA, "-v", "sync"], env_c, incremental)
-                before = export_stamps(incremental / "exports")
-                measure("n", [*BIBIA, "-v", "sync"], env_c, incremental)
-                after = export_stamps(incremental / "exports")
-                results["n"].rewritten.append(
-                    sum(1 for name, stamp in after.items() if before.get(name) != stamp)
-                    + len(set(before) - set(after))
+            if full:
+                measure("a", [sys.executable, "-c", FETCH_ONLY, str(n)], env, work, False)
+            measure("b", [*BIBIA, "-v", "sync", "--full"], env, work)
+            if not full:
+                continue
+            for label, code in (compare or {}).items():
+                other = tmp_path / f"{label}-{i}"
+                other.mkdir()
+                env_o = environment(base.url, other, code)
+                measure(f"b@{label}", [*BIBIA, "-v", "sync", "--full"], env_o, other)
+                env_o = environment(grown.url, other, code)
+                measure(f"c@{label}", [*BIBIA, "-v", "sync"], env_o, other)
+            if prefect:
+                flow_work = tmp_path / f"flow{i}"
+                flow_work.mkdir()
+                env_p = {**environment(base.url, flow_work), "PREFECT_API_URL": prefect}
+                measure("p", [*BIBIA, "sync", "--full"], env_p, flow_work)
+            incremental = tmp_path / f"inc{i}"
+            shutil.copytree(work, incremental)
+            os.sync()  # the copy's writes reach the disk now, not during (c)
+            env_c = environment(grown.url, incremental)
+            measure("c", [*BIBIA, "-v", "sync"], env_c, incremental)
+            before = export_stamps(incremental / "exports")
+            measure("n", [*BIBIA, "-v", "sync"], env_c, incremental)
+            after = export_stamps(incremental / "exports")
+            results["n"].rewritten.append(
+                sum(1 for name, stamp in after.items() if before.get(name) != stamp)
+                + len(set(before) - set(after))
+            )
+            measure("d", [*BIBIA, "-v", "rebuild"], env_c, incremental)
+            measure("w", [*BIBIA, "site", "--all"], env_c, incremental, False)
+            measure("h", [*BIBIA, "--help"], env_c, incremental, False)
+            measure("s", [*BIBIA, "status"], env_c, incremental, False)
+            if with_dlt:
+                dlt_dir = tmp_path / f"dlt{i}"
+                dlt_dir.mkdir()
+                env_e = {**env, "RUNTIME__LOG_LEVEL": "WARNING", "DLT_DATA_DIR": str(dlt_dir)}
+                measure(
+                    "e",
+                    [sys.executable, "-c", DLT_LOAD, str(n), str(dlt_dir)],
+                    env_e,
+                    dlt_dir,
+                    False,
                 )
-                measure("d", [*BIBIA, "-v", "rebuild"], env_c, incremental)
-                measure("w", [*BIBIA, "site", "--all"], env_c, incremental, False)
-                for label, code in (compare or {}).items():
-                    other = tmp_path / f"other{i}"
-                    other.mkdir()
-                    env_o = environment(base.url, other, code)
-                    measure(f"b@{label}", [*BIBIA, "-v", "sync", "--full"], env_o, other)
-                    env_o = environment(grown.url, other, code)
-                    measure(f"c@{label}", [*BIBIA, "-v", "sync"], env_o, other)
-                    shutil.rmtree(other)
-                measure("h", [*BIBIA, "--help"], env_c, incremental, False)
-                measure("s", [*BIBIA, "status"], env_c, incremental, False)
-                if with_dlt:
-                    dlt_dir = tmp_path / f"dlt{i}"
-                    dlt_dir.mkdir()
-                    env_e = {**env, "RUNTIME__LOG_LEVEL": "WARNING", "DLT_DATA_DIR": str(dlt_dir)}
-                    measure(
-                        "e",
-                        [sys.executable, "-c", DLT_LOAD, str(n), str(dlt_dir)],
-                        env_e,
-                        dlt_dir,
-                        False,
-                    )
-                    shutil.rmtree(dlt_dir)
-                shutil.rmtree(work)
-                shutil.rmtree(incremental)
     finally:
         base.stop()
         grown.stop()
@@ -521,26 +521,33 @@ def main() -> None:
             raise SystemExit(
                 "dlt is a benchmark-only dependency: run `python3 run.py bench`"
             ) from None
-    with tempfile.TemporaryDirectory() as trees:
+    with tempfile.TemporaryDirectory() as trees, tempfile.TemporaryDirectory() as runs:
         compare = {rev: checkout(rev, Path(trees)) for rev in args.compare}
         main_results = measure_size(
-            args.n, args.repeat, args.profile, knobs, with_dlt, args.prefect, compare=compare
+            args.n,
+            args.repeat,
+            args.profile,
+            knobs,
+            with_dlt,
+            Path(runs),
+            args.prefect,
+            compare=compare,
         )
         report = table(f"Profile {args.profile}, N = {args.n:,} submissions", main_results)
         second = None
         if args.also not in ("none", args.profile):
             second = measure_size(
-                args.n, args.repeat, args.also, knobs, with_dlt=False, compare=compare
+                args.n, args.repeat, args.also, knobs, False, Path(runs), compare=compare
             )
             report += ["", *table(f"Profile {args.also}, N = {args.n:,} submissions", second)]
-    for rev in args.compare:
-        report += ["", *side_by_side(rev, args.profile, main_results)]
-        if second is not None:
-            report += side_by_side(rev, args.also, second)[2:]
-    big = None
-    if args.big:
-        big = measure_size(args.big, 1, args.profile, knobs, with_dlt=False, full=False)
-        report += ["", *table(f"Profile {args.profile}, N = {args.big:,} (memory)", big)]
+        for rev in args.compare:
+            report += ["", *side_by_side(rev, args.profile, main_results)]
+            if second is not None:
+                report += side_by_side(rev, args.also, second)[2:]
+        big = None
+        if args.big:
+            big = measure_size(args.big, 1, args.profile, knobs, False, Path(runs), full=False)
+            report += ["", *table(f"Profile {args.profile}, N = {args.big:,} (memory)", big)]
     report += ["", *targets(args.n, args.big, main_results, big)]
     if second is not None:
         a, work = second["a"].median(second["a"].wall), second["b"].median(second["b"].pipeline)

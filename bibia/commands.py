@@ -7,6 +7,7 @@ import os
 
 from bibia.pipeline import RunReport, run_job
 from bibia.progress import Progress
+from bibia.runtime import without_hypothesis
 from bibia.settings import Settings
 from bibia.status import summary
 from schemas.errors import BibiaError, ConfigError
@@ -18,6 +19,7 @@ def _run(settings: Settings, kind: str, demo: bool = False) -> int:
     """A one-off run. With a Prefect server configured (PREFECT_API_URL), it runs as a flow that
     the server tracks; without one, the same steps run directly: Prefect would otherwise start a
     temporary server for the run, about 25 s on a 2-core machine for nothing kept."""
+    without_hypothesis()
     progress = Progress(enabled=settings.progress)
     try:
         if settings.prefect_api_url:

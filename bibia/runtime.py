@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import functools
 import gc
+import sys
 
 import pyarrow
 
@@ -24,6 +25,15 @@ def prepare_process() -> None:
     # Arrow allocates with jemalloc where the wheel has it: it gives freed pages back
     with contextlib.suppress(NotImplementedError, AttributeError):
         pyarrow.set_memory_pool(pyarrow.jemalloc_memory_pool())
+
+
+def without_hypothesis() -> None:
+    """In bibia's own processes (the command, the worker): pandera registers its checks on a
+    process's first validation and, where hypothesis is installed (a development environment:
+    the tests use it), imports it to offer strategies that generate data, 0.18 s of every run
+    for nothing a run uses. Marked as absent, it is not imported (pandera does without it).
+    Not in a process that imports it later (a test session): call it at an entry point only."""
+    sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
 
 
 def give_back_memory() -> None:

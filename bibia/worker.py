@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Protocol
 
-from bibia.runtime import give_back_memory, prepare_process
+from bibia.runtime import give_back_memory, prepare_process, without_hypothesis
 from schemas.errors import BibiaError
 from schemas.records import RawRow
 from transforms.derive import DerivedTables, Rules, derive_tables
@@ -62,6 +62,7 @@ def serve(fd: int) -> None:
     """The worker's loop: a batch in, its tables out, until the socket closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     channel = Connection(fd)
+    without_hypothesis()
     prepare_process()
     while True:
         try:

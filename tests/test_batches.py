@@ -4,6 +4,7 @@ the next one. Whatever the batch size, the warehouse and the exports come out th
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 from datetime import datetime
@@ -22,6 +23,7 @@ from schemas.records import RawRow
 from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     VALID_ANSWERS,
+    bibia_cli,
     make_settings,
     query,
     start_emulator,
@@ -173,3 +175,15 @@ def test_a_worker_that_dies_fails_the_batch_with_one_readable_line(demo_rules):
         assert "\n" not in str(failure.value)
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("batch_size", ["500", "5000"])  # derived in a worker; in place
+def test_a_run_does_not_import_hypothesis_where_it_is_installed(tmp_path, three_pages, batch_size):
+    assert importlib.util.find_spec("hypothesis") is not None  # installed: the tests use it
+    settings = make_settings(tmp_path, three_pages.url)
+    # `-X importtime` in the run and in its worker (from the environment): each lists its imports
+    done = bibia_cli(settings, "sync", BIBIA_BATCH_SIZE=batch_size, PYTHONPROFILEIMPORTTIME="1")
+    assert done.returncode == 0, done.stderr
+    imported = [line.rpartition("|")[2].strip() for line in done.stderr.splitlines()]
+    assert "pandera.api.pandas.container" in imported
+    assert "hypothesis" not in imported  # (pandera's attempt at a submodule, refused, is listed)

@@ -31,7 +31,7 @@ from tests.conftest import (
     with_restricted_answers,
 )
 from warehouse.db import connect
-from warehouse.export import stage_exports
+from warehouse.export import StagedExport, stage_exports
 
 CONTRACT_PUBLIC = [
     "projet_id",
@@ -146,6 +146,49 @@ def test_restricted_files_are_readable_by_their_owner_only(settings):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for name in FILES:
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("published", "changed", "whole"),
+    [
+        ([], ["public/a.csv", "public/site/index.html"], ["public"]),
+        (
+            ["public/a.csv"],
+            ["public/a.csv", "public/site/p/1.html", "public/site/i.html"],
+            ["public/site"],
+        ),
+        (
+            ["public/site/p/1.html"],
+            ["public/site/p/2.html", "public/site/x/3.html"],
+            ["public/site/x"],
+        ),
+        (["public/a.csv"], ["public/a.csv"], []),
+        (["public/a.csv", "restricted/b.csv"], ["restricted/site/p/1.html"], ["restricted/site"]),
+    ],
+)
+def test_the_folders_published_whole_are_the_top_most_new_ones(tmp_path, published, changed, whole):
+    for rel in published:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("published")
+    staged = StagedExport(staging=tmp_path / ".staging", target=tmp_path, rows=0, changed=changed)
+    assert staged.new_folders() == whole
+
+
+def test_a_first_publication_gives_every_file_and_folder_the_mode_of_its_access(settings):
+    run_job(settings, "sync")  # the folders are new: each is published whole
+    public, restricted = settings.export_dir / PUBLIC, settings.export_dir / RESTRICTED
+    for path in [public, *public.rglob("*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o755 if path.is_dir() else 0o644), path
+    for path in [restricted, *restricted.rglob("*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+    assert not list(settings.export_dir.glob(".staging-*"))
+    on_disk = {
+        str(p.relative_to(settings.export_dir))
+        for p in settings.export_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
+    recorded = {path for (path,) in query(settings, "SELECT path FROM published_files")}
+    assert recorded == on_disk and len(on_disk) > 100
 
 
 @pytest.mark.parametrize("access", [PUBLIC, RESTRICTED])

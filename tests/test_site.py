@@ -18,7 +18,7 @@ import pytest
 from bibia.demo.synthetic import synthetic_form
 from bibia.pipeline import run_job
 from bibia.settings import Settings
-from bibia.site.build import LEAFLET, PAGE_SIZE, french_day, french_month
+from bibia.site.build import EMPTY, LEAFLET, PAGE_SIZE, field_html, french_day, french_month
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
 from tests.conftest import (
     DEMO_PUBLISHED,
@@ -153,6 +153,45 @@ def test_a_project_page_shows_every_public_field_and_its_last_update(published):
                 assert " ".join(str(value).split()) == shown, (name, value, shown)
         updated = (site(published) / "projets" / f"{row['projet_id']}.html").read_text()
         assert f'<time datetime="{row["date"]}">{french_day(row["date"])}</time>' in updated
+
+
+LINK = 'rel="noopener noreferrer nofollow"'
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "shown"),
+    [
+        ("text", None, EMPTY),
+        ("text", "", EMPTY),
+        ("enum_list", [], EMPTY),
+        ("text", "Régie & <b>", "Régie &amp; &lt;b&gt;"),
+        ("text", 'l\'eau "vive"', "l&#x27;eau &quot;vive&quot;"),
+        ("text", "une\ndeux", "<p>une</p><p>deux</p>"),
+        ("longtext", "une", "<p>une</p>"),
+        ("longtext", "une\n\n  \ndeux", "<p>une</p><p>deux</p>"),
+        ("longtext", "\n  \n", EMPTY),
+        (
+            "url",
+            "https://a.fr/?x=1&y=2",
+            f'<a href="https://a.fr/?x=1&amp;y=2" {LINK}>https://a.fr/?x=1&amp;y=2</a>',
+        ),
+        ("url", "javascript:alert(1)", "javascript:alert(1)"),
+        (
+            "enum_list",
+            ["Agent", "<Élu>"],
+            '<ul class="inline"><li>Agent</li><li>&lt;Élu&gt;</li></ul>',
+        ),
+        ("month", "2021-01", "janvier 2021"),
+        ("day", "2025-01-10", "10 janvier 2025"),
+        ("number", 48.8566, "48.8566"),
+        ("number", 2.0, "2"),
+        ("number", 0.0, "0"),
+        ("integer", 12000, "12000"),
+    ],
+)
+def test_a_project_page_shows_a_field_as_its_kind_says(kind, value, shown):
+    made = field_html("budget", "Budget <total>", kind)(value)
+    assert made == f'<dt>Budget &lt;total&gt;</dt>\n<dd data-field="budget">{shown}</dd>\n'
 
 
 def test_the_members_edition_shows_the_restricted_fields_and_is_never_linked(published):

@@ -353,11 +353,40 @@ class StagedExport:
                     "run again)"
                 )
 
+    def new_folders(self) -> list[str]:
+        """The folders of changed files that the exports do not hold yet, the top-most only:
+        each is renamed into place whole, with all it holds (a site's first publication: a few
+        renames, not one per page). Every file staged in such a folder is a changed one: with
+        nothing published there, none can be the same as what is published."""
+        missing: dict[str, bool] = {}
+
+        def new(folder: str) -> bool:
+            if folder not in missing:
+                missing[folder] = bool(folder) and not os.path.isdir(f"{self.target}/{folder}")
+            return missing[folder]
+
+        tops = set()
+        for rel in self.changed:
+            folder, top = rel.rpartition("/")[0], None
+            while new(folder):
+                folder, top = folder.rpartition("/")[0], folder
+            if top is not None:
+                tops.add(top)
+        return sorted(tops)
+
     def publish(self) -> None:
-        """Rename each changed file over its final path (atomic per file), datapackages last;
-        remove the files no export makes any more."""
+        """Rename each changed file over its final path (atomic per file), datapackages last,
+        or the new folders whole (atomic per folder); remove the files no export makes any
+        more."""
+        whole = self.new_folders()
+        for top in whole:
+            os.rename(f"{self.staging}/{top}", f"{self.target}/{top}")
+            _modes(self.target / top, is_private(f"{top}/"))
+        inside = tuple(f"{top}/" for top in whole)
         made: set[str] = set()
         for rel in sorted(self.changed, key=lambda r: (r.endswith("datapackage.json"), r)):
+            if rel.startswith(inside):
+                continue  # renamed with its folder
             folder = rel.rpartition("/")[0]
             private = is_private(rel)
             if folder not in made:
@@ -391,6 +420,17 @@ def _unwritable(folder: Path) -> str | None:
     except OSError as exc:
         return f"cannot be written ({exc.strerror})"
     return None
+
+
+def _modes(folder: Path, private: bool) -> None:
+    """The modes of a folder published whole, and of all it holds (staged under an owner-only
+    umask): owner-only for members, readable by all otherwise."""
+    folder.chmod(0o700 if private else 0o755)
+    for parent, subfolders, names in os.walk(folder):
+        for name in subfolders:
+            os.chmod(f"{parent}/{name}", 0o700 if private else 0o755)
+        for name in names:
+            os.chmod(f"{parent}/{name}", 0o600 if private else 0o644)
 
 
 def _folders(folder: Path, top: Path, mode: int) -> None:
