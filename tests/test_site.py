@@ -29,6 +29,7 @@ from tests.conftest import (
     tally_submission,
     with_restricted_answers,
 )
+from warehouse.db import connect
 
 SITE = Path(__file__).resolve().parents[1] / "bibia" / "site"
 
@@ -447,6 +448,26 @@ def test_bibia_site_before_any_sync_says_what_to_do(settings):
     assert done.stderr.strip().splitlines() == [
         f"bibia: no exports in {settings.export_dir} yet: run `bibia sync` first"
     ]
+
+
+def test_pages_made_again_with_the_same_bytes_stay_in_place_and_are_not_made_a_third_time(
+    published,
+):
+    pages = sorted(site(published).glob("projets/*.html"))
+    pages += sorted(site(published, RESTRICTED).glob("projets/*.html"))
+    before = {page: page.stat().st_mtime_ns for page in pages}
+    with connect(published.db_path) as con:  # as if published by an older version of bibia
+        con.execute(
+            "UPDATE published_files SET made_from = 'older:' || made_from "
+            "WHERE made_from IS NOT NULL"
+        )
+    done = bibia_cli(published, "site")
+    assert done.returncode == 0, done.stderr
+    assert f"0 fichiers réécrits ({len(pages)} pages de projet refaites)" in done.stdout
+    assert {page: page.stat().st_mtime_ns for page in pages} == before
+    assert not query(published, "SELECT path FROM published_files WHERE made_from LIKE 'older:%'")
+    again = bibia_cli(published, "site")
+    assert "(0 pages de projet refaites)" in again.stdout, again.stderr
 
 
 def test_bibia_site_all_renders_every_page_and_rewrites_none_that_is_the_same(published):

@@ -41,6 +41,8 @@ FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet would run as a formula
 EXPORT_BATCH_ROWS = 4_096  # rows per batch of the export (and per Parquet row group)
 BUCKET_ROWS = 8_192  # rows sorted at once: the export's memory is a bucket, not the register
 RECORD_FILES = 8_192  # published files compared and recorded at once
+HELD_PAGES = 1_024  # pages compared with what is published at once ...
+HELD_BYTES = 4 << 20  # ... or fewer, of 4 MB together at most
 _BUCKET = "_bucket"
 
 
@@ -194,13 +196,70 @@ class StagedExport:
     # 160 MB of them in dicts); without a connection, in `pending` until `record`
     con: duckdb.DuckDBPyConnection | None = None
     pending: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # pages made from their inputs, waiting to be compared with what is published (with a
+    # connection): (path, bytes, sha256, made_from)
+    held: list[tuple[str, bytes, str, str]] = field(default_factory=list)
+    _held_bytes: int = 0
     _folders: set[str] = field(default_factory=set)  # made in the staging folder
 
     def write(
         self, rel: str, content: bytes | Iterable[bytes], made_from: str | None = None
     ) -> None:
         """Stage one file (owner-only under `restricted/`), from its bytes or its parts;
-        `made_from`: a digest of what it was made from (a project's page)."""
+        `made_from`: a digest of what it was made from (a project's page). A page whose bytes
+        are those published, in place, is not written at all (`keep_same_pages`)."""
+        if made_from is not None and isinstance(content, bytes) and self.con is not None:
+            digest = hashlib.sha256(content).hexdigest()
+            self.held.append((rel, content, digest, made_from))
+            self._held_bytes += len(content)
+            if len(self.held) >= HELD_PAGES or self._held_bytes >= HELD_BYTES:
+                self.keep_same_pages(self.con)
+            return
+        self._stage(rel, content, made_from)
+
+    def keep_same_pages(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Of the pages held, leave those whose bytes are published, in place, as they are
+        (after a new version of bibia, every page is made again and most come out the same:
+        neither written, nor renamed, nor given a new modification time); record the inputs
+        they now stand for. Stage the others."""
+        if not self.held:
+            return
+        state = published_state(con, [rel for rel, _, _, _ in self.held])
+        same: list[tuple[str, str]] = []
+        for rel, content, digest, made_from in self.held:
+            current = state.get(rel)
+            if (
+                current is not None
+                and current.sha256 == digest
+                and _same(self.target, rel, current.size, current.mtime_ns)
+            ):
+                if current.made_from != made_from:
+                    same.append((rel, made_from))
+            else:
+                self._stage(rel, content, made_from, digest)
+        self.held, self._held_bytes = [], 0
+        if same:
+            path, made = zip(*same, strict=True)
+            with_rows(
+                con,
+                "UPDATE published_files SET made_from = incoming.made_from FROM incoming "
+                "WHERE published_files.path = incoming.path",
+                pyarrow.table(
+                    {
+                        "path": pyarrow.array(path, pyarrow.string()),
+                        "made_from": pyarrow.array(made, pyarrow.string()),
+                    }
+                ),
+            )
+
+    def _stage(
+        self,
+        rel: str,
+        content: bytes | Iterable[bytes],
+        made_from: str | None,
+        known: str | None = None,
+    ) -> None:
+        """Write one file in the staging folder; `known`: its sha256, if it is."""
         folder, _, _ = rel.rpartition("/")
         if folder not in self._folders:
             (self.staging / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -211,8 +270,9 @@ class StagedExport:
         with os.fdopen(handle, "wb") as out:
             for part in [content] if isinstance(content, bytes) else content:
                 out.write(part)
-                digest.update(part)
-        self.pending.append((rel, digest.hexdigest(), made_from))
+                if known is None:
+                    digest.update(part)
+        self.pending.append((rel, known or digest.hexdigest(), made_from))
         if self.con is not None and len(self.pending) >= RECORD_FILES:
             self._flush(self.con)
 
@@ -259,6 +319,7 @@ class StagedExport:
         """Compare each staged file with the published one; record in `published_files`
         what the exports hold once published (inside the run's transaction), a batch of
         `RECORD_FILES` files at a time: memory bounded by a batch, not by the site."""
+        self.keep_same_pages(con)
         self._flush(con)
         con.execute("CREATE OR REPLACE TEMP TABLE staged_paths (path VARCHAR)")
         by_inode: dict[tuple[int, int], str] = {}  # a file staged under two names is read once
