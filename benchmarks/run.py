@@ -260,9 +260,9 @@ def measure_size(
 ) -> dict[str, Measure]:
     """Every measurement at N (`full`: else (b) only), each in its own folder under `runs`,
     which the caller removes when every measurement is made: on a file system without a journal
-    (ext4 as here), the files created in the minutes after many were deleted cost up to ten
-    times more (the kernel skips inodes freed in the last minutes), and deleting a run's 180,000
-    files just before the next measurement would charge that to it. `compare`: other trees of
+    (ext4 as here), files created in the minutes after many were deleted cost several times
+    more (the kernel skips the inodes freed in the last one to five minutes), and deleting a
+    run's 180,000 files just before the next measurement would charge that to it. `compare`: other trees of
     bibia (label -> folder) whose (b) and (c) are measured too, on the same server, in the same
     run, right after this tree's (b)."""
     form, later = forms(profile, n, knobs)
@@ -301,8 +301,8 @@ def measure_size(
             measure("b", [*BIBIA, "-v", "sync", "--full"], env, work)
             if not full:
                 continue
-            for label, code in (compare or {}).items():
-                other = tmp_path / f"{label}-{i}"
+            for j, (label, code) in enumerate((compare or {}).items()):
+                other = tmp_path / f"compare{j}-{i}"
                 other.mkdir()
                 env_o = environment(base.url, other, code)
                 measure(f"b@{label}", [*BIBIA, "-v", "sync", "--full"], env_o, other)
