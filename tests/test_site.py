@@ -450,6 +450,21 @@ def test_bibia_site_before_any_sync_says_what_to_do(settings):
     ]
 
 
+def test_both_editions_hold_the_same_list_and_map_data_recorded_as_such(published):
+    public = (site(published) / "data" / "projets.json").read_bytes()
+    members = site(published, RESTRICTED) / "data" / "projets.json"
+    assert members.read_bytes() == public and len(json.loads(public)) == DEMO_PUBLISHED
+    assert stat.S_IMODE(members.stat().st_mode) == 0o600
+    digest = hashlib.sha256(public).hexdigest()
+    recorded = query(
+        published, "SELECT path, sha256 FROM published_files WHERE path LIKE '%/projets.json'"
+    )
+    assert sorted(recorded) == [
+        (f"{PUBLIC}/site/data/projets.json", digest),
+        (f"{RESTRICTED}/site/data/projets.json", digest),
+    ]
+
+
 def test_pages_made_again_with_the_same_bytes_stay_in_place_and_are_not_made_a_third_time(
     published,
 ):

@@ -203,11 +203,24 @@ class StagedExport:
     _folders: set[str] = field(default_factory=set)  # made in the staging folder
 
     def write(
-        self, rel: str, content: bytes | Iterable[bytes], made_from: str | None = None
+        self,
+        rel: str,
+        content: bytes | Iterable[bytes],
+        made_from: str | None = None,
+        copies: Iterable[str] = (),
     ) -> None:
         """Stage one file (owner-only under `restricted/`), from its bytes or its parts;
-        `made_from`: a digest of what it was made from (a project's page). A page whose bytes
-        are those published, in place, is not written at all (`keep_same_pages`)."""
+        `made_from`: a digest of what it was made from (a project's page); `copies`: other
+        paths that hold the same bytes (written once, then copied). A page whose bytes are
+        those published, in place, is not written at all (`keep_same_pages`)."""
+        if copies:
+            digest = self._stage(rel, content, made_from)
+            for other in copies:
+                self._folder(other)
+                shutil.copyfile(f"{self.staging}/{rel}", f"{self.staging}/{other}")
+                os.chmod(f"{self.staging}/{other}", 0o600 if is_private(other) else 0o644)
+                self._staged(other, digest, made_from)
+            return
         if made_from is not None and isinstance(content, bytes) and self.con is not None:
             digest = hashlib.sha256(content).hexdigest()
             self.held.append((rel, content, digest, made_from))
@@ -258,12 +271,9 @@ class StagedExport:
         content: bytes | Iterable[bytes],
         made_from: str | None,
         known: str | None = None,
-    ) -> None:
-        """Write one file in the staging folder; `known`: its sha256, if it is."""
-        folder, _, _ = rel.rpartition("/")
-        if folder not in self._folders:
-            (self.staging / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._folders.add(folder)
+    ) -> str:
+        """Write one file in the staging folder; `known`: its sha256, if it is. Returns it."""
+        self._folder(rel)
         mode = 0o600 if is_private(rel) else 0o644
         handle = os.open(f"{self.staging}/{rel}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         digest = hashlib.sha256()
@@ -272,7 +282,20 @@ class StagedExport:
                 out.write(part)
                 if known is None:
                     digest.update(part)
-        self.pending.append((rel, known or digest.hexdigest(), made_from))
+        sha256 = known or digest.hexdigest()
+        self._staged(rel, sha256, made_from)
+        return sha256
+
+    def _folder(self, rel: str) -> None:
+        """The folder of `rel`, made in the staging folder (owner-only) if it is not yet."""
+        folder, _, _ = rel.rpartition("/")
+        if folder not in self._folders:
+            (self.staging / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._folders.add(folder)
+
+    def _staged(self, rel: str, sha256: str, made_from: str | None) -> None:
+        """What `record` will know of a staged file without reading it again."""
+        self.pending.append((rel, sha256, made_from))
         if self.con is not None and len(self.pending) >= RECORD_FILES:
             self._flush(self.con)
 

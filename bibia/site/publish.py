@@ -55,7 +55,8 @@ def stage_site(
     listing = Listing.of(con, source / PUBLIC / f"{EXPORT_NAME}.parquet", taxonomy)
     for edition, page in editions(source, taxonomy, settings, listing, to_make):
         rel = f"{edition.access}/{SITE}/{page.path}"
-        staged.write(rel, page.content, page.made_from)
+        copies = [f"{access}/{SITE}/{page.path}" for access in page.also]
+        staged.write(rel, page.content, page.made_from, copies)
         rendered += page.made_from is not None
     for access in (PUBLIC, RESTRICTED):
         folder = staged.staging / access / SITE / DOWNLOADS
