@@ -262,9 +262,9 @@ def measure_size(
     which the caller removes when every measurement is made: on a file system without a journal
     (ext4 as here), files created in the minutes after many were deleted cost several times
     more (the kernel skips the inodes freed in the last one to five minutes), and deleting a
-    run's 180,000 files just before the next measurement would charge that to it. `compare`: other trees of
-    bibia (label -> folder) whose (b) and (c) are measured too, on the same server, in the same
-    run, right after this tree's (b)."""
+    run's 180,000 files just before the next measurement would charge that to it. `compare`:
+    other trees of bibia (label -> folder) whose (b) and (c) are measured too, on the same
+    server, in the same run, right after this tree's (b)."""
     form, later = forms(profile, n, knobs)
     base = serve(form)
     grown = serve(dict(form, submissions=form["submissions"] + later))
