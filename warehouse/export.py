@@ -218,7 +218,7 @@ class StagedExport:
             for other in copies:
                 self._folder(other)
                 shutil.copyfile(f"{self.staging}/{rel}", f"{self.staging}/{other}")
-                os.chmod(f"{self.staging}/{other}", 0o600 if is_private(other) else 0o644)
+                os.chmod(f"{self.staging}/{other}", _file_mode(is_private(other)))
                 self._staged(other, digest, made_from)
             return
         if made_from is not None and isinstance(content, bytes) and self.con is not None:
@@ -229,6 +229,11 @@ class StagedExport:
                 self.keep_same_pages(self.con)
             return
         self._stage(rel, content, made_from)
+
+    def _published_as(self, rel: str, current: Published, digest: str) -> bool:
+        """Whether the file published at `rel` (`current`, as recorded) holds the bytes of
+        `digest`, untouched since."""
+        return current.sha256 == digest and _same(self.target, rel, current.size, current.mtime_ns)
 
     def keep_same_pages(self, con: duckdb.DuckDBPyConnection) -> None:
         """Of the pages held, leave those whose bytes are published, in place, as they are
@@ -241,11 +246,7 @@ class StagedExport:
         same: list[tuple[str, str]] = []
         for rel, content, digest, made_from in self.held:
             current = state.get(rel)
-            if (
-                current is not None
-                and current.sha256 == digest
-                and _same(self.target, rel, current.size, current.mtime_ns)
-            ):
+            if current is not None and self._published_as(rel, current, digest):
                 if current.made_from != made_from:
                     same.append((rel, made_from))
             else:
@@ -274,7 +275,7 @@ class StagedExport:
     ) -> str:
         """Write one file in the staging folder; `known`: its sha256, if it is. Returns it."""
         self._folder(rel)
-        mode = 0o600 if is_private(rel) else 0o644
+        mode = _file_mode(is_private(rel))
         handle = os.open(f"{self.staging}/{rel}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         digest = hashlib.sha256()
         with os.fdopen(handle, "wb") as out:
@@ -371,9 +372,8 @@ class StagedExport:
                 current = state.get(rel)
                 if (
                     current is not None
-                    and current.sha256 == digest
                     and current.made_from == made_from
-                    and _same(self.target, rel, current.size, current.mtime_ns)
+                    and self._published_as(rel, current, digest)
                 ):
                     os.unlink(staged)  # the same bytes are published already
                     continue
@@ -482,7 +482,7 @@ class StagedExport:
             final = f"{self.target}/{rel}"
             os.replace(f"{self.staging}/{rel}", final)
             # staged under an owner-only umask (see warehouse.db.owner_only): modes made here
-            os.chmod(final, 0o600 if private else 0o644)
+            os.chmod(final, _file_mode(private))
         for rel in self.removed:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.target}/{rel}")
@@ -506,6 +506,11 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+def _file_mode(private: bool) -> int:
+    """A published file's mode: owner-only for members, readable by all otherwise."""
+    return 0o600 if private else 0o644
+
+
 def _modes(folder: Path, private: bool) -> None:
     """The modes of a folder published whole, and of all it holds (staged under an owner-only
     umask): owner-only for members, readable by all otherwise."""
@@ -514,7 +519,7 @@ def _modes(folder: Path, private: bool) -> None:
         for name in subfolders:
             os.chmod(f"{parent}/{name}", 0o700 if private else 0o755)
         for name in names:
-            os.chmod(f"{parent}/{name}", 0o600 if private else 0o644)
+            os.chmod(f"{parent}/{name}", _file_mode(private))
 
 
 def _folders(folder: Path, top: Path, mode: int) -> None:
