@@ -31,7 +31,7 @@ from tests.conftest import (
     with_restricted_answers,
 )
 from warehouse.db import connect
-from warehouse.export import StagedExport, stage_exports
+from warehouse.export import StagedExport, stage_exports, stale
 
 CONTRACT_PUBLIC = [
     "projet_id",
@@ -428,3 +428,30 @@ def test_sorting_in_buckets_gives_the_same_bytes_as_in_one(tmp_path):
         assert not (buckets.staging / ".sort").exists()  # the buckets are gone
     finally:
         con.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "recorded", "present", "made"),
+    [
+        ("page-1.html", "m1", True, {}),  # in place, from the same inputs: kept
+        ("page-1.html", "m0", True, {"1": "m1"}),  # from other inputs
+        ("page-1.html", "m1", False, {"1": "m1"}),  # deleted by hand
+        ("projets/p-1.html", "m1", True, {}),  # in a folder of its own
+        ("projets/p-1.html", "m1", False, {"1": "m1"}),
+    ],
+)
+def test_a_page_is_made_again_only_when_its_inputs_changed_or_it_is_gone(
+    tmp_path, path, recorded, present, made
+):
+    con = connect(tmp_path / "bibia.duckdb")
+    top = tmp_path / "exports"
+    page = top / "public" / "site" / path
+    page.parent.mkdir(parents=True)
+    if present:
+        page.write_text("<p>page</p>")
+    con.execute(
+        "INSERT INTO published_files VALUES (?, 'sha', 11, 0, 'r1', now()::TIMESTAMP, ?)",
+        [f"public/site/{path}", recorded],
+    )
+    con.execute("CREATE TABLE inputs AS SELECT '1' AS key, ? AS path, 'm1' AS made_from", [path])
+    assert stale(con, top, "public/site/", "inputs") == made

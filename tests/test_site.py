@@ -8,6 +8,7 @@ import json
 import re
 import stat
 from collections import Counter
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bibia.demo.synthetic import synthetic_form
+from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from bibia.site.build import EMPTY, LEAFLET, PAGE_SIZE, field_html, french_day, french_month
@@ -24,7 +26,9 @@ from tests.conftest import (
     DEMO_PUBLISHED,
     VALID_ANSWERS,
     bibia_cli,
+    make_settings,
     query,
+    start_emulator,
     synced,
     tally_submission,
     with_restricted_answers,
@@ -111,6 +115,21 @@ def stamps(folder: Path) -> dict[str, int]:
     }
 
 
+def published_last_first(settings: Settings) -> list[str]:
+    """The projects of the public export, from the one whose first valid submission came last
+    (on the same moment, by `projet_id`, from the greatest): the list's order."""
+    sql = (
+        "SELECT projet_id FROM read_parquet(?) JOIN project_versions USING (projet_id) "
+        "GROUP BY projet_id ORDER BY min(submitted_at) DESC, projet_id DESC"
+    )
+    path = str(settings.export_dir / PUBLIC / "bibliotheque_ia.parquet")
+    return [projet_id for (projet_id,) in query(settings, sql, [path])]
+
+
+def card_ids(page: Path) -> list[str]:
+    return re.findall(r'<h3 id="t-([^"]+)"', page.read_text(encoding="utf-8"))
+
+
 @pytest.fixture
 def published(settings: Settings) -> Settings:
     run_job(settings, "sync")
@@ -125,9 +144,12 @@ def test_every_public_project_has_its_page_and_its_card(published):
     home = (site(published) / "index.html").read_text(encoding="utf-8")
     assert home.count('<li class="card">') == DEMO_PUBLISHED  # fewer than a page of the list
     assert f'<span id="nombre">{DEMO_PUBLISHED}</span>' in home
+    latest_first = published_last_first(published)
+    assert sorted(latest_first) == sorted(pages)
+    assert card_ids(site(published) / "index.html") == latest_first
     cards = json.loads((site(published) / "data" / "projets.json").read_bytes())
-    assert [c["id"] for c in cards] == [r["projet_id"] for r in projects]
-    assert not (site(published) / "page-2.html").exists()
+    assert [c["id"] for c in cards] == latest_first
+    assert not (site(published) / "page-1.html").exists()
 
 
 def test_a_project_page_shows_every_public_field_and_its_last_update(published):
@@ -364,16 +386,71 @@ def test_the_pages_of_fifty_projects_weigh_well_under_a_megabyte(tmp_path):
     assert len(pages) == 50 and max(p.stat().st_size for p in pages) < 20_000
 
 
+def links(page: Path) -> dict[str, str]:
+    """The list page's links to the pages beside it: rel -> address."""
+    return dict(
+        (rel, href)
+        for href, rel in re.findall(r'<a href="([^"]+)" rel="(prev|next)"', page.read_text())
+    )
+
+
 def test_a_large_list_is_cut_into_pages_readable_without_javascript(tmp_path):
-    settings, _report = synced(tmp_path, synthetic_form(PAGE_SIZE * 2 + 5))
+    settings, _report = synced(tmp_path, synthetic_form(PAGE_SIZE * 3 + 5))
     folder = site(settings)
-    counts = [
-        (folder / name).read_text().count('<li class="card">')
-        for name in ("index.html", "page-2.html", "page-3.html")
+    names = ["index.html", "page-2.html", "page-1.html"]  # from the most recent to the oldest
+    pages = [card_ids(folder / name) for name in names]
+    assert [len(ids) for ids in pages] == [PAGE_SIZE + 5, PAGE_SIZE, PAGE_SIZE]
+    assert [i for ids in pages for i in ids] == published_last_first(settings)
+    assert [links(folder / name) for name in names] == [
+        {"next": "page-2.html"},
+        {"prev": "index.html", "next": "page-1.html"},
+        {"prev": "page-2.html"},
     ]
-    assert counts == [PAGE_SIZE, PAGE_SIZE, 5]
-    assert 'href="page-2.html" rel="next"' in (folder / "index.html").read_text()
-    assert not (folder / "page-4.html").exists()
+    assert not (folder / "page-3.html").exists()
+    older = (folder / "page-1.html").read_text()
+    assert f'<span id="nombre">{PAGE_SIZE}</span> projets sur cette page' in older
+    assert f"{PAGE_SIZE * 3 + 5} projets" not in older and "mises à jour le" not in older
+    assert f"{PAGE_SIZE * 3 + 5} projets" in (folder / "index.html").read_text()
+
+
+def test_the_older_pages_of_the_list_stay_as_projects_are_added_or_corrected(tmp_path):
+    form = synthetic_form(PAGE_SIZE * 3 + 5)  # one a minute: "Projet 0" published first
+    server = start_emulator(EmulatedForm.from_json(form))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        run_job(settings, "sync")
+        folder = site(settings)
+        sql = "SELECT projet_id FROM projects WHERE submission_id = ?"
+        ((first,),) = query(settings, sql, [form["submissions"][0]["id"]])
+        assert card_ids(folder / "page-1.html")[-1] == first
+        before = stamps(folder)
+        later = datetime(2025, 6, 1, tzinfo=UTC)  # sent after every other
+        new = synthetic_form(PAGE_SIZE * 4, start=later, prefix="n")["submissions"]
+        (correction,) = synthetic_form(1, seed=3, start=later, prefix="c")["submissions"]
+        server.add_submissions(form["id"], [new[PAGE_SIZE * 3 + 5], correction])
+        run_job(settings, "sync")
+        after = stamps(folder)
+        ((projet_id,),) = query(settings, sql, [new[PAGE_SIZE * 3 + 5]["id"]])
+        assert card_ids(folder / "index.html")[0] == projet_id  # the new project comes first
+        assert card_ids(folder / "page-1.html")[-1] == first  # the corrected one keeps its place
+        assert after["page-1.html"] != before["page-1.html"]  # ... and its page shows its card
+        assert after["page-2.html"] == before["page-2.html"]
+        assert after["index.html"] != before["index.html"]
+        server.add_submissions(form["id"], new[PAGE_SIZE * 3 + 6 :])  # 400 projects: a page more
+        run_job(settings, "sync")
+        again = stamps(folder)
+        assert again["page-1.html"] == after["page-1.html"]
+        assert again["page-2.html"] != after["page-2.html"]  # its link to the more recent ones
+        assert links(folder / "page-2.html") == {"prev": "page-3.html", "next": "page-1.html"}
+        assert links(folder / "page-3.html") == {"prev": "index.html", "next": "page-2.html"}
+        assert len(card_ids(folder / "index.html")) == PAGE_SIZE
+        assert [
+            i
+            for n in ("index", "page-3", "page-2", "page-1")
+            for i in card_ids(folder / f"{n}.html")
+        ] == published_last_first(settings)
+    finally:
+        server.stop()
 
 
 def test_a_new_project_rewrites_its_page_and_the_list_only(published, emulator):

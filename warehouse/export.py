@@ -83,10 +83,11 @@ def published_state(
 
 def exports_intact(con: duckdb.DuckDBPyConnection, export_dir: Path) -> bool:
     """Every file of the last publication is in place, as published (else: publish again).
-    The pages made from a project's row, tens of thousands in a folder, by their presence: a
-    listing of their folders, compared in SQL (a `stat` of each cost 0.25 s at 50,000
-    projects); a page edited in place is not noticed, one deleted or renamed is (`bibia site
-    --all` makes every page again). The other files by their size and modification time."""
+    The pages made from recorded inputs (a project's row; an older page of the list, its
+    cards), tens of thousands in a folder, by their presence: a listing of their folders,
+    compared in SQL (a `stat` of each cost 0.25 s at 50,000 projects); a page edited in place
+    is not noticed, one deleted or renamed is (`bibia site --all` makes every page again). The
+    other files by their size and modification time."""
     found = con.execute(
         "SELECT path, size, mtime_ns FROM published_files WHERE made_from IS NULL"
     ).fetchall()
@@ -115,7 +116,8 @@ def listed(
     found: list[str] = []
     for (folder,) in folders:
         with contextlib.suppress(OSError):
-            found += [f"{folder}/{name}" for name in os.listdir(f"{top}/{prefix}{folder}")]
+            names = os.listdir(f"{top}/{prefix}{folder}")
+            found += [f"{folder}/{name}" for name in names] if folder else names
     return pyarrow.table({"path": pyarrow.array(found, pyarrow.string())})
 
 
@@ -130,15 +132,15 @@ def _same(folder: Path, rel: str, size: int, mtime_ns: int) -> bool:
 def stale(
     con: duckdb.DuckDBPyConnection, export_dir: Path, prefix: str, inputs: str
 ) -> dict[str, str]:
-    """Of the files listed in the table `inputs` (`path` under `prefix`, `projet_id`,
-    `made_from`: what it would be made from), those to make: not published from the same
-    inputs, or no longer in place (by their presence, as in `exports_intact`). Returns
-    projet_id -> made_from."""
+    """Of the files listed in the table `inputs` (`key`: a project's or a page's, `path` under
+    `prefix`, `made_from`: what it would be made from), those to make: not published from the
+    same inputs, or no longer in place (by their presence, as in `exports_intact`). Returns
+    key -> made_from."""
     present = listed(con, export_dir, f"SELECT path FROM {inputs}", prefix)
     (count,) = con.execute(f"SELECT count(*) FROM {inputs}").fetchall()[0]
     found = in_parts(
         con,
-        f"SELECT i.projet_id, i.made_from FROM {inputs} i LEFT JOIN (SELECT path, made_from "
+        f"SELECT i.key, i.made_from FROM {inputs} i LEFT JOIN (SELECT path, made_from "
         "FROM published_files WHERE hash(path) % {k} = {b}) f "
         "ON f.path = $prefix || i.path AND f.made_from = i.made_from "
         "WHERE hash($prefix || i.path) % {k} = {b} AND (f.path IS NULL OR i.path NOT IN "

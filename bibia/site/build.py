@@ -55,6 +55,7 @@ PAGE_SIZE = 100  # cards on each page of the list readable without JavaScript
 EXCERPT = 220  # characters of the description on a card
 SITE = "site"  # the folder of each edition, beside its export files
 DOWNLOADS = "donnees"  # the export files, copied into the site: it is served as it is
+PROJECTS = "projets/"  # the folder of the projects' pages
 MONTHS = (
     "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
 ).split()
@@ -220,12 +221,22 @@ def french_month(value: str | None) -> str:
 
 def page_path(projet_id: str) -> str:
     """A project's page, at an address that stays as long as its `projet_id`."""
-    return f"projets/{projet_id}.html"
+    return f"{PROJECTS}{projet_id}.html"
 
 
 def list_page(number: int) -> str:
-    """The pages of the list sit beside each other: a card reads the same on every page."""
-    return "index.html" if number == 1 else f"page-{number}.html"
+    """A page of the list: 0, the first (`index.html`); the older ones are numbered from the
+    oldest (`page-1.html`). The pages sit beside each other: a card reads the same on each."""
+    return "index.html" if number == 0 else f"page-{number}.html"
+
+
+def older_pages(total: int) -> int:
+    """How many pages of the list come after the first. The list runs from the project
+    published last to the one published first (by its first valid submission; a correction
+    does not move it); the older pages hold `PAGE_SIZE` projects each, counted from the first
+    published (page 1), so that a page keeps its cards as projects are added; the first page
+    holds the rest: from `PAGE_SIZE` to twice as many less one (all of them when fewer)."""
+    return max(0, total // PAGE_SIZE - 1)
 
 
 CARD_COLUMNS = [  # what a card shows (`card_of` reads these, and nothing else)
@@ -315,16 +326,26 @@ def card_of(row: dict[str, Any], colour: Callable[[str], str]) -> dict[str, Any]
     }
 
 
-def pagination(number: int, count: int) -> str:
-    """The links of a list page to the pages beside it (none when the list is one page)."""
-    if count <= 1:
+def pagination(number: int, older: int) -> str:
+    """The links of a list page (`number`, 0 for the first) to the pages beside it, when there
+    are `older` pages after the first (none when there are none). A page says nothing of how
+    many there are: an older page does not change when projects are added."""
+    if older == 0:
         return ""
-    links = f"Page {number} sur {count}"
-    if number > 1:
-        links += f' · <a href="{list_page(number - 1)}" rel="prev">page précédente</a>'
-    if number < count:
-        links += f' · <a href="{list_page(number + 1)}" rel="next">page suivante</a>'
-    return f'<nav class="pagination" aria-label="Pages de la liste">\n  <p>{links}</p>\n</nav>\n'
+    links = []
+    if number:
+        newer = list_page(number + 1 if number < older else 0)
+        links.append(f'<a href="{newer}" rel="prev">fiches plus récentes</a>')
+        links.append(f"Fiches plus anciennes, page {number}")
+    else:
+        links.append("Les fiches les plus récentes")
+    if number != 1:
+        next_page = list_page(number - 1 if number else older)
+        links.append(f'<a href="{next_page}" rel="next">fiches plus anciennes</a>')
+    return (
+        '<nav class="pagination" aria-label="Pages de la liste">\n'
+        f"  <p>{' · '.join(links)}</p>\n</nav>\n"
+    )
 
 
 # The filters of the list: card key -> label, vocabulary (None: the values found).
@@ -352,7 +373,7 @@ class Listing:
     """What the files made from every project are made of: the projects of the public export,
     counted, and what each puts in them: its card in the list and on the map (the same in both
     editions: a card shows public fields only) and its line of the Datami feed, kept in the
-    table `site_cards` of `con` and read in the export's order (by `projet_id`). In a run,
+    table `site_cards` of `con`, and the list's order (`card_order`). In a run,
     `con` is the warehouse in the run's transaction: a card and a line are made again only
     when what they show changed."""
 
@@ -398,6 +419,13 @@ class Listing:
         listing.joiner = datami.joiner_of(con, export)
         salt = salt_of("card", taxonomy.version, listing.joiner)
         listing._update_cards(export, colours(taxonomy), salt)
+        con.execute(  # the list's order (rank 0: the first published), see `older_pages`
+            "CREATE OR REPLACE TEMP TABLE card_order AS SELECT projet_id, row_number() OVER "
+            "(ORDER BY first_at NULLS FIRST, projet_id) - 1 AS rank FROM read_parquet(?) "
+            "LEFT JOIN (SELECT projet_id, min(submitted_at) AS first_at FROM project_versions "
+            "GROUP BY projet_id) USING (projet_id)",
+            [str(export)],
+        )
         return listing
 
     def _update_cards(self, export: Path, colour: Callable[[str], str], salt: str) -> None:
@@ -457,55 +485,107 @@ class Listing:
             where = f"{bucket_of(buckets)} = {bucket}"
             yield self.con.execute(sql.format(where=where)).fetchall()
 
-    def cards(self, column: str = "html") -> Iterator[list[str]]:
-        """The cards' HTML (or `point`: their JSON; `feed`: the feed's lines), in the export's
-        order, a bucket at a time."""
-        sql = f"SELECT {column} FROM site_cards WHERE {{where}} ORDER BY projet_id"
-        for found in self._by_bucket(sql):
-            yield [card for (card,) in found]
-
     def feed(self) -> Iterator[list[str]]:
-        """The lines of the Datami feed's `processed_data.csv`, in order, a bucket at a time."""
-        return self.cards("feed")
+        """The lines of the Datami feed's `processed_data.csv`, in the export's order (by
+        `projet_id`), a bucket at a time."""
+        sql = "SELECT feed FROM site_cards WHERE {where} ORDER BY projet_id"
+        for found in self._by_bucket(sql):
+            yield [line for (line,) in found]
+
+    def newest_first(self, column: str, start: int, stop: int) -> Iterator[list[tuple[int, str]]]:
+        """`(rank, column)` of the cards of the list ranked from `start` to `stop` (excluded),
+        from the most recently updated, `BUCKET_ROWS` at a time (memory: a bucket of cards,
+        whatever the number of projects)."""
+        while stop > start:
+            low = max(start, stop - BUCKET_ROWS)
+            yield self.con.execute(
+                f"SELECT o.rank, c.{column} FROM card_order o JOIN site_cards c USING (projet_id) "
+                "WHERE o.rank >= ? AND o.rank < ? ORDER BY o.rank DESC",
+                [low, stop],
+            ).fetchall()
+            stop = low
+
+    def older_inputs(self, table: str, salt: str) -> None:
+        """The table `table` of the list's older pages (`key`: the page's number, `path`,
+        `made_from`): a page is made from its shell (`salt`), the cards it holds, and whether it
+        is the most recent of them (its link to the first page)."""
+        older = older_pages(self.total)
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT number::VARCHAR AS key, "
+            "'page-' || number || '.html' AS path, ? || hash(cards, number = ?)::VARCHAR "
+            "AS made_from FROM (SELECT o.rank // ? + 1 AS number, "
+            "string_agg(c.made_from, ',' ORDER BY o.rank) AS cards FROM card_order o "
+            "JOIN site_cards c USING (projet_id) WHERE o.rank < ? GROUP BY number)",
+            [salt, older, PAGE_SIZE, older * PAGE_SIZE],
+        )
 
     def json(self) -> Iterator[bytes]:
-        """Every card, for the filtered list and the map (`data/projets.json`), a bucket of
-        cards at a time."""
+        """Every card, for the filtered list and the map (`data/projets.json`), in the list's
+        order, a bucket of cards at a time."""
         yield b"["
         first = True
-        for points in self.cards("point"):
-            if points:
-                text = ",".join(points) if first else "," + ",".join(points)
-                yield text.encode("utf-8")
+        for found in self.newest_first("point", 0, self.total):
+            if found:
+                points = ",".join(point for _, point in found)
+                yield (points if first else "," + points).encode("utf-8")
                 first = False
         yield b"]"
 
 
-def shared_pages(listing: Listing, sites: list[Site]) -> Iterator[tuple[Edition, Page]]:
+def runs(numbers: Iterable[int], longest: int) -> Iterator[list[int]]:
+    """`numbers` (sorted) cut into runs of consecutive ones, `longest` at most."""
+    run: list[int] = []
+    for number in numbers:
+        if run and (number != run[-1] + 1 or len(run) == longest):
+            yield run
+            run = []
+        run.append(number)
+    if run:
+        yield run
+
+
+def shared_pages(
+    listing: Listing, sites: list[Site], stale: Callable[[str, str], dict[str, str]] | None
+) -> Iterator[tuple[Edition, Page]]:
     """The pages of the list and `data/projets.json` of every edition, from the cards (the
-    same in each edition; the shell of each edition's list page is not). Memory: a bucket of
-    cards, whatever the number of projects."""
-    shells = [site.list_shell() for site in sites]
-    count = max(1, -(-listing.total // PAGE_SIZE))
-    page: list[str] = []
-    number = 0
-
-    def flush() -> Iterator[tuple[Edition, Page]]:
-        links = pagination(number, count)
-        for site, (head, middle, tail) in zip(sites, shells, strict=True):
-            text = head + "".join(page) + middle + links + tail
-            yield site.edition, Page(list_page(number), text.encode("utf-8"))
-
-    for cards in listing.cards():
-        for card in cards:
-            page.append(card)
-            if len(page) == PAGE_SIZE:
-                number += 1
-                yield from flush()
-                page = []
-    if page or number == 0:
-        number += 1
-        yield from flush()
+    same in each edition; the shell of each edition's list page is not). The first page is
+    made at every run (it shows the number of projects and the last update); an older page
+    only when `stale(access, table)` names it (None: all of them). Memory: a bucket of cards,
+    whatever the number of projects."""
+    total, older = listing.total, older_pages(listing.total)
+    newest = [
+        card
+        for found in listing.newest_first("html", older * PAGE_SIZE, total)
+        for _, card in found
+    ]
+    for site in sites:
+        head, middle, tail = site.list_shell()
+        text = head + "".join(newest) + middle + pagination(0, older) + tail
+        yield site.edition, Page(list_page(0), text.encode("utf-8"))
+    shells = {}
+    wanted: dict[int, list[tuple[Site, str]]] = {}
+    for site in sites:
+        access = site.edition.access
+        shells[access] = shell = site.list_shell(on_page=PAGE_SIZE)
+        table = f"list_inputs_{access}"
+        listing.older_inputs(table, salt_of(access, *shell))
+        if stale is None:
+            made = dict(listing.con.execute(f"SELECT key, made_from FROM {table}").fetchall())
+        else:
+            made = stale(access, table)
+        for key, made_from in made.items():
+            wanted.setdefault(int(key), []).append((site, made_from))
+    for run in runs(sorted(wanted), BUCKET_ROWS // PAGE_SIZE):
+        cards: dict[int, list[str]] = {number: [] for number in run}
+        for found in listing.newest_first("html", (run[0] - 1) * PAGE_SIZE, run[-1] * PAGE_SIZE):
+            for rank, card in found:
+                cards[rank // PAGE_SIZE + 1].append(card)
+        for number in run:
+            links = pagination(number, older)
+            for site, made_from in wanted[number]:
+                head, middle, tail = shells[site.edition.access]
+                text = head + "".join(cards[number]) + middle + links + tail
+                yield site.edition, Page(list_page(number), text.encode("utf-8"), made_from)
     first, *others = sites  # the same bytes in every edition: made once (26 MB at 50,000)
     also = tuple(site.edition.access for site in others)
     yield first.edition, Page("data/projets.json", listing.json(), also=also)
@@ -589,15 +669,19 @@ class Site:
             **values,
         )
 
-    def list_shell(self) -> tuple[str, str, str]:
+    def list_shell(self, on_page: int = 0) -> tuple[str, str, str]:
         """A page of the list, rendered once, around its cards and its links to the pages
-        beside it: what comes before the cards, between them and the links, and after."""
+        beside it: what comes before the cards, between them and the links, and after. The
+        first page's shows the number of projects and the last update; an older page's
+        (`on_page`: the projects it holds) neither, so that it stays as projects are added."""
         shell = self.render_text(
             "index.html",
             "",
             page="index",
-            title="Les projets",
+            title="Les projets, fiches plus anciennes" if on_page else "Les projets",
             total=self.listing.total,
+            on_page=on_page,
+            updated=None if on_page else self.updated,
             cards=Markup(CARDS_MARK),
             filters=self.filters(),
             pagination=Markup(PAGES_MARK),
@@ -654,13 +738,13 @@ class Site:
         `page_inputs_<access>`, so that the pages kept as published cost no Python at all."""
         inputs = f"page_inputs_{self.edition.access}"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {inputs} AS SELECT projet_id, "
-            "'projets/' || projet_id || '.html' AS path, ? || hash(r)::VARCHAR AS made_from "
+            f"CREATE OR REPLACE TEMP TABLE {inputs} AS SELECT projet_id AS key, "
+            f"'{PROJECTS}' || projet_id || '.html' AS path, ? || hash(r)::VARCHAR AS made_from "
             "FROM read_parquet(?) r",
             [self.salt, str(export)],
         )
         if stale is None:
-            made = dict(con.execute(f"SELECT projet_id, made_from FROM {inputs}").fetchall())
+            made = dict(con.execute(f"SELECT key, made_from FROM {inputs}").fetchall())
         else:
             made = stale(inputs)
         for row in rows_of(export, made):
@@ -822,7 +906,7 @@ def editions(
     connection reads them). `stale(access, table)`: the projects' pages to make, of those
     listed in `table` (None: all of them)."""
     sites = [Site(Edition(access), taxonomy, settings, listing) for access in (PUBLIC, RESTRICTED)]
-    yield from shared_pages(listing, sites)
+    yield from shared_pages(listing, sites, stale)
     for site in sites:
         access = site.edition.access
         check = functools.partial(stale, access) if stale else None

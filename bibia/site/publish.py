@@ -17,7 +17,7 @@ import duckdb
 
 from bibia.settings import Settings
 from bibia.site import datami
-from bibia.site.build import DOWNLOADS, SITE, Listing, SiteSettings, editions
+from bibia.site.build import DOWNLOADS, PROJECTS, SITE, Listing, SiteSettings, editions
 from schemas.datapackage import EXPORT_NAME
 from schemas.project import PUBLIC, RESTRICTED
 from schemas.taxonomy import Taxonomy
@@ -48,7 +48,7 @@ def stage_site(
         prefix = f"{access}/{SITE}/"
         staged.made_in.append((inputs, prefix))  # every page listed is made or kept
         if everything:
-            return dict(con.execute(f"SELECT projet_id, made_from FROM {inputs}").fetchall())
+            return dict(con.execute(f"SELECT key, made_from FROM {inputs}").fetchall())
         return stale(con, staged.target, prefix, inputs)
 
     rendered = 0
@@ -57,7 +57,7 @@ def stage_site(
         rel = f"{edition.access}/{SITE}/{page.path}"
         copies = [f"{access}/{SITE}/{page.path}" for access in page.also]
         staged.write(rel, page.content, page.made_from, copies)
-        rendered += page.made_from is not None
+        rendered += page.made_from is not None and page.path.startswith(PROJECTS)
     for access in (PUBLIC, RESTRICTED):
         folder = staged.staging / access / SITE / DOWNLOADS
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
