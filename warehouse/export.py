@@ -344,14 +344,20 @@ class StagedExport:
     def record(self, con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
         """Compare each staged file with the published one; record in `published_files`
         what the exports hold once published (inside the run's transaction), a batch of
-        `RECORD_FILES` files at a time: memory bounded by a batch, not by the site."""
+        `RECORD_FILES` files at a time: memory bounded by a batch, not by the site. The files
+        that no export makes any more are found first, among those published before this run:
+        after, the run's own rows and their index would take that query's memory (at 200,000
+        projects, 358,000 rows and a 37 MB index left it none)."""
         self.keep_same_pages(con)
         self._flush(con)
         con.execute("CREATE OR REPLACE TEMP TABLE staged_paths (path VARCHAR)")
-        by_inode: dict[tuple[int, int], str] = {}  # a file staged under two names is read once
         for batch in self._batches():
             paths = ids(batch, "path")
             with_rows(con, "INSERT INTO staged_paths SELECT path FROM incoming", paths)
+        self.removed = self._unmade(con)
+        by_inode: dict[tuple[int, int], str] = {}  # a file staged under two names is read once
+        for batch in self._batches():
+            paths = ids(batch, "path")
             state = published_state(con, batch)
             written_by_us = {
                 path: (sha256, made_from)
@@ -397,20 +403,6 @@ class StagedExport:
                 con, "DELETE FROM published_files WHERE path IN (SELECT path FROM incoming)", gone
             )
             insert_rows(con, "published_files", written, columns_of("published_files"))
-        tables = "".join(
-            f" AND path NOT IN (SELECT p FROM (SELECT ? || path AS p FROM {table}) "
-            "WHERE hash(p) % {k} = {b})"
-            for table, _ in self.made_in
-        )
-        (published,) = con.execute("SELECT count(*) FROM published_files").fetchall()[0]
-        unmade = in_parts(
-            con,
-            "SELECT path FROM published_files WHERE hash(path) % {k} = {b} AND path NOT IN "
-            "(SELECT path FROM staged_paths WHERE hash(path) % {k} = {b})" + tables,
-            published,
-            [prefix for _, prefix in self.made_in],
-        )
-        self.removed = sorted(rel for (rel,) in unmade if self._in_scope(rel))
         with_rows(
             con,
             "DELETE FROM published_files WHERE path IN (SELECT path FROM incoming)",
@@ -418,6 +410,29 @@ class StagedExport:
         )
         con.execute("DROP TABLE staged_paths")
         con.execute("DROP TABLE IF EXISTS staged_digests")
+
+    def _unmade(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        """The published files, in this publication's scope, that it neither stages
+        (`staged_paths`) nor keeps as they are (listed in a table of `made_in`)."""
+        tables = "".join(
+            f" AND path NOT IN (SELECT p FROM (SELECT ? || path AS p FROM {table}) "
+            "WHERE hash(p) % {k} = {b})"
+            for table, _ in self.made_in
+        )
+        counts = [
+            con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            for table in ("published_files", "staged_paths", *(t for t, _ in self.made_in))
+        ]
+        if not counts[0]:  # nothing published yet
+            return []
+        unmade = in_parts(  # in parts as many as the largest table asks: each side a part
+            con,
+            "SELECT path FROM published_files WHERE hash(path) % {k} = {b} AND path NOT IN "
+            "(SELECT path FROM staged_paths WHERE hash(path) % {k} = {b})" + tables,
+            max(counts),
+            [prefix for _, prefix in self.made_in],
+        )
+        return sorted(rel for (rel,) in unmade if self._in_scope(rel))
 
     def check_writable(self) -> None:
         """Before the commit: every folder this publication renames into can be written, or

@@ -589,6 +589,7 @@ def shared_pages(
     first, *others = sites  # the same bytes in every edition: made once (26 MB at 50,000)
     also = tuple(site.edition.access for site in others)
     yield first.edition, Page("data/projets.json", listing.json(), also=also)
+    listing.con.execute("DROP TABLE card_order")  # written: its memory, to the rest of the run
 
 
 def colours(taxonomy: Taxonomy) -> Callable[[str], str]:
