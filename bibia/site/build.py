@@ -494,7 +494,7 @@ class Listing:
 
     def newest_first(self, column: str, start: int, stop: int) -> Iterator[list[tuple[int, str]]]:
         """`(rank, column)` of the cards of the list ranked from `start` to `stop` (excluded),
-        from the most recently updated, `BUCKET_ROWS` at a time (memory: a bucket of cards,
+        from the last published, `BUCKET_ROWS` at a time (memory: a bucket of cards,
         whatever the number of projects)."""
         while stop > start:
             low = max(start, stop - BUCKET_ROWS)
@@ -551,7 +551,8 @@ def shared_pages(
     same in each edition; the shell of each edition's list page is not). The first page is
     made at every run (it shows the number of projects and the last update); an older page
     only when `stale(access, table)` names it (None: all of them). Memory: a bucket of cards,
-    whatever the number of projects."""
+    whatever the number of projects. Each page's content is read before the next is asked for
+    (the list's order is dropped once the last is)."""
     total, older = listing.total, older_pages(listing.total)
     newest = [
         card
@@ -904,8 +905,8 @@ def editions(
     stale: Callable[[str, str], dict[str, str]] | None = None,
 ) -> Iterator[tuple[Edition, Page]]:
     """The pages of both editions, from the exports in `export_dir` and their `listing` (whose
-    connection reads them). `stale(access, table)`: the projects' pages to make, of those
-    listed in `table` (None: all of them)."""
+    connection reads them). `stale(access, table)`: the pages to make (the projects', the
+    list's older ones), of those listed in `table` (None: all of them)."""
     sites = [Site(Edition(access), taxonomy, settings, listing) for access in (PUBLIC, RESTRICTED)]
     yield from shared_pages(listing, sites, stale)
     for site in sites:
