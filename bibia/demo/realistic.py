@@ -239,7 +239,8 @@ class RealisticForm:
         return form
 
     def more(self, form: dict[str, Any], n: int, prefix: str = "t") -> list[dict[str, Any]]:
-        """`n` new submissions, later than every submission of `form`."""
+        """`n` new submissions, later than every submission of `form`: new projects (each
+        drawn from its own index, after the form's), not its first ones sent again."""
         last = max(
             (
                 datetime.fromisoformat(s["submittedAt"].replace("Z", "+00:00"))
@@ -247,7 +248,10 @@ class RealisticForm:
             ),
             default=datetime(2025, 1, 1, tzinfo=UTC),
         )
-        return [self.submission(i, last + timedelta(minutes=i + 1), prefix) for i in range(n)]
+        first = len(form["submissions"])
+        return [
+            self.submission(first + i, last + timedelta(minutes=i + 1), prefix) for i in range(n)
+        ]
 
 
 def realistic_form(n: int, seed: int = 42, profile: Profile | None = None) -> dict[str, Any]:

@@ -140,7 +140,8 @@ def synthetic_form(
 def more_submissions(
     form: dict[str, Any], n: int, seed: int = 11, prefix: str = "t"
 ) -> list[dict[str, Any]]:
-    """`n` new submissions, later than every submission of `form`."""
+    """`n` new submissions, later than every submission of `form`: new projects (numbered
+    after the form's own), not corrections of its first ones."""
     rng = random.Random(seed)
     vocab = options_by_vocabulary()
     last = max(
@@ -150,7 +151,10 @@ def more_submissions(
         ),
         default=datetime(2025, 1, 1, tzinfo=UTC),
     )
-    return [submission(i, rng, last + timedelta(minutes=i + 1), vocab, prefix) for i in range(n)]
+    first = len(form["submissions"])
+    return [
+        submission(first + i, rng, last + timedelta(minutes=i + 1), vocab, prefix) for i in range(n)
+    ]
 
 
 def clone(form: dict[str, Any]) -> dict[str, Any]:
