@@ -152,6 +152,12 @@ def stale(
     return dict(found)
 
 
+def every_input(con: duckdb.DuckDBPyConnection, inputs: str) -> dict[str, str]:
+    """Every file listed in the table `inputs` (as `stale` reads it), to make whatever is
+    published: key -> made_from."""
+    return dict(con.execute(f"SELECT key, made_from FROM {inputs}").fetchall())
+
+
 def last_export_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
     rows = con.execute("SELECT fingerprint FROM export_inputs").fetchall()
     return str(rows[0][0]) if rows else None

@@ -47,7 +47,7 @@ from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
 from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
 from warehouse.db import in_parts, insert_rows
-from warehouse.export import BUCKET_ROWS, bucket_of
+from warehouse.export import BUCKET_ROWS, bucket_of, every_input
 
 HERE = Path(__file__).resolve().parent
 LEAFLET = "vendor/leaflet-1.9.4"
@@ -168,9 +168,10 @@ class Page:
     also: tuple[str, ...] = ()  # the access of each other edition
 
 
-# The pages to make, from a table of every page's inputs (`path`, `projet_id`, `made_from`):
-# projet_id -> made_from of those not published from the same inputs.
+# The pages to make, from a table of every page's inputs (`key`: a projet_id or a list page's
+# number, `path`, `made_from`): key -> made_from of those not published from the same inputs.
 Stale = Callable[[str], dict[str, str]]
+StaleIn = Callable[[str, str], dict[str, str]]  # the same, for the edition (access, table)
 
 
 @functools.cache
@@ -545,7 +546,7 @@ def runs(numbers: Iterable[int], longest: int) -> Iterator[list[int]]:
 
 
 def shared_pages(
-    listing: Listing, sites: list[Site], stale: Callable[[str, str], dict[str, str]] | None
+    listing: Listing, sites: list[Site], stale: StaleIn | None
 ) -> Iterator[tuple[Edition, Page]]:
     """The pages of the list and `data/projets.json` of every edition, from the cards (the
     same in each edition; the shell of each edition's list page is not). The first page is
@@ -570,10 +571,7 @@ def shared_pages(
         shells[access] = shell = site.list_shell(on_page=PAGE_SIZE)
         table = f"list_inputs_{access}"
         listing.older_inputs(table, salt_of(access, *shell))
-        if stale is None:
-            made = dict(listing.con.execute(f"SELECT key, made_from FROM {table}").fetchall())
-        else:
-            made = stale(access, table)
+        made = every_input(listing.con, table) if stale is None else stale(access, table)
         for key, made_from in made.items():
             wanted.setdefault(int(key), []).append((site, made_from))
     for run in runs(sorted(wanted), BUCKET_ROWS // PAGE_SIZE):
@@ -745,10 +743,7 @@ class Site:
             "FROM read_parquet(?) r",
             [self.salt, str(export)],
         )
-        if stale is None:
-            made = dict(con.execute(f"SELECT key, made_from FROM {inputs}").fetchall())
-        else:
-            made = stale(inputs)
+        made = every_input(con, inputs) if stale is None else stale(inputs)
         for row in rows_of(export, made):
             projet_id = row["projet_id"]
             yield Page(page_path(projet_id), self.project_page(row), made[projet_id])
@@ -902,7 +897,7 @@ def editions(
     taxonomy: Taxonomy,
     settings: SiteSettings,
     listing: Listing,
-    stale: Callable[[str, str], dict[str, str]] | None = None,
+    stale: StaleIn | None = None,
 ) -> Iterator[tuple[Edition, Page]]:
     """The pages of both editions, from the exports in `export_dir` and their `listing` (whose
     connection reads them). `stale(access, table)`: the pages to make (the projects', the

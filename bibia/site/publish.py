@@ -21,7 +21,7 @@ from bibia.site.build import DOWNLOADS, PROJECTS, SITE, Listing, SiteSettings, e
 from schemas.datapackage import EXPORT_NAME
 from schemas.project import PUBLIC, RESTRICTED
 from schemas.taxonomy import Taxonomy
-from warehouse.export import StagedExport, stale
+from warehouse.export import StagedExport, every_input, stale
 
 # What the site and the feed make, relative to the exports' folder (`bibia site`'s scope).
 SCOPE = (f"{PUBLIC}/{SITE}/", f"{RESTRICTED}/{SITE}/", f"{PUBLIC}/{datami.FOLDER}/")
@@ -48,7 +48,7 @@ def stage_site(
         prefix = f"{access}/{SITE}/"
         staged.made_in.append((inputs, prefix))  # every page listed is made or kept
         if everything:
-            return dict(con.execute(f"SELECT key, made_from FROM {inputs}").fetchall())
+            return every_input(con, inputs)
         return stale(con, staged.target, prefix, inputs)
 
     rendered = 0
