@@ -20,6 +20,7 @@ from bibia.demo.synthetic import synthetic_form
 from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
 from bibia.settings import Settings
+from bibia.site import build
 from bibia.site.build import EMPTY, LEAFLET, PAGE_SIZE, field_html, french_day, french_month
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
 from tests.conftest import (
@@ -126,6 +127,17 @@ def published_last_first(settings: Settings) -> list[str]:
     return [projet_id for (projet_id,) in query(settings, sql, [path])]
 
 
+def all_cards(settings: Settings, access: str = PUBLIC) -> list[dict[str, Any]]:
+    """The list's and the map's data as the site's script puts it together: the latest cards
+    of `data/projets.json`, then each older part it names, in its order."""
+    folder = site(settings, access) / "data"
+    index = json.loads((folder / "projets.json").read_bytes())
+    cards = list(index["projets"])
+    for name in index["parties"]:
+        cards += json.loads((folder / name.partition("?")[0]).read_bytes())
+    return cards
+
+
 def card_ids(page: Path) -> list[str]:
     return re.findall(r'<h3 id="t-([^"]+)"', page.read_text(encoding="utf-8"))
 
@@ -147,8 +159,8 @@ def test_every_public_project_has_its_page_and_its_card(published):
     latest_first = published_last_first(published)
     assert sorted(latest_first) == sorted(pages)
     assert card_ids(site(published) / "index.html") == latest_first
-    cards = json.loads((site(published) / "data" / "projets.json").read_bytes())
-    assert [c["id"] for c in cards] == latest_first
+    assert [c["id"] for c in all_cards(published)] == latest_first
+    assert json.loads((site(published) / "data" / "projets.json").read_bytes())["parties"] == []
     assert not (site(published) / "page-1.html").exists()
 
 
@@ -453,6 +465,52 @@ def test_the_older_pages_of_the_list_stay_as_projects_are_added_or_corrected(tmp
         server.stop()
 
 
+def test_the_older_parts_of_the_lists_data_stay_as_projects_are_added_or_corrected(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(build, "DATA_PART", PAGE_SIZE)  # parts of 100 cards, as the list's
+    form = synthetic_form(PAGE_SIZE * 3 + 5)  # one a minute: "Projet 0" published first
+    server = start_emulator(EmulatedForm.from_json(form))
+    try:
+        settings = make_settings(tmp_path, server.url)
+        run_job(settings, "sync")
+        data = site(settings) / "data"
+
+        def index() -> dict[str, Any]:
+            return json.loads((data / "projets.json").read_bytes())
+
+        parts = index()["parties"]
+        assert [name.partition("?")[0] for name in parts] == ["projets-2.json", "projets-1.json"]
+        assert len(index()["projets"]) == PAGE_SIZE + 5
+        assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
+        assert all_cards(settings, RESTRICTED) == all_cards(settings)
+        before = stamps(data)
+        later = datetime(2025, 6, 1, tzinfo=UTC)  # sent after every other
+        new = synthetic_form(PAGE_SIZE * 4, start=later, prefix="n")["submissions"]
+        (correction,) = synthetic_form(1, seed=3, start=later, prefix="c")["submissions"]
+        server.add_submissions(form["id"], [new[PAGE_SIZE * 3 + 5], correction])
+        run_job(settings, "sync")
+        after = stamps(data)
+        assert after["projets-1.json"] != before["projets-1.json"]  # holds the corrected card
+        assert after["projets-2.json"] == before["projets-2.json"]
+        assert index()["parties"][0] == parts[0]  # a browser's copy of part 2 still serves
+        assert index()["parties"][1] != parts[1]
+        assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
+        server.add_submissions(form["id"], new[PAGE_SIZE * 3 + 6 :])  # 400 projects: a part more
+        run_job(settings, "sync")
+        again = stamps(data)
+        assert {name: again[name] for name in after} == {
+            **after,
+            "projets.json": again["projets.json"],
+        }
+        assert again["projets.json"] != after["projets.json"] and "projets-3.json" in again
+        assert len(index()["parties"]) == 3 and len(index()["projets"]) == PAGE_SIZE
+        assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
+        assert all_cards(settings, RESTRICTED) == all_cards(settings)
+    finally:
+        server.stop()
+
+
 def test_a_new_project_rewrites_its_page_and_the_list_only(published, emulator):
     before = stamps(published.export_dir)
     answers = {**VALID_ANSWERS, "nom_projet": "Un projet tout neuf"}
@@ -501,7 +559,7 @@ def test_a_withdrawn_project_loses_its_page(published):
     run_job(published, "sync")
     for access in (PUBLIC, RESTRICTED):
         assert not (site(published, access) / "projets" / f"{projet_id}.html").exists()
-        assert projet_id not in (site(published, access) / "data" / "projets.json").read_text()
+        assert projet_id not in [card["id"] for card in all_cards(published, access)]
 
 
 def test_bibia_site_renders_again_from_the_published_exports(published):
@@ -530,7 +588,8 @@ def test_bibia_site_before_any_sync_says_what_to_do(settings):
 def test_both_editions_hold_the_same_list_and_map_data_recorded_as_such(published):
     public = (site(published) / "data" / "projets.json").read_bytes()
     members = site(published, RESTRICTED) / "data" / "projets.json"
-    assert members.read_bytes() == public and len(json.loads(public)) == DEMO_PUBLISHED
+    assert members.read_bytes() == public
+    assert len(json.loads(public)["projets"]) == DEMO_PUBLISHED
     assert stat.S_IMODE(members.stat().st_mode) == 0o600
     digest = hashlib.sha256(public).hexdigest()
     recorded = query(

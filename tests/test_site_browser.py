@@ -26,6 +26,7 @@ from selenium.webdriver.support.ui import Select
 from bibia.emulators.government import GovApisEmulator
 from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
+from bibia.site import build
 from bibia.site.build import _excerpt
 from tests.conftest import (
     DEMO_PUBLISHED,
@@ -38,6 +39,7 @@ from tests.conftest import (
 from tests.web import image_host, static_host
 
 WAIT = 10.0
+DEMO_PART = 10  # cards in each older part of the demo site's data (`build.DATA_PART`)
 
 
 def demo_with_loopback_logos(data: dict[str, Any], images: str) -> dict[str, Any]:
@@ -80,7 +82,11 @@ def demo(
     tmp_path_factory: pytest.TempPathFactory, demo_form_data: dict[str, Any]
 ) -> Iterator[Demo]:
     images, seen = image_host()
-    folder, rows = build_site(tmp_path_factory.mktemp("site"), demo_form_data, images.url)
+    with pytest.MonkeyPatch.context() as patch:  # its data in parts, as a large register's
+        patch.setattr(build, "DATA_PART", DEMO_PART)
+        folder, rows = build_site(tmp_path_factory.mktemp("site"), demo_form_data, images.url)
+    parts = json.loads((folder / "data" / "projets.json").read_bytes())["parties"]
+    assert len(parts) == DEMO_PUBLISHED // DEMO_PART - 1 > 1
     host = static_host(folder)
     try:
         yield Demo(host.url, rows, seen)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pyarrow
 import pytest
 
 from bibia.pipeline import run_job
@@ -13,6 +14,7 @@ from schemas.errors import BibiaError
 from schemas.project import export_columns
 from schemas.tables import TABLES, duckdb_type
 from tests.conftest import ROOT, query
+from warehouse import db
 from warehouse.migrate import MIGRATIONS_DIR, migrate
 
 SICOVAL = "Détection des fuites d'eau par IA"
@@ -199,3 +201,18 @@ def test_each_columns_annotation_says_what_its_kind_says(table):
             assert annotated == "object" and of.csv == "list", (name, annotated)
         else:
             assert annotated == expected[of.pandas], (name, annotated)
+
+
+@pytest.mark.parametrize("part_keys", [1_000, 7, 1], ids=["one part", "some parts", "a key each"])
+def test_a_join_in_parts_finds_what_it_finds_in_one_piece(con, monkeypatch, part_keys):
+    monkeypatch.setattr(db, "PART_KEYS", part_keys)
+    con.execute("CREATE TABLE kept AS SELECT 'p' || range AS path FROM range(40)")
+    incoming = pyarrow.table({"path": [f"p{n}" for n in range(0, 60, 3)]})
+    found = db.in_parts(
+        con,
+        "SELECT path FROM kept WHERE hash(path) % {k} = {b} AND path NOT IN "
+        "(SELECT path FROM incoming WHERE hash(path) % {k} = {b})",
+        40,
+        rows=incoming,
+    )
+    assert sorted(path for (path,) in found) == sorted(f"p{n}" for n in range(40) if n % 3 != 0)

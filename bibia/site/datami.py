@@ -436,17 +436,17 @@ def _json(value: Any) -> bytes:
 
 
 def write_feed(
-    export: Path, folder: Path, taxonomy: Taxonomy, lines: Iterable[list[str]], joiner: str
+    export: Path, folder: Path, taxonomy: Taxonomy, lines: Iterable[bytes], joiner: str
 ) -> None:
     """The feed's four files in `folder`: the rows of the public Parquet export as `lines`
-    (`feed_lines`, in the export's order, a batch at a time), joined by `joiner`."""
+    (`feed_lines`, in the export's order, a batch at a time, each line ending with a line
+    break, in UTF-8), their items joined by `joiner`."""
     (folder / "csv").mkdir(parents=True, exist_ok=True)
     (folder / "json").mkdir(parents=True, exist_ok=True)
-    with open(folder / DATA, "w", encoding="utf-8", newline="") as handle:
-        handle.write(";".join(COLUMNS) + "\n")
+    with open(folder / DATA, "wb") as handle:
+        handle.write((";".join(COLUMNS) + "\n").encode("utf-8"))
         for batch in lines:
-            if batch:
-                handle.write("\n".join(batch) + "\n")
+            handle.write(batch)
     (folder / SCHEMA).write_bytes(_json(schema(taxonomy, export)))
     (folder / CUSTOM_PROPS).write_bytes(_json(custom_props(joiner)))
     (folder / MAP_SETTINGS).write_bytes(_json(map_settings(taxonomy)))

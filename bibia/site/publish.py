@@ -52,7 +52,11 @@ def stage_site(
         return stale(con, staged.target, prefix, inputs)
 
     rendered = 0
-    listing = Listing.of(con, source / PUBLIC / f"{EXPORT_NAME}.parquet", taxonomy)
+    public = source / PUBLIC / f"{EXPORT_NAME}.parquet"
+    listing = Listing.of(con, public, taxonomy)
+    feed = staged.staging / PUBLIC / datami.FOLDER  # first: read for its digest meanwhile
+    datami.write_feed(public, feed, taxonomy, listing.feed(), listing.joiner)
+    staged.hash_soon([f"{PUBLIC}/{datami.FOLDER}/{datami.DATA}"])
     for edition, page in editions(source, taxonomy, settings, listing, to_make):
         rel = f"{edition.access}/{SITE}/{page.path}"
         copies = [f"{access}/{SITE}/{page.path}" for access in page.also]
@@ -63,9 +67,6 @@ def stage_site(
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for name in DATA_FILES:  # the downloads, in the site: it can be served as it is
             linked(source / access / name, folder / name)
-    feed = staged.staging / PUBLIC / datami.FOLDER
-    public = source / PUBLIC / f"{EXPORT_NAME}.parquet"
-    datami.write_feed(public, feed, taxonomy, listing.feed(), listing.joiner)
     return rendered
 
 

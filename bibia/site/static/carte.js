@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var box = document.getElementById("carte");
-  if (!box || !window.L) { return; }
+  if (!box || !window.L || !window.bibiaProjets) { return; }
   var root = box.getAttribute("data-root") || "";
   Array.prototype.forEach.call(document.querySelectorAll(".legend .dot"), function (dot) {
     dot.style.background = dot.getAttribute("data-colour");
@@ -20,7 +20,7 @@
     L.tileLayer(tiles, { maxZoom: 18, attribution: asText(box.getAttribute("data-attribution")) })
       .addTo(map);
   }
-  fetch(box.getAttribute("data-points")).then(function (r) { return r.json(); }).then(function (data) {
+  window.bibiaProjets(box.getAttribute("data-points")).then(function (data) {
     var placed = data.filter(function (p) { return typeof p.lat === "number" && typeof p.lon === "number"; });
     var renderer = placed.length > 2000 ? L.canvas() : L.svg();
     var bounds = [];

@@ -8,7 +8,7 @@
   var count = document.getElementById("nombre");
   var more = document.getElementById("plus");
   var moreWrap = document.getElementById("plus-wrap");
-  if (!form || !list) { return; }
+  if (!form || !list || !window.bibiaProjets) { return; }
   var root = document.body.getAttribute("data-root") || "";
   var STEP = 60;
   var projects = [];
@@ -112,7 +112,7 @@
   form.addEventListener("reset", function () { setTimeout(function () { apply(true); }, 0); });
   more.addEventListener("click", function () { render(false); });
   var pagination = document.querySelector(".pagination");
-  fetch(root + "data/projets.json").then(function (r) { return r.json(); }).then(function (data) {
+  window.bibiaProjets(root + "data/projets.json").then(function (data) {
     projects = data.map(function (p) {
       p.texte = fold([p.nom, p.porteur, p.theme, p.extrait, (p.sous_theme || []).join(" "),
         p.statut, p.type].join(" "));
