@@ -8,6 +8,8 @@ import json
 import re
 import stat
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bibia.demo.synthetic import synthetic_form
-from bibia.emulators.tally import EmulatedForm
+from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from bibia.site import build
@@ -425,90 +427,111 @@ def test_a_large_list_is_cut_into_pages_readable_without_javascript(tmp_path):
     assert f"{PAGE_SIZE * 3 + 5} projets" in (folder / "index.html").read_text()
 
 
-def test_the_older_pages_of_the_list_stay_as_projects_are_added_or_corrected(tmp_path):
-    form = synthetic_form(PAGE_SIZE * 3 + 5)  # one a minute: "Projet 0" published first
+@dataclass
+class Growing:
+    """A register of 305 projects sent one a minute ("Projet 0", `first`, published first),
+    synced; `add_and_correct` then sends a new project and a correction of the first one,
+    `fill` the rest of 400 projects, each followed by a sync."""
+
+    settings: Settings
+    server: TallyEmulator
+    form_id: str
+    first: str  # the first published project's submission
+    later: list[dict[str, Any]]  # sent after every other: the new project first
+    correction: dict[str, Any]
+
+    def add_and_correct(self) -> None:
+        self.server.add_submissions(self.form_id, [self.later[0], self.correction])
+        run_job(self.settings, "sync")
+
+    def fill(self) -> None:
+        self.server.add_submissions(self.form_id, self.later[1:])
+        run_job(self.settings, "sync")
+
+    def projet_id(self, submission_id: str) -> str:
+        sql = "SELECT projet_id FROM projects WHERE submission_id = ?"
+        ((projet_id,),) = query(self.settings, sql, [submission_id])
+        return str(projet_id)
+
+
+@pytest.fixture
+def growing(tmp_path: Path) -> Iterator[Growing]:
+    form = synthetic_form(PAGE_SIZE * 3 + 5)
+    later = datetime(2025, 6, 1, tzinfo=UTC)
+    new = synthetic_form(PAGE_SIZE * 4, start=later, prefix="n")["submissions"]
+    (correction,) = synthetic_form(1, seed=3, start=later, prefix="c")["submissions"]
     server = start_emulator(EmulatedForm.from_json(form))
     try:
         settings = make_settings(tmp_path, server.url)
         run_job(settings, "sync")
-        folder = site(settings)
-        sql = "SELECT projet_id FROM projects WHERE submission_id = ?"
-        ((first,),) = query(settings, sql, [form["submissions"][0]["id"]])
-        assert card_ids(folder / "page-1.html")[-1] == first
-        before = stamps(folder)
-        later = datetime(2025, 6, 1, tzinfo=UTC)  # sent after every other
-        new = synthetic_form(PAGE_SIZE * 4, start=later, prefix="n")["submissions"]
-        (correction,) = synthetic_form(1, seed=3, start=later, prefix="c")["submissions"]
-        server.add_submissions(form["id"], [new[PAGE_SIZE * 3 + 5], correction])
-        run_job(settings, "sync")
-        after = stamps(folder)
-        ((projet_id,),) = query(settings, sql, [new[PAGE_SIZE * 3 + 5]["id"]])
-        assert card_ids(folder / "index.html")[0] == projet_id  # the new project comes first
-        assert card_ids(folder / "page-1.html")[-1] == first  # the corrected one keeps its place
-        assert after["page-1.html"] != before["page-1.html"]  # ... and its page shows its card
-        assert after["page-2.html"] == before["page-2.html"]
-        assert after["index.html"] != before["index.html"]
-        server.add_submissions(form["id"], new[PAGE_SIZE * 3 + 6 :])  # 400 projects: a page more
-        run_job(settings, "sync")
-        again = stamps(folder)
-        assert again["page-1.html"] == after["page-1.html"]
-        assert again["page-2.html"] != after["page-2.html"]  # its link to the more recent ones
-        assert links(folder / "page-2.html") == {"prev": "page-3.html", "next": "page-1.html"}
-        assert links(folder / "page-3.html") == {"prev": "index.html", "next": "page-2.html"}
-        assert len(card_ids(folder / "index.html")) == PAGE_SIZE
-        assert [
-            i
-            for n in ("index", "page-3", "page-2", "page-1")
-            for i in card_ids(folder / f"{n}.html")
-        ] == published_last_first(settings)
+        first = form["submissions"][0]["id"]
+        yield Growing(settings, server, form["id"], first, new[PAGE_SIZE * 3 + 5 :], correction)
     finally:
         server.stop()
+
+
+def test_the_older_pages_of_the_list_stay_as_projects_are_added_or_corrected(growing):
+    settings, folder = growing.settings, site(growing.settings)
+    first = growing.projet_id(growing.first)
+    assert card_ids(folder / "page-1.html")[-1] == first
+    before = stamps(folder)
+    growing.add_and_correct()
+    after = stamps(folder)
+    projet_id = growing.projet_id(growing.later[0]["id"])
+    assert card_ids(folder / "index.html")[0] == projet_id  # the new project comes first
+    assert card_ids(folder / "page-1.html")[-1] == first  # the corrected one keeps its place
+    assert after["page-1.html"] != before["page-1.html"]  # ... and its page shows its card
+    assert after["page-2.html"] == before["page-2.html"]
+    assert after["index.html"] != before["index.html"]
+    growing.fill()  # 400 projects: a page more
+    again = stamps(folder)
+    assert again["page-1.html"] == after["page-1.html"]
+    assert again["page-2.html"] != after["page-2.html"]  # its link to the more recent ones
+    assert links(folder / "page-2.html") == {"prev": "page-3.html", "next": "page-1.html"}
+    assert links(folder / "page-3.html") == {"prev": "index.html", "next": "page-2.html"}
+    assert len(card_ids(folder / "index.html")) == PAGE_SIZE
+    assert [
+        i for n in ("index", "page-3", "page-2", "page-1") for i in card_ids(folder / f"{n}.html")
+    ] == published_last_first(settings)
+
+
+@pytest.fixture
+def parts_of_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data's parts cut as the list's pages (requested before `growing`)."""
+    monkeypatch.setattr(build, "DATA_PART", PAGE_SIZE)
 
 
 def test_the_older_parts_of_the_lists_data_stay_as_projects_are_added_or_corrected(
-    tmp_path, monkeypatch
+    parts_of_a_page, growing
 ):
-    monkeypatch.setattr(build, "DATA_PART", PAGE_SIZE)  # parts of 100 cards, as the list's
-    form = synthetic_form(PAGE_SIZE * 3 + 5)  # one a minute: "Projet 0" published first
-    server = start_emulator(EmulatedForm.from_json(form))
-    try:
-        settings = make_settings(tmp_path, server.url)
-        run_job(settings, "sync")
-        data = site(settings) / "data"
+    settings, data = growing.settings, site(growing.settings) / "data"
 
-        def index() -> dict[str, Any]:
-            return json.loads((data / "projets.json").read_bytes())
+    def index() -> dict[str, Any]:
+        return dict(json.loads((data / "projets.json").read_bytes()))
 
-        parts = index()["parties"]
-        assert [name.partition("?")[0] for name in parts] == ["projets-2.json", "projets-1.json"]
-        assert len(index()["projets"]) == PAGE_SIZE + 5
-        assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
-        assert all_cards(settings, RESTRICTED) == all_cards(settings)
-        before = stamps(data)
-        later = datetime(2025, 6, 1, tzinfo=UTC)  # sent after every other
-        new = synthetic_form(PAGE_SIZE * 4, start=later, prefix="n")["submissions"]
-        (correction,) = synthetic_form(1, seed=3, start=later, prefix="c")["submissions"]
-        server.add_submissions(form["id"], [new[PAGE_SIZE * 3 + 5], correction])
-        run_job(settings, "sync")
-        after = stamps(data)
-        assert after["projets-1.json"] != before["projets-1.json"]  # holds the corrected card
-        assert after["projets-2.json"] == before["projets-2.json"]
-        assert index()["parties"][0] == parts[0]  # a browser's copy of part 2 still serves
-        assert index()["parties"][1] != parts[1]
-        assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
-        server.add_submissions(form["id"], new[PAGE_SIZE * 3 + 6 :])  # 400 projects: a part more
-        run_job(settings, "sync")
-        again = stamps(data)
-        assert {name: again[name] for name in after} == {
-            **after,
-            "projets.json": again["projets.json"],
-        }
-        assert again["projets.json"] != after["projets.json"] and "projets-3.json" in again
-        assert len(index()["parties"]) == 3 and len(index()["projets"]) == PAGE_SIZE
-        assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
-        assert all_cards(settings, RESTRICTED) == all_cards(settings)
-    finally:
-        server.stop()
+    parts = index()["parties"]
+    assert [name.partition("?")[0] for name in parts] == ["projets-2.json", "projets-1.json"]
+    assert len(index()["projets"]) == PAGE_SIZE + 5
+    assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
+    assert all_cards(settings, RESTRICTED) == all_cards(settings)
+    before = stamps(data)
+    growing.add_and_correct()
+    after = stamps(data)
+    assert after["projets-1.json"] != before["projets-1.json"]  # holds the corrected card
+    assert after["projets-2.json"] == before["projets-2.json"]
+    assert index()["parties"][0] == parts[0]  # a browser's copy of part 2 still serves
+    assert index()["parties"][1] != parts[1]
+    assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
+    growing.fill()  # 400 projects: a part more
+    again = stamps(data)
+    assert {name: again[name] for name in after} == {
+        **after,
+        "projets.json": again["projets.json"],
+    }
+    assert again["projets.json"] != after["projets.json"] and "projets-3.json" in again
+    assert len(index()["parties"]) == 3 and len(index()["projets"]) == PAGE_SIZE
+    assert [c["id"] for c in all_cards(settings)] == published_last_first(settings)
+    assert all_cards(settings, RESTRICTED) == all_cards(settings)
 
 
 def test_a_new_project_rewrites_its_page_and_the_list_only(published, emulator):
