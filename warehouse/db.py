@@ -203,7 +203,7 @@ def in_parts(
     A join over every published file (400,000 paths at 200,000 projects) ran out of DuckDB's
     memory limit in one piece, without spilling; in parts, each holds a part of the keys."""
     count = max(1, -(-keys // PART_KEYS))
-    if count == 1:  # one part: every key, without hashing each (a third of a small join)
+    if count == 1:  # one part: every key, without hashing each (a quarter of such a join)
         sql = WHOLE_PART.sub("true", sql)
     found: list[tuple[Any, ...]] = []
     for part in range(count):
