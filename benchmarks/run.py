@@ -306,8 +306,11 @@ def measure_size(
                 other.mkdir()
                 env_o = environment(base.url, other, code)
                 measure(f"b@{label}", [*BIBIA, "-v", "sync", "--full"], env_o, other)
-                env_o = environment(grown.url, other, code)
-                measure(f"c@{label}", [*BIBIA, "-v", "sync"], env_o, other)
+                grown_o = tmp_path / f"compare{j}-inc{i}"  # (c) as this tree's: on a copy
+                shutil.copytree(other, grown_o)
+                os.sync()
+                env_o = environment(grown.url, grown_o, code)
+                measure(f"c@{label}", [*BIBIA, "-v", "sync"], env_o, grown_o)
             if prefect:
                 flow_work = tmp_path / f"flow{i}"
                 flow_work.mkdir()
