@@ -53,6 +53,8 @@ HERE = Path(__file__).resolve().parent
 LEAFLET = "vendor/leaflet-1.9.4"
 PAGE_SIZE = 100  # cards on each page of the list readable without JavaScript
 DATA_PART = 2_000  # cards in each older part of the list's and the map's data (1.2 MB)
+LIST_PAGES = "page-{}.html"  # the list's older pages (`list_page`)
+DATA_PARTS = "data/projets-{}.json"  # the older parts of the cards' data (`data_parts`)
 EXCERPT = 220  # characters of the description on a card
 SITE = "site"  # the folder of each edition, beside its export files
 DOWNLOADS = "donnees"  # the export files, copied into the site: it is served as it is
@@ -229,7 +231,7 @@ def page_path(projet_id: str) -> str:
 def list_page(number: int) -> str:
     """A page of the list: 0, the first (`index.html`); the older ones are numbered from the
     oldest (`page-1.html`). The pages sit beside each other: a card reads the same on each."""
-    return "index.html" if number == 0 else f"page-{number}.html"
+    return "index.html" if number == 0 else LIST_PAGES.format(number)
 
 
 def older_pages(total: int, size: int = PAGE_SIZE) -> int:
@@ -240,9 +242,6 @@ def older_pages(total: int, size: int = PAGE_SIZE) -> int:
     keeps its cards as projects are added; the first page holds the rest: from `size` to twice
     as many less one (all of them when fewer)."""
     return max(0, total // size - 1)
-
-
-DATA_PARTS = "data/projets-{}.json"  # the older parts of the cards' data (`data_parts`)
 
 
 CARD_COLUMNS = [  # what a card shows (`card_of` reads these, and nothing else)
@@ -412,7 +411,6 @@ class Listing:
     located: int = 0
     found: dict[str, Counter[str]] = field(default_factory=dict)  # filter -> value -> projects
     joiner: str = "-"  # of the feed's multi-valued cells (`datami.joiner_of`)
-    gathered: set[str] = field(default_factory=set)  # temporary tables of `older_inputs`
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection, export: Path, taxonomy: Taxonomy) -> Listing:
@@ -535,7 +533,7 @@ class Listing:
         table: str,
         salt: str,
         size: int = PAGE_SIZE,
-        path: str = "page-{}.html",
+        path: str = LIST_PAGES,
         linked: bool = True,
     ) -> None:
         """The table `table` of the older pages of `size` cards (the list's; the data's parts):
@@ -545,22 +543,15 @@ class Listing:
         older = older_pages(self.total, size)
         head, _, tail = path.partition("{}")
         newest = older if linked else -1
-        cards = f"older_cards_{size}"  # the same in every edition: gathered once
-        if cards not in self.gathered:  # each card at its place, by a hash of both, in no
-            # order: a string of every card's inputs, sorted, ran out of DuckDB's memory at
+        self.con.execute(  # each card at its place, by a hash of both, in no order (6 ms at
+            # 50,000): a string of every card's inputs, sorted, ran out of DuckDB's memory at
             # 200,000 projects (with the list's and the data's pages at once)
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {cards} AS SELECT o.rank // ? + 1 AS number, "
-                "bit_xor(hash(o.rank, c.made_from)) AS cards FROM card_order o "
-                "JOIN site_cards c USING (projet_id) WHERE o.rank < ? GROUP BY number",
-                [size, older * size],
-            )
-            self.gathered.add(cards)
-        self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT number::VARCHAR AS key, "
-            "? || number || ? AS path, ? || hash(cards, number = ?)::VARCHAR "
-            f"AS made_from FROM {cards}",
-            [head, tail, salt, newest],
+            "? || number || ? AS path, ? || hash(cards, number = ?)::VARCHAR AS made_from "
+            "FROM (SELECT o.rank // ? + 1 AS number, bit_xor(hash(o.rank, c.made_from)) "
+            "AS cards FROM card_order o JOIN site_cards c USING (projet_id) WHERE o.rank < ? "
+            "GROUP BY number)",
+            [head, tail, salt, newest, size, older * size],
         )
 
     def json(self, start: int, stop: int) -> Iterator[bytes]:
@@ -636,9 +627,7 @@ def shared_pages(
                 text = head + "".join(cards[number]) + middle + links + tail
                 yield site.edition, Page(list_page(number), text.encode("utf-8"), made_from)
     yield from data_parts(listing, sites, stale)
-    for table in ("card_order", *listing.gathered):  # their memory, to the rest of the run
-        listing.con.execute(f"DROP TABLE {table}")
-    listing.gathered.clear()
+    listing.con.execute("DROP TABLE card_order")  # written: its memory, to the rest of the run
 
 
 def data_parts(
