@@ -502,6 +502,10 @@ class Listing:
             insert_rows(con, "site_cards", made, columns_of("site_cards"))
         con.execute("DROP TABLE card_inputs")
 
+    def by_column(self) -> dict[str, Counter[str]]:
+        """The values counted, by the export column they were counted in (a list's items)."""
+        return {column: self.found[name] for name, column in FILTER_COLUMNS.items()}
+
     def feed(self) -> Iterator[bytes]:
         """The lines of the Datami feed's `processed_data.csv`, in the export's order (by
         `projet_id`), a bucket of `projet_id` at a time, each sorted alone (memory: a bucket,
@@ -679,6 +683,20 @@ def salt_of(*parts: str) -> str:
     return hashlib.sha256("\0".join([code_fingerprint(), *parts]).encode()).hexdigest()[:16] + ":"
 
 
+@functools.cache
+def templates() -> jinja2.Environment:
+    """The site's templates, compiled once in a process for both editions (an edition is a
+    value given to each page, not a setting of the environment)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # no stat of the template at each page
+    )
+
+
 class Site:
     """Renders one edition of the site: the pages of the list, the map, the key figures and
     the data from the `listing`; a page per project from the edition's export."""
@@ -694,14 +712,7 @@ class Site:
         self.listing = listing
         self.columns = columns_meta()
         self.fields = export_columns(edition.access)
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,  # no stat of the template at each page
-        )
+        self.env = templates()
         self.updated = french_day(self.listing.latest) or "—"
         self.colour = colours(taxonomy)
         # a page shows each field under its title, as its kind says: the contract is an input

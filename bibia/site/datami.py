@@ -21,13 +21,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bibia.site.colours import OTHER_COLOUR, THEME_COLOURS
@@ -171,21 +169,16 @@ def multi_values(export: Path) -> Iterator[list[list[str]]]:
                 yield found
 
 
-def _enum(name: str, meta: dict[str, Any], taxonomy: Taxonomy, table: pyarrow.Table) -> Any:
-    if not meta["vocabulary"]:
-        return None
+def _enum(meta: dict[str, Any], taxonomy: Taxonomy, found: Iterable[str | None]) -> list[str]:
     labels = list(taxonomy[meta["vocabulary"]].labels)
-    column = table.column(name)
-    if pyarrow.types.is_list(column.type):
-        column = pc.list_flatten(column)
-    found = {v for v in pc.unique(column).to_pylist() if v}
-    return labels + sorted(found - set(labels))  # an open list's other values, filterable too
+    # an open list's other values, filterable too
+    return labels + sorted({v for v in found if v} - set(labels))
 
 
-def schema(taxonomy: Taxonomy, export: Path) -> dict[str, Any]:
+def schema(taxonomy: Taxonomy, found: Mapping[str, Iterable[str | None]]) -> dict[str, Any]:
+    """The feed's fields, those of a vocabulary with the values `found` in the export (by
+    column: a list's items)."""
     columns = columns_meta()
-    vocabularies = [n for n in COLUMNS if columns[n].metadata["vocabulary"]]
-    table = pq.read_table(export, columns=vocabularies)
     fields = []
     for name in COLUMNS:
         col = columns[name]
@@ -197,9 +190,8 @@ def schema(taxonomy: Taxonomy, export: Path) -> dict[str, Any]:
             "type": "number" if meta["kind"] == "number" else "string",
         }
         constraints: dict[str, Any] = {"required": bool(meta["required"])}
-        enum = _enum(name, meta, taxonomy, table)
-        if enum:
-            constraints["enum"] = enum
+        if meta["vocabulary"]:
+            constraints["enum"] = _enum(meta, taxonomy, found[name])
         field["constraints"] = constraints
         fields.append(field)
     return {"fields": fields}
@@ -436,17 +428,22 @@ def _json(value: Any) -> bytes:
 
 
 def write_feed(
-    export: Path, folder: Path, taxonomy: Taxonomy, lines: Iterable[bytes], joiner: str
+    folder: Path,
+    taxonomy: Taxonomy,
+    lines: Iterable[bytes],
+    joiner: str,
+    found: Mapping[str, Iterable[str | None]],
 ) -> None:
     """The feed's four files in `folder`: the rows of the public Parquet export as `lines`
     (`feed_lines`, in the export's order, a batch at a time, each line ending with a line
-    break, in UTF-8), their items joined by `joiner`."""
+    break, in UTF-8), their items joined by `joiner`; `found`: the values of each column of a
+    vocabulary in the export (`schema`)."""
     (folder / "csv").mkdir(parents=True, exist_ok=True)
     (folder / "json").mkdir(parents=True, exist_ok=True)
     with open(folder / DATA, "wb") as handle:
         handle.write((";".join(COLUMNS) + "\n").encode("utf-8"))
         for batch in lines:
             handle.write(batch)
-    (folder / SCHEMA).write_bytes(_json(schema(taxonomy, export)))
+    (folder / SCHEMA).write_bytes(_json(schema(taxonomy, found)))
     (folder / CUSTOM_PROPS).write_bytes(_json(custom_props(joiner)))
     (folder / MAP_SETTINGS).write_bytes(_json(map_settings(taxonomy)))

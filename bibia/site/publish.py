@@ -55,7 +55,7 @@ def stage_site(
     public = source / PUBLIC / f"{EXPORT_NAME}.parquet"
     listing = Listing.of(con, public, taxonomy)
     feed = staged.staging / PUBLIC / datami.FOLDER  # first: read for its digest meanwhile
-    datami.write_feed(public, feed, taxonomy, listing.feed(), listing.joiner)
+    datami.write_feed(feed, taxonomy, listing.feed(), listing.joiner, listing.by_column())
     staged.hash_soon([f"{PUBLIC}/{datami.FOLDER}/{datami.DATA}"])
     for edition, page in editions(source, taxonomy, settings, listing, to_make):
         rel = f"{edition.access}/{SITE}/{page.path}"
