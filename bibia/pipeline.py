@@ -470,7 +470,7 @@ def _sync(
 ) -> None:
     form_id = client.form_id
     definition = step("fetch_form", fetch_form, client)
-    known = raw.Known(ctx.con, form_id)
+    known = raw.Known(ctx.con, form_id, whole=full)  # a full walk tells what it did not meet
     batch: list[RawRow] = []  # landed, new or changed: to derive
     listing = Listing()
     for fetched in _prefetched_pages(step, client, window, listing):

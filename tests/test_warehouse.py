@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -12,9 +14,10 @@ import pytest
 from bibia.pipeline import run_job
 from schemas.errors import BibiaError
 from schemas.project import export_columns
+from schemas.records import RawRow
 from schemas.tables import TABLES, duckdb_type
 from tests.conftest import ROOT, query
-from warehouse import db
+from warehouse import db, raw
 from warehouse.migrate import MIGRATIONS_DIR, migrate
 
 SICOVAL = "Détection des fuites d'eau par IA"
@@ -216,3 +219,61 @@ def test_a_join_in_parts_finds_what_it_finds_in_one_piece(con, monkeypatch, part
         rows=incoming,
     )
     assert sorted(path for (path,) in found) == sorted(f"p{n}" for n in range(40) if n % 3 != 0)
+
+
+def _landing_row(sid: str, content: str) -> RawRow:
+    payload = f'{{"id":"{sid}","x":"{content}"}}'
+    return RawRow(
+        sid,
+        datetime(2025, 3, 1, 9, 0),
+        payload,
+        hashlib.sha256(payload.encode()).hexdigest(),
+    )
+
+
+def _stored(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    return con.execute(
+        "SELECT submission_id, content_hash, deleted_at IS NULL, polled_at IS NULL "
+        "FROM raw_tally_submissions ORDER BY submission_id"
+    ).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("case", "path", "batch", "new", "changed"),
+    [
+        ("the same content again", raw.API, [("same", "a")], [], []),
+        ("an edit", raw.API, [("edited", "b2")], [], ["edited"]),
+        ("one marked deleted comes back", raw.API, [("deleted", "c")], [], ["deleted"]),
+        ("polling meets what the webhook brought", raw.API, [("hooked", "d")], [], []),
+        ("a new one, twice in the batch", raw.API, [("new", "e"), ("new", "e")], ["new"], []),
+        ("the webhook never rewrites", raw.WEBHOOK, [("edited", "b3"), ("new", "e")], ["new"], []),
+    ],
+)
+def test_a_walk_that_reads_only_its_batches_lands_them_as_one_that_read_every_submission(
+    tmp_path, case, path, batch, new, changed
+):
+    """An incremental sync reads what is stored of the submissions each batch brings, not the
+    form's every submission (50,000 rows at each run): the same decisions either way."""
+    outcomes = []
+    for whole in (True, False):
+        con = duckdb.connect(str(tmp_path / f"{whole}.duckdb"))
+        migrate(con)
+        now = datetime(2025, 3, 2)
+        before = raw.Known(con, "form")
+        stored = [("same", "a"), ("edited", "b"), ("deleted", "c"), ("other", "z")]
+        raw.land_submissions(con, "form", [_landing_row(*r) for r in stored], "r1", now, before)
+        raw.land_submissions(
+            con, "form", [_landing_row("hooked", "d")], "r1", now, before, raw.WEBHOOK
+        )
+        con.execute(
+            "UPDATE raw_tally_submissions SET deleted_at = ? WHERE submission_id = 'deleted'", [now]
+        )
+        known = raw.Known(con, "form", whole=whole)
+        rows = [_landing_row(*r) for r in batch]
+        landed = raw.land_submissions(con, "form", rows, "r2", now, known, path)
+        outcomes.append((landed.new_ids, landed.changed_ids, known.seen, _stored(con)))
+        if not whole:  # what it read: the batch's submissions, not the form's five
+            assert set(known.values) == {sid for sid, _ in batch}, case
+        con.close()
+    assert outcomes[0] == outcomes[1], case
+    assert (outcomes[1][0], outcomes[1][1]) == (new, changed), case
