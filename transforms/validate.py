@@ -89,7 +89,7 @@ CHECKS: dict[str, Callable[[Vocabulary | None], list[pa.Check]]] = {
 
 def validation_schema(taxonomy: Taxonomy) -> pa.DataFrameSchema:
     """ProjectVersion's contract (its dtypes, nullability and unique ids) plus the checks its
-    columns' kinds name, given their vocabularies."""
+    columns' kinds name, given their vocabularies; a text column's type is `frame`'s to check."""
     schema = ProjectVersion.to_schema()
     updates: dict[str, dict[str, Any]] = {}
     for name, col in schema.columns.items():
