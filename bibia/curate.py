@@ -1,14 +1,20 @@
 """`bibia curate`: the curators' decisions, checked against the warehouse, then written to the
 decisions file (`BIBIA_DECISIONS`). The next sync or rebuild applies them.
 
-Every refusal is one line and exit 2, and leaves the file as it was.
+Every refusal is one line and exit 2, and leaves the file as it was. Every change of the file
+is read, made and written under an exclusive lock beside it, then renamed into place: two
+commands at once never lose a decision that either acknowledged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +25,10 @@ from schemas.taxonomy import Taxonomy
 from schemas.text import printable
 from schemas.times import now_utc
 from transforms.curation import CORRECT, WITHDRAW, Decision, Decisions, Ending, new_decision_id
-from transforms.derive import Normaliser
-from transforms.validate import value_problems
+from transforms.derive import correction_problems, refused_decisions
 from warehouse.db import connect
+
+LOCK_WAIT_SECONDS = 60.0  # a command waits this long for another one changing the file
 
 
 def curator(settings: Settings) -> str:
@@ -32,6 +39,31 @@ def curator(settings: Settings) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "inconnu"
+
+
+@contextlib.contextmanager
+def changing(path: Path) -> Iterator[Decisions]:
+    """The decisions file as it is now, under an exclusive lock kept until the change is
+    saved: the read, the change and the write of one command are never interleaved with
+    another's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"un autre `bibia curate` modifie {path} depuis plus de "
+                        f"{LOCK_WAIT_SECONDS:.0f} s : réessayer quand il aura fini"
+                    ) from None
+                time.sleep(0.05)
+        yield Decisions.load(path)
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def save(decisions: Decisions, path: Path) -> None:
@@ -50,6 +82,11 @@ def save(decisions: Decisions, path: Path) -> None:
 
 
 def _one(settings: Settings, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    rows = _all(settings, sql, params)
+    return rows[0] if rows else None
+
+
+def _all(settings: Settings, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     if not settings.db_path.exists():
         raise ConfigError(f"pas d'entrepôt à {settings.db_path} : lancer d'abord `bibia sync`")
     try:
@@ -57,10 +94,9 @@ def _one(settings: Settings, sql: str, params: list[Any]) -> tuple[Any, ...] | N
     except RunLockedError as exc:
         raise ConfigError(str(exc)) from None
     try:
-        rows = con.execute(sql, params).fetchall()
+        return con.execute(sql, params).fetchall()
     finally:
         con.close()
-    return rows[0] if rows else None
 
 
 def _reason(reason: str) -> str:
@@ -87,8 +123,7 @@ def correct(
         (given or None) if kind == "enum_list" else (given[0] if given else None)
     )
     taxonomy = Taxonomy.load(settings.taxonomy_path)
-    normalised = None if value is None else Normaliser(taxonomy).fields[field](value)
-    problems = value_problems(field, normalised, taxonomy)
+    normalised, problems = correction_problems(field, value, taxonomy)
     if problems:
         raise ConfigError(f"valeur refusée pour {field} : {' ; '.join(problems)}")
     known = _one(
@@ -98,19 +133,20 @@ def correct(
     )
     if known is None:
         raise ConfigError(f"soumission inconnue {submission_id!r} dans {settings.db_path}")
-    decisions = Decisions.load(settings.decisions_path)
-    now = now_utc()
-    decision = Decision(
-        decision_id=new_decision_id(CORRECT, now, f"{submission_id}|{field}|{value}"),
-        action=CORRECT,
-        reason=_reason(reason),
-        by=curator(settings),
-        at=now,
-        submission_id=submission_id,
-        field=field,
-        value=normalised,  # the canonical form, as the exports will carry it
-    )
-    save(decisions.adding(decision), settings.decisions_path)
+    why = _reason(reason)
+    with changing(settings.decisions_path) as decisions:
+        now = now_utc()
+        decision = Decision(
+            decision_id=_unused(decisions, CORRECT, now, f"{submission_id}|{field}|{value}"),
+            action=CORRECT,
+            reason=why,
+            by=curator(settings),
+            at=now,
+            submission_id=submission_id,
+            field=field,
+            value=normalised,  # the canonical form, as the exports will carry it
+        )
+        save(decisions.adding(decision), settings.decisions_path)
     return (
         f"décision {decision.decision_id} : {field} de la soumission {submission_id} "
         f"= « {normalised if not isinstance(normalised, list) else ', '.join(normalised)} » "
@@ -119,61 +155,111 @@ def correct(
 
 
 def withdraw(settings: Settings, projet_id: str, reason: str) -> str:
-    """Keep a project out of both exports (an authority asked for it to be taken down)."""
-    decisions = Decisions.load(settings.decisions_path)
-    if projet_id in decisions.withdrawn():
-        raise ConfigError(f"le projet {projet_id} est déjà retiré")
+    """Keep a project out of both exports (an authority asked for it to be taken down). The
+    decision records the project's submissions: it follows the project if a correction of its
+    name or SIRET gives it another id."""
+    why = _reason(reason)
     known = _one(
         settings,
-        "SELECT nom_projet FROM project_versions WHERE projet_id = ? "
-        "ORDER BY submitted_at DESC LIMIT 1",
+        "SELECT nom_projet, (SELECT list(submission_id ORDER BY submission_id) "
+        "FROM project_versions WHERE projet_id = $1) FROM project_versions "
+        "WHERE projet_id = $1 ORDER BY submitted_at DESC LIMIT 1",
         [projet_id],
     )
     if known is None:
-        raise ConfigError(f"projet inconnu {projet_id!r} dans {settings.db_path}")
-    now = now_utc()
-    decision = Decision(
-        decision_id=new_decision_id(WITHDRAW, now, projet_id),
-        action=WITHDRAW,
-        reason=_reason(reason),
-        by=curator(settings),
-        at=now,
-        projet_id=projet_id,
-    )
-    save(decisions.adding(decision), settings.decisions_path)
+        raise ConfigError(
+            f"projet inconnu {projet_id!r} dans {settings.db_path}"
+            + _looks_like_a_submission(settings, projet_id)
+        )
+    with changing(settings.decisions_path) as decisions:
+        if _withdrawals_of(settings, decisions, projet_id):
+            raise ConfigError(f"le projet {projet_id} est déjà retiré")
+        now = now_utc()
+        decision = Decision(
+            decision_id=_unused(decisions, WITHDRAW, now, projet_id),
+            action=WITHDRAW,
+            reason=why,
+            by=curator(settings),
+            at=now,
+            projet_id=projet_id,
+            submissions=tuple(known[1]),
+        )
+        save(decisions.adding(decision), settings.decisions_path)
     return (
         f"décision {decision.decision_id} : « {known[0]} » ({projet_id}) sera retiré des "
         "exports au prochain `bibia sync` ou `bibia rebuild`"
     )
 
 
-def restore(settings: Settings, projet_id: str, reason: str) -> str:
-    """End the withdrawal in force of a project: it comes back at the next run."""
-    decisions = Decisions.load(settings.decisions_path)
-    withdrawal = decisions.withdrawn().get(projet_id)
-    if withdrawal is None:
-        raise ConfigError(f"le projet {projet_id} n'est pas retiré")
-    ending = Ending(curator(settings), now_utc(), _reason(reason))
-    save(decisions.ending(withdrawal.decision_id, ending), settings.decisions_path)
+def _looks_like_a_submission(settings: Settings, text: str) -> str:
+    """What to say when a project id was expected and a submission id was given."""
+    found = _one(settings, "SELECT projet_id FROM project_versions WHERE submission_id = ?", [text])
+    if found is None:
+        return " (un identifiant de projet compte 16 caractères : `bibia status` les montre)"
     return (
-        f"décision {withdrawal.decision_id} levée : {projet_id} revient dans les exports au "
-        "prochain `bibia sync` ou `bibia rebuild`"
+        f" : c'est l'identifiant d'une soumission, celle du projet {found[0]} "
+        f"(`bibia curate withdraw {found[0]} ...`)"
+    )
+
+
+def _withdrawals_of(settings: Settings, decisions: Decisions, projet_id: str) -> list[Decision]:
+    """Every withdrawal in force that keeps `projet_id` out: made on that id, or following
+    the project there since a correction gave it a new id (as the last run found it)."""
+    followed: set[str] = set()
+    if settings.db_path.exists():
+        with contextlib.suppress(ConfigError):
+            rows = _all(
+                settings,
+                "SELECT decision_id FROM withdrawn_projects WHERE projet_id = ?",
+                [projet_id],
+            )
+            followed = {r[0] for r in rows}
+    return [
+        d for d in decisions.withdrawals() if d.projet_id == projet_id or d.decision_id in followed
+    ]
+
+
+def restore(settings: Settings, projet_id: str, reason: str) -> str:
+    """End every withdrawal in force of a project: it comes back at the next run."""
+    why = _reason(reason)
+    with changing(settings.decisions_path) as decisions:
+        withdrawals = _withdrawals_of(settings, decisions, projet_id)
+        if not withdrawals:
+            raise ConfigError(f"le projet {projet_id} n'est pas retiré")
+        ending = Ending(curator(settings), now_utc(), why)
+        ended = {d.decision_id for d in withdrawals}
+        save(decisions.ending(ended, ending), settings.decisions_path)
+    return (
+        f"décision(s) {', '.join(sorted(ended))} levée(s) : {projet_id} revient dans les "
+        "exports au prochain `bibia sync` ou `bibia rebuild`"
     )
 
 
 def revoke(settings: Settings, decision_id: str, reason: str) -> str:
     """End a correction: the submission is derived again as its contributor sent it."""
-    decisions = Decisions.load(settings.decisions_path)
-    decision = decisions.get(decision_id)
-    if decision is None:
-        raise ConfigError(f"décision inconnue {decision_id!r} dans {settings.decisions_path}")
-    if not decision.in_force:
-        raise ConfigError(f"la décision {decision_id} est déjà levée")
-    if decision.action == WITHDRAW:
-        raise ConfigError(f"{decision_id} retire un projet : `bibia curate restore` le rétablit")
-    ending = Ending(curator(settings), now_utc(), _reason(reason))
-    save(decisions.ending(decision_id, ending), settings.decisions_path)
+    why = _reason(reason)
+    with changing(settings.decisions_path) as decisions:
+        decision = decisions.get(decision_id)
+        if decision is None:
+            raise ConfigError(f"décision inconnue {decision_id!r} dans {settings.decisions_path}")
+        if not decision.in_force:
+            raise ConfigError(f"la décision {decision_id} est déjà levée")
+        if decision.action == WITHDRAW:
+            raise ConfigError(
+                f"{decision_id} retire un projet : `bibia curate restore` le rétablit"
+            )
+        ending = Ending(curator(settings), now_utc(), why)
+        save(decisions.ending(decision_id, ending), settings.decisions_path)
     return f"décision {decision_id} levée (au prochain `bibia sync` ou `bibia rebuild`)"
+
+
+def _unused(decisions: Decisions, action: str, now: Any, salt: str) -> str:
+    """A new decision id, never one the file holds (two commands in the same instant)."""
+    decision_id, attempt = new_decision_id(action, now, salt), 0
+    while decisions.get(decision_id) is not None:
+        attempt += 1
+        decision_id = new_decision_id(action, now, f"{salt}|{attempt}")
+    return decision_id
 
 
 STATES = {
@@ -181,6 +267,7 @@ STATES = {
     "no_longer_applies": "sans objet : le contributeur a envoyé une version plus récente",
     "unknown": "sans effet : soumission ou projet inconnu de l'entrepôt",
     "ended": "levée",
+    "refused": "refusée",
 }
 
 
@@ -188,7 +275,9 @@ def listing(settings: Settings, everything: bool = False) -> str:
     """The decisions in force (with `everything`, the ended ones too), each with its state as
     the last run applied it."""
     decisions = Decisions.load(settings.decisions_path)
+    refused = refused_decisions(decisions, Taxonomy.load(settings.taxonomy_path))
     states: dict[str, str] = {}
+    notes: dict[str, str] = {}
     if settings.db_path.exists():
         from warehouse.curation import decision_states
 
@@ -198,7 +287,9 @@ def listing(settings: Settings, everything: bool = False) -> str:
             con = None
         if con is not None:
             try:
-                states = {did: s for did, (s, _p) in decision_states(con).items()}
+                found = decision_states(con)
+                states = {did: state for did, (state, _n) in found.items()}
+                notes = {did: note for did, (_s, note) in found.items() if note}
             finally:
                 con.close()
     shown = [d for d in decisions.items if everything or d.in_force]
@@ -213,6 +304,10 @@ def listing(settings: Settings, everything: bool = False) -> str:
             else f"retire le projet {d.projet_id}"
         )
         state = "levée" if d.ended else STATES.get(states.get(d.decision_id, ""), "")
+        if d.decision_id in refused and not d.ended:
+            state = f"refusée, appliquée à rien : {_text(refused[d.decision_id])}"
+        elif notes.get(d.decision_id) and not d.ended:
+            state = f"{state} ({_text(notes[d.decision_id])})"
         lines.append(f"  {d.decision_id}  {what}")
         lines.append(f"      par {_text(d.by)} le {d.at:%Y-%m-%d %H:%M} UTC : {_text(d.reason)}")
         if d.ended is not None:

@@ -51,15 +51,15 @@ from bibia.settings import Settings
 from bibia.site.build import code_fingerprint
 from bibia.site.publish import site_settings, stage_site
 from bibia.tally.client import MAX_PAGES, Page, TallyClient
-from bibia.webhook import Spool, read_events
+from bibia.webhook import Spool, SpoolRead, read_events
 from bibia.worker import Pending, Worker
 from schemas.errors import BibiaError, Interrupted, TallyError
-from schemas.records import RawRow
+from schemas.records import RawRow, Received
 from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
 from schemas.times import now_utc
 from transforms.curation import Decisions
-from transforms.derive import DerivedTables, Links, Rules
+from transforms.derive import DerivedTables, Links, Rules, refused_decisions
 from transforms.mapping import FieldMapping, FormShape, plan_fields
 from transforms.webhook import same_answers
 from warehouse import raw
@@ -221,7 +221,8 @@ class RunContext:
     derived: int = 0  # submissions derived in this run
     corrected_derived: set[str] = field(default_factory=set)  # ...of those a curator corrected
     fingerprint: str | None = None  # what the staged exports were made with, besides data
-    spooled: tuple[Spool, list[Path]] | None = None  # the webhook's events this run landed
+    spooled: tuple[Spool, SpoolRead] | None = None  # the webhook's events this run read
+    aside: int = 0  # things received that could not be landed, set aside with their reason
 
     @property
     def changed(self) -> bool:
@@ -295,24 +296,43 @@ def _same_as_stored(ctx: RunContext, row: RawRow) -> bool:
 
 def _land_spool(step: Step, ctx: RunContext, form_id: str, known: raw.Known) -> None:
     """The webhook's events waiting in the spool, landed (a submission polling brought already
-    is left as it is), then derived; they leave the spool once the run is committed."""
-    spool = Spool(ctx.settings.spool_folder)
+    is left as it is), then derived; they leave the spool once the run is committed. What
+    cannot be landed is set aside with its reason; an event dated in the future waits."""
+    spool = Spool.at(ctx.settings.spool_folder)
     paths = spool.pending()
     if not paths:
         return
-    mine = [(p, s) for p, s in read_events(paths) if s.get("formId") in (None, form_id)]
-    rows, _partial = raw.raw_rows_of([s for _p, s in mine])
-    landed = step("land", _land, ctx, form_id, rows, known, raw.WEBHOOK)
-    ctx.spooled = (spool, [p for p, _s in mine])
+    read = read_events(paths, form_id, ctx.report.started_at)
+    ctx.spooled = (spool, read)
+    _set_aside(ctx, [item for _path, item in read.aside])
+    landed = step("land", _land, ctx, form_id, [row for _p, row in read.rows], known, raw.WEBHOOK)
     ctx.report.notes.append(
-        f"webhook : {len(mine)} événement(s) lu(s) dans {spool.folder}, "
+        f"webhook : {len(read.rows)} événement(s) lu(s) dans {spool.folder}, "
         f"{len(landed.new_ids)} soumission(s) nouvelle(s)"
     )
+    if read.future:
+        newest = max(row.submitted_at for _p, row in read.future)
+        ctx.report.notes.append(
+            f"webhook : {len(read.future)} événement(s) daté(s) dans le futur (jusqu'au "
+            f"{newest:%Y-%m-%d %H:%M} UTC) : pas encore publié(s), ils le seront une fois "
+            "cette date passée"
+        )
     if landed.rows:
         if ctx.rules is None:
             _plan(ctx, form_id)
         _queue(step, ctx, landed.rows, [r.submission_id for r in landed.rows], more=False)
         _drain(step, ctx)
+
+
+def _set_aside(ctx: RunContext, items: list[Received], known: raw.Known | None = None) -> None:
+    """What was received and cannot be landed, kept with its reason (`set_aside`); a stored
+    submission that comes back so keeps its stored version (a full walk counts it as met)."""
+    if not items:
+        return
+    raw.set_aside(ctx.con, items, ctx.report.run_id, ctx.report.started_at)
+    ctx.aside += len(items)
+    if known is not None:
+        known.keep([i.submission_id for i in items if i.submission_id])
 
 
 @dataclass
@@ -324,6 +344,7 @@ class Fetched:
     rows: list[RawRow]
     partial: int
     empty: bool  # the page carried no submission at all: the walk is over
+    aside: list[Received]  # items that cannot be landed as they are (set aside, with why)
 
 
 def _derived(pending: Pending) -> DerivedTables:
@@ -344,7 +365,8 @@ def _settle(ctx: RunContext) -> None:
     later one released, the curators' decisions with their state."""
     link_references(ctx.con)
     release_held(ctx.con)
-    replace_decisions(ctx.con, ctx.decisions)
+    for decision_id, note in replace_decisions(ctx.con, ctx.decisions).items():
+        ctx.report.notes.append(f"décision {decision_id} : {note}")
 
 
 def _stage(ctx: RunContext) -> StagedExport | None:
@@ -480,6 +502,7 @@ def _sync(
             _snapshot(ctx, form_id, questions, definition)
         ctx.partial += fetched.partial
         ctx.unnamed += page.unnamed
+        _set_aside(ctx, fetched.aside, known)
         landed = step("land", _land, ctx, form_id, fetched.rows, known)
         batch += landed.rows
         last = not page.has_more or fetched.empty
@@ -510,6 +533,11 @@ def _sync(
             clear_derived(ctx.con, deleted)
     if ctx.partial:
         ctx.report.notes.append(f"{ctx.partial} soumission(s) partielle(s) ignorée(s)")
+    if ctx.aside:
+        ctx.report.notes.append(
+            f"{ctx.aside} élément(s) reçu(s) mis de côté : impossible de les enregistrer tels "
+            "quels (le motif de chacun : `bibia status`)"
+        )
     if ctx.unnamed:
         ctx.report.notes.append(
             f"{ctx.unnamed} élément(s) des pages de Tally sans identifiant de soumission "
@@ -519,16 +547,17 @@ def _sync(
 
 def _rederive_corrected(step: Step, ctx: RunContext, form_id: str) -> None:
     """Submissions whose curators' corrections changed since the last run, and that this run
-    did not derive anyway, are derived again."""
-    changed = corrections_changed(ctx.con, ctx.decisions)
+    did not derive anyway, are derived again (nothing is read when there are none)."""
+    changed = corrections_changed(ctx.con, ctx.decisions) - ctx.corrected_derived
+    if not changed:
+        return
     if ctx.rules is None:  # no page came (nothing to plan with): plan from the snapshots
-        if not changed or not raw.form_snapshots(ctx.con, form_id):
+        if not raw.form_snapshots(ctx.con, form_id):
             return
         _plan(ctx, form_id)
-    rows = raw_rows(ctx.con, form_id, changed - ctx.corrected_derived)
-    if rows:
+    for rows in raw_rows(ctx.con, form_id, changed, ctx.settings.batch_size):
         _queue(step, ctx, rows, [r.submission_id for r in rows], more=False)
-        _drain(step, ctx)
+    _drain(step, ctx)
 
 
 def _prefetched_pages(
@@ -562,8 +591,8 @@ def _prefetched_pages(
                         f"Tally's list cannot be trusted ({problem}): the run stopped and "
                         "nothing changed"
                     )
-                rows, partial = raw.raw_rows_of(page.submissions)
-                fetched = Fetched(page, rows, partial, empty=not page.submissions)
+                rows, partial, aside = raw.raw_rows_of(page.submissions)
+                fetched = Fetched(page, rows, partial, not page.submissions, aside)
                 page.submissions = []  # their canonical bytes are kept, not their objects
                 if not put(fetched) or not page.has_more or fetched.empty:
                     break
@@ -608,8 +637,7 @@ def _rebuild(step: Step, ctx: RunContext) -> None:
                 [form_id],
             ).fetchall()
         ]
-        for start in range(0, len(ids), batch):
-            rows = raw_rows(ctx.con, form_id, ids[start : start + batch])
+        for rows in raw_rows(ctx.con, form_id, ids, batch):
             _queue(step, ctx, rows, None, more=len(ids) > batch)
         _drain(step, ctx)
 
@@ -638,6 +666,8 @@ def run_job(
         FieldMapping.load(settings.mapping_path),
         Decisions.load(settings.decisions_path),
     )
+    # a hand-written correction whose value does not hold is applied to nothing, and said
+    decisions = decisions.refusing(refused_decisions(decisions, taxonomy))
     prepare_process()
     make_folder(settings.export_dir, "BIBIA_EXPORT_DIR")  # as usual: the public reads it
     with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
@@ -675,8 +705,9 @@ def run_job(
             timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
             committed = True
             if ctx.spooled is not None:
-                spool, landed_events = ctx.spooled
-                spool.landed(landed_events)
+                spool, read = ctx.spooled
+                spool.landed([path for path, _row in read.rows], settings.webhook_keep_days)
+                spool.set_aside([path for path, _item in read.aside])
             if staged is not None:
                 step("publish", _publish, staged)
         except BaseException as exc:

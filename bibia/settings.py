@@ -82,6 +82,7 @@ class Settings:
     webhook_max_bytes: int = 1_048_576
     webhook_spool: Path | None = None  # default: beside the warehouse
     webhook_debounce_seconds: float = 2.0  # a burst of events, one run
+    webhook_keep_days: float = 30.0  # landed events are kept this long in the spool, then removed
 
     def __repr__(self) -> str:  # the key and the secret never appear, even in a repr
         secret = {"tally_api_key", "webhook_secret"}
@@ -203,6 +204,7 @@ class Settings:
             if env.get("BIBIA_WEBHOOK_SPOOL")
             else None,
             webhook_debounce_seconds=number("BIBIA_WEBHOOK_DEBOUNCE_SECONDS", 2.0, 0, 600),
+            webhook_keep_days=number("BIBIA_WEBHOOK_KEEP_DAYS", 30.0, 0, 3_650),
             site_tiles=env.get("BIBIA_SITE_TILES", cls.site_tiles).strip(),
             site_attribution=env.get("BIBIA_SITE_ATTRIBUTION", cls.site_attribution).strip(),
         )

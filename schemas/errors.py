@@ -34,3 +34,8 @@ class Interrupted(BibiaError):
     """The run was stopped by a signal (SIGTERM, Ctrl-C): rolled back, recorded as such."""
 
     exit_code = 130
+
+
+class Unlandable(ValueError):
+    """Something received (an item of Tally's list, a webhook event) that cannot be landed as
+    it is: set aside with this reason, in French, never a failed run."""

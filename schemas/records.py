@@ -52,3 +52,13 @@ class Authority:
 
     def fresh(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at > now
+
+
+class Received(NamedTuple):
+    """Something received that a run could not land, with why: it is set aside (`set_aside`)."""
+
+    source: str  # api or webhook
+    submission_id: str | None
+    reason: str  # in French
+    received: str  # what came, escaped and cut
+    spool_file: str | None = None

@@ -326,7 +326,7 @@ class SyncRun(pa.DataFrameModel):
     )
 
 
-DECISION_STATES = ["in_force", "no_longer_applies", "unknown", "ended"]
+DECISION_STATES = ["in_force", "no_longer_applies", "unknown", "ended", "refused"]
 
 
 class CuratorDecision(pa.DataFrameModel):
@@ -370,10 +370,17 @@ class CuratorDecision(pa.DataFrameModel):
     state: Series[str] = column(
         "État",
         "in_force; no_longer_applies (the contributor has since sent a new version); unknown "
-        "(no such submission or project); ended.",
+        "(no such submission or project); ended; refused (a hand-written decision that does "
+        "not hold: applied to nothing).",
         access=INTERNAL,
         kind="text",
         required=True,
+    )
+    state_note: Series[str] = column(
+        "Précision",
+        "refused: why; a withdrawal that follows its project under a new id: that id.",
+        access=INTERNAL,
+        kind="text",
     )
 
     @pa.check("state")
@@ -517,6 +524,90 @@ class ExportInputs(pa.DataFrameModel):
     )
 
 
+SET_ASIDE_SOURCES = ["api", "webhook"]
+
+
+class SetAside(pa.DataFrameModel):
+    """What a run received and could not land as it was: set aside with its reason."""
+
+    set_aside_id: Series[str] = column(
+        "Mis de côté",
+        "sha256 of where it came from and what it was.",
+        access=INTERNAL,
+        kind="id",
+        required=True,
+    )
+    source: Series[str] = column(
+        "Source",
+        "api (a page of Tally's list) or webhook.",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    submission_id: Series[str] = column(
+        "Soumission", "The submission it names, if any.", access=INTERNAL, kind="id"
+    )
+    reason: Series[str] = column(
+        "Motif",
+        "Why it could not be landed, in French.",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    received: Series[str] = column(
+        "Reçu",
+        "What came, escaped, cut at 4,000 characters.",
+        access=INTERNAL,
+        kind="longtext",
+        required=True,
+    )
+    spool_file: Series[str] = column(
+        "Fichier",
+        "webhook: the event's file, in the spool's set_aside/.",
+        access=INTERNAL,
+        kind="text",
+    )
+    first_run_id: Series[str] = column(
+        "Première exécution", "Run that first met it.", access=INTERNAL, kind="id", required=True
+    )
+    first_at: Series[pd.Timestamp] = column(
+        "Le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+    last_run_id: Series[str] = column(
+        "Dernière exécution", "Run that last met it.", access=INTERNAL, kind="id", required=True
+    )
+    last_at: Series[pd.Timestamp] = column(
+        "Le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+
+    @pa.check("source")
+    def known_source(cls, source: pd.Series) -> pd.Series:
+        return source.isin(SET_ASIDE_SOURCES)
+
+
+class WithdrawnSubmission(pa.DataFrameModel):
+    """A submission of a project a withdrawal kept out, remembered across runs: the withdrawal
+    follows it when a correction gives the project a new id."""
+
+    decision_id: Series[str] = column(
+        "Décision", "The withdrawal.", access=INTERNAL, kind="id", required=True
+    )
+    submission_id: Series[str] = column(
+        "Soumission", "A submission of the project.", access=INTERNAL, kind="id", required=True
+    )
+
+
+class WithdrawnProject(pa.DataFrameModel):
+    """A project a withdrawal in force keeps out, under the id it has now."""
+
+    decision_id: Series[str] = column(
+        "Décision", "The withdrawal.", access=INTERNAL, kind="id", required=True
+    )
+    projet_id: Series[str] = column(
+        "Projet", "The project kept out.", access=INTERNAL, kind="id", required=True
+    )
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     "schema_migrations": SchemaMigration,
     "raw_tally_forms": RawTallyForm,
@@ -532,6 +623,9 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "published_files": PublishedFile,
     "site_cards": SiteCard,
     "export_inputs": ExportInputs,
+    "set_aside": SetAside,
+    "withdrawn_submissions": WithdrawnSubmission,
+    "withdrawn_projects": WithdrawnProject,
 }
 
 

@@ -125,7 +125,7 @@ def test_only_a_run_with_more_batches_to_come_starts_a_worker(demo_rules):
 
 
 def test_the_worker_derives_batches_in_order_as_in_place(demo_rules, demo_form_data):
-    rows, _partial = raw_rows_of(demo_form_data["submissions"])
+    rows, _partial, _aside = raw_rows_of(demo_form_data["submissions"])
     halves = [rows[: len(rows) // 2], rows[len(rows) // 2 :]]
     worker = Worker()
     try:

@@ -58,6 +58,9 @@ class Decision:
     value: Value = None
     projet_id: str | None = None
     ended: Ending | None = None
+    # withdraw: the project's submissions when it was withdrawn, so that the withdrawal
+    # follows the project when a correction gives it another id
+    submissions: tuple[str, ...] = ()
 
     @property
     def in_force(self) -> bool:
@@ -69,6 +72,8 @@ class Decision:
             out.update(submission_id=self.submission_id, field=self.field, value=self.value)
         else:
             out["projet_id"] = self.projet_id
+            if self.submissions:
+                out["submissions"] = list(self.submissions)
         out.update(reason=self.reason, by=self.by, at=seconds_z(self.at))
         if self.ended is not None:
             out["ended"] = {
@@ -95,6 +100,9 @@ class Decision:
                 field=str(item["field"]) if action == CORRECT else None,
                 value=_value(item.get("value"), where) if action == CORRECT else None,
                 projet_id=str(item["projet_id"]) if action == WITHDRAW else None,
+                submissions=_submissions(item.get("submissions"), where)
+                if action == WITHDRAW
+                else (),
                 ended=(
                     Ending(str(ended["by"]), parse_moment(ended["at"], where), str(ended["reason"]))
                     if isinstance(ended, dict)
@@ -113,6 +121,14 @@ class Decision:
         return decision
 
 
+def _submissions(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where}: a withdrawal's `submissions` is a list of submission ids")
+
+
 def _value(value: Any, where: str) -> Value:
     if value is None or isinstance(value, str):
         return value
@@ -129,6 +145,9 @@ class Decisions:
 
     items: tuple[Decision, ...] = ()
     path: Path | None = field(default=None, compare=False)
+    # decision id -> why it is refused (a hand-written value that does not hold): applied to
+    # nothing, shown to the curators
+    refused: dict[str, str] = field(default_factory=dict, compare=False)
 
     HEADER = (
         "# Décisions des curateurs de la Bibliothèque d'IA territoriales.\n"
@@ -156,17 +175,21 @@ class Decisions:
     def adding(self, decision: Decision) -> Decisions:
         return Decisions((*self.items, decision), self.path)
 
-    def ending(self, decision_id: str, ending: Ending) -> Decisions:
-        items = tuple(
-            replace(d, ended=ending) if d.decision_id == decision_id else d for d in self.items
-        )
+    def ending(self, decision_ids: str | set[str], ending: Ending) -> Decisions:
+        ended = {decision_ids} if isinstance(decision_ids, str) else decision_ids
+        items = tuple(replace(d, ended=ending) if d.decision_id in ended else d for d in self.items)
         return Decisions(items, self.path)
+
+    def refusing(self, refused: dict[str, str]) -> Decisions:
+        """The same decisions, those of `refused` applied to nothing."""
+        return Decisions(self.items, self.path, dict(refused))
 
     def get(self, decision_id: str) -> Decision | None:
         return next((d for d in self.items if d.decision_id == decision_id), None)
 
     def in_force(self) -> list[Decision]:
-        return [d for d in self.items if d.in_force]
+        """The decisions a run applies: not ended, not refused."""
+        return [d for d in self.items if d.in_force and d.decision_id not in self.refused]
 
     def corrections(self) -> dict[str, dict[str, Decision]]:
         """submission id -> field -> the correction in force (the latest one wins)."""
@@ -177,8 +200,15 @@ class Decisions:
         return out
 
     def withdrawn(self) -> dict[str, Decision]:
-        """projet_id -> the withdrawal in force."""
-        return {d.projet_id: d for d in self.in_force() if d.action == WITHDRAW and d.projet_id}
+        """projet_id -> the withdrawal in force (the first, when two withdraw one project)."""
+        out: dict[str, Decision] = {}
+        for d in self.withdrawals():
+            out.setdefault(d.projet_id or "", d)
+        return out
+
+    def withdrawals(self) -> list[Decision]:
+        """Every withdrawal in force."""
+        return [d for d in self.in_force() if d.action == WITHDRAW and d.projet_id]
 
     def fingerprint(self) -> str:
         """Changes when a decision in force is added, changed or ended."""

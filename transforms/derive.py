@@ -21,7 +21,7 @@ from schemas.project import ProjectVersion, arrow_schema, columns_meta
 from schemas.records import RawRow
 from schemas.tables import Quarantine, ValidationIssue
 from schemas.taxonomy import Taxonomy
-from transforms.curation import Decision, corrected
+from transforms.curation import CORRECT, Decision, Decisions, corrected
 from transforms.identity import correction_link, projet_id
 from transforms.mapping import FieldPlan, FormShape, map_submission, shape_problems
 from transforms.normalise import Normaliser, Typed, as_text
@@ -36,6 +36,7 @@ from transforms.validate import (
     rule_warnings,
     schema_failures,
     validation_schema,
+    value_problems,
 )
 
 COLUMNS = list(columns_meta())  # project_versions' columns, in order
@@ -246,3 +247,26 @@ __all__ = [
     "derive",
     "derive_tables",
 ]
+
+
+def correction_problems(field_name: str, value: Any, taxonomy: Taxonomy) -> tuple[Any, list[str]]:
+    """A curator's value for `field_name`, normalised as the contributor's would be, and why it
+    would fail its checks (in French; none: it holds). What `bibia curate correct` refuses
+    before writing, and what a run refuses in a hand-written decision."""
+    normalised = None if value is None else Normaliser(taxonomy).fields[field_name](value)
+    return normalised, value_problems(field_name, normalised, taxonomy)
+
+
+def refused_decisions(decisions: Decisions, taxonomy: Taxonomy) -> dict[str, str]:
+    """decision id -> why, for the corrections in force whose value does not hold (a
+    hand-written one): the run applies them to nothing, and says so."""
+    out: dict[str, str] = {}
+    for decision in decisions.in_force():
+        if decision.action != CORRECT or decision.field is None:
+            continue
+        _value, problems = correction_problems(decision.field, decision.value, taxonomy)
+        if problems:
+            out[decision.decision_id] = (
+                f"valeur refusée pour {decision.field} : {' ; '.join(problems)}"
+            )
+    return out

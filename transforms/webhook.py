@@ -13,33 +13,48 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.errors import Unlandable
 from transforms.mapping import NAMED_VALUES, readable
 
 EVENT_TYPE = "FORM_RESPONSE"
 
 
-class EventError(ValueError):
-    """An event that cannot become a submission (its reason, in English, for the receiver)."""
+class EventError(Unlandable):
+    """An event that cannot become a submission (its reason, in French): the receiver refuses
+    it (400), a run sets it aside."""
 
 
-def submission_of_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The submission an event carries, in the API's shape."""
+class NotForThisForm(EventError):
+    """A well-formed event that is not a new response of the form bibia reads (another event
+    type, another form): the receiver answers 422."""
+
+
+def submission_of_event(event: Any, form_id: str | None = None) -> dict[str, Any]:
+    """The submission an event carries, in the API's shape (`form_id`: the form bibia reads;
+    an event of another form is refused)."""
+    if not isinstance(event, dict):
+        raise EventError("l'événement n'est pas un objet JSON")
     if event.get("eventType") != EVENT_TYPE:
-        raise EventError(f"event type {event.get('eventType')!r} is not {EVENT_TYPE}")
+        raise NotForThisForm(
+            f"type d'événement {event.get('eventType')!r} : {EVENT_TYPE} seulement"
+        )
     data = event.get("data")
     if not isinstance(data, dict):
-        raise EventError("no `data` object")
+        raise EventError("pas d'objet `data`")
     sid = data.get("submissionId") or data.get("responseId")
     if not isinstance(sid, str) or not sid:
-        raise EventError("no `data.submissionId`")
+        raise EventError("pas de `data.submissionId`")
+    event_form = data.get("formId")
+    if form_id is not None and event_form is not None and event_form != form_id:
+        raise NotForThisForm(f"événement du formulaire {event_form!r}, pas de {form_id!r}")
     fields = data.get("fields")
     if not isinstance(fields, list):
-        raise EventError("no `data.fields` list")
+        raise EventError("pas de liste `data.fields`")
     responses: list[dict[str, Any]] = []
     named: dict[str, dict[str, Any]] = {}  # question id -> {name: value} (hidden, calculated)
     for field in fields:
         if not isinstance(field, dict) or not isinstance(field.get("key"), str):
-            raise EventError("a field without a `key`")
+            raise EventError("un champ sans `key`")
         qid, _, suffix = field["key"].removeprefix("question_").partition("_")
         kind = str(field.get("type") or "")
         value = field.get("value")

@@ -97,11 +97,81 @@ def release_held(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> None:
-    """`curator_decisions`: the file's decisions, each with its state after this run."""
+def follow_withdrawals(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> dict[str, set[str]]:
+    """`withdrawn_projects`: every project each withdrawal in force keeps out, under the id it
+    has now. A withdrawal keeps the project's submissions (those it recorded, and those found
+    under its ids at each run, in `withdrawn_submissions`): when a correction of the name or
+    the SIRET (a curator's, or the contributor's edit) gives the project a new id, the
+    withdrawal follows it there. Returns decision id -> the ids it keeps out."""
+    con.execute("DELETE FROM withdrawn_projects")
+    withdrawals = decisions.withdrawals()
+    if not withdrawals:
+        return {}
+    made = pa.table(
+        {
+            "decision_id": pa.array([d.decision_id for d in withdrawals], pa.string()),
+            "projet_id": pa.array([d.projet_id for d in withdrawals], pa.string()),
+        }
+    )
+    recorded = [(d.decision_id, sid) for d in withdrawals for sid in d.submissions]
+    remembered = pa.table(
+        {
+            "decision_id": pa.array([d for d, _ in recorded], pa.string()),
+            "submission_id": pa.array([sid for _, sid in recorded], pa.string()),
+        }
+    )
+    with_rows(
+        con,
+        "INSERT INTO withdrawn_submissions SELECT DISTINCT decision_id, submission_id "
+        "FROM incoming ON CONFLICT DO NOTHING",
+        remembered,
+    )
+    with_rows(
+        con,
+        """INSERT INTO withdrawn_projects
+           SELECT decision_id, projet_id FROM incoming
+           UNION
+           SELECT w.decision_id, v.projet_id
+           FROM withdrawn_submissions w
+           JOIN project_versions v USING (submission_id)
+           WHERE w.decision_id IN (SELECT decision_id FROM incoming)""",
+        made,
+    )
+    con.execute(  # what each keeps out now is remembered for the next runs
+        """INSERT INTO withdrawn_submissions
+           SELECT DISTINCT w.decision_id, v.submission_id
+           FROM withdrawn_projects w JOIN project_versions v USING (projet_id)
+           ON CONFLICT DO NOTHING"""
+    )
+    out: dict[str, set[str]] = {}
+    for did, pid in con.execute("SELECT decision_id, projet_id FROM withdrawn_projects").fetchall():
+        out.setdefault(did, set()).add(pid)
+    return out
+
+
+def followed_notes(decisions: Decisions, kept_out: dict[str, set[str]]) -> dict[str, str]:
+    """decision id -> what to tell the curators of a withdrawal that follows its project under
+    another id (in French)."""
+    notes = {}
+    for d in decisions.withdrawals():
+        moved = sorted(kept_out.get(d.decision_id, set()) - {d.projet_id})
+        if moved:
+            notes[d.decision_id] = (
+                f"suit le projet retiré {d.projet_id} sous son nouvel identifiant "
+                f"{', '.join(moved)} : il reste retiré"
+            )
+    return notes
+
+
+def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> dict[str, str]:
+    """`curator_decisions`: the file's decisions, each with its state after this run (and the
+    withdrawals followed across corrections). Returns what to tell the curators: decision id
+    -> a note, for a refused decision and a withdrawal that follows its project."""
+    kept_out = follow_withdrawals(con, decisions)
+    notes = {**followed_notes(decisions, kept_out), **decisions.refused}
     con.execute("DELETE FROM curator_decisions")
     if not decisions.items:
-        return
+        return notes
     corrected = [d.submission_id for d in decisions.items if d.action == CORRECT]
     found = {
         sid: (project, superseded)
@@ -126,6 +196,8 @@ def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> N
         project = d.projet_id
         if d.ended is not None:
             state = "ended"
+        elif d.decision_id in decisions.refused:
+            state = "refused"
         elif d.action == CORRECT:
             project, superseded = found.get(d.submission_id or "", (None, False))
             state = (
@@ -134,7 +206,8 @@ def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> N
                 else ("no_longer_applies" if superseded else "in_force")
             )
         else:
-            state = "in_force" if d.projet_id in published else "unknown"
+            kept = kept_out.get(d.decision_id, set())
+            state = "in_force" if kept & published else "unknown"
         rows.append(
             {
                 "decision_id": d.decision_id,
@@ -150,12 +223,14 @@ def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> N
                 "ended_at": d.ended.at if d.ended else None,
                 "end_reason": d.ended.reason if d.ended else None,
                 "state": state,
+                "state_note": notes.get(d.decision_id) if state != "ended" else None,
             }
         )
     columns = list(CuratorDecision.to_schema().columns)
     insert_rows(
         con, "curator_decisions", pa.Table.from_pylist(rows, schema=_arrow(columns)), columns
     )
+    return notes
 
 
 def _arrow(columns: list[str]) -> pa.Schema:
@@ -166,11 +241,11 @@ def _arrow(columns: list[str]) -> pa.Schema:
 
 
 def decision_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None]]:
-    """decision id -> (state, project) as the last run left them."""
+    """decision id -> (state, what the run said of it) as the last run left them."""
     return {
-        did: (state, project)
-        for did, state, project in con.execute(
-            "SELECT decision_id, state, projet_id FROM curator_decisions"
+        did: (state, note)
+        for did, state, note in con.execute(
+            "SELECT decision_id, state, state_note FROM curator_decisions"
         ).fetchall()
     }
 

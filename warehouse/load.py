@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import duckdb
@@ -18,17 +18,23 @@ from warehouse.db import insert_rows, with_rows
 QUARANTINE_COLUMNS = columns_of("quarantine")
 
 
-def raw_rows(con: duckdb.DuckDBPyConnection, form_id: str, wanted: Iterable[str]) -> list[RawRow]:
-    """The live (not deleted) raw submissions of the form among `ids`, payloads as JSON text."""
+def raw_rows(
+    con: duckdb.DuckDBPyConnection, form_id: str, wanted: Iterable[str], chunk: int = 1_000
+) -> Iterator[list[RawRow]]:
+    """The live (not deleted) raw submissions of the form among `wanted`, payloads as JSON
+    text, `chunk` at a time: what is held is a chunk's payloads, whatever the form's size; no
+    query at all when nothing is wanted (a scan of the payloads inside a run's transaction
+    needs DuckDB memory the run may not have: a run with nothing to do failed so at 50,000)."""
+    every = sorted(set(wanted))
     query = """SELECT submission_id, submitted_at, payload::VARCHAR FROM raw_tally_submissions
-               WHERE form_id = ? AND deleted_at IS NULL"""
-    found = with_rows(
-        con,
-        query + " AND submission_id IN (SELECT submission_id FROM incoming) ORDER BY submission_id",
-        id_table(wanted),
-        [form_id],
-    ).fetchall()
-    return [RawRow(*row) for row in found]
+               WHERE form_id = ? AND deleted_at IS NULL
+                 AND submission_id IN (SELECT submission_id FROM incoming)
+               ORDER BY submission_id"""
+    for start in range(0, len(every), chunk):
+        found = with_rows(con, query, id_table(every[start : start + chunk]), [form_id])
+        rows = [RawRow(*row) for row in found.fetchall()]
+        if rows:
+            yield rows
 
 
 HeldSince = dict[str, tuple[str, datetime]]  # quarantined submission -> (run, when) held since

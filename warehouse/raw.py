@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,8 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from schemas.records import RawRow
+from schemas.errors import Unlandable
+from schemas.records import RawRow, Received
 from schemas.times import submitted_time
 from warehouse.db import ids, scalar, with_rows
 
@@ -57,25 +59,182 @@ def last_submitted_at(con: duckdb.DuckDBPyConnection, form_id: str) -> datetime 
 API, WEBHOOK = "api", "webhook"  # the paths that bring a submission
 
 
-def raw_rows_of(submissions: list[dict[str, Any]]) -> tuple[list[RawRow], int]:
-    """A page's completed submissions in their canonical form, and how many were partial
-    (never landed). What a page is kept as once parsed: its bytes, not its objects."""
-    rows, partial = [], 0
+MAX_PAYLOAD_BYTES = 1_048_576  # a submission's canonical JSON, at most (the webhook's bound)
+MAX_DEPTH = 200  # nesting a payload may have (orjson writes 255 levels at most)
+RECEIVED_CHARS = 4_000  # what `set_aside` keeps of something received
+
+
+def parse(body: bytes) -> Any:
+    """JSON as the landing reads what a sender sent (a webhook event, a spooled file): orjson's
+    rules (UTF-8 only, no lone surrogate, 1,024 levels at most), at most MAX_DEPTH levels, and
+    no integer past 64 bits (which orjson would read as an approximate float: what was typed
+    would be lost). `Unlandable` with the reason otherwise."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Unlandable(
+            f"pas du JSON lisible au caractère {exc.pos} (texte non UTF-8, demi-caractère "
+            "isolé, plus de 1 024 niveaux ou syntaxe)"
+        ) from None
+    if _depth(value) > MAX_DEPTH:
+        raise Unlandable(f"imbriqué sur plus de {MAX_DEPTH} niveaux")
+    if _LONG_NUMBER.search(body):  # rare: read again, every integer checked
+        json.loads(body, parse_int=_integer)
+    return value
+
+
+_LONG_NUMBER = re.compile(rb"\d{20}")
+
+
+def _integer(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise Unlandable("un nombre entier dépasse 64 bits")
+    return value
+
+
+def raw_row_of(item: Any) -> RawRow:
+    """One submission in its canonical form, as it is landed; `Unlandable` with the reason when
+    it cannot be stored as it is (the receiver refuses it, a run sets it aside)."""
+    if not isinstance(item, dict):
+        raise Unlandable(f"un élément de type {type(item).__name__} au lieu d'un objet")
+    sid = item.get("id")
+    if not isinstance(sid, str) or not sid:
+        raise Unlandable("pas d'identifiant de soumission (`id`)")
+    if len(sid) > 200 or not sid.isprintable():
+        raise Unlandable("un identifiant de soumission illisible")
+    respondent = item.get("respondentId")
+    if respondent is not None and not isinstance(respondent, str):
+        raise Unlandable(f"`respondentId` est un {type(respondent).__name__}, pas un texte")
+    depth = _depth(item)
+    if depth > MAX_DEPTH:
+        raise Unlandable(f"imbriqué sur plus de {MAX_DEPTH} niveaux")
+    try:
+        text = canonical_bytes(item)
+    except (TypeError, orjson.JSONEncodeError):
+        raise Unlandable(_unwritable(item)) from None
+    if len(text) > MAX_PAYLOAD_BYTES:
+        raise Unlandable(f"plus de {MAX_PAYLOAD_BYTES:,} octets une fois en JSON".replace(",", " "))
+    return RawRow(
+        sid,
+        submitted_time(item.get("submittedAt")),
+        text,
+        hashlib.sha256(text).hexdigest(),
+        respondent,
+    )
+
+
+def raw_rows_of(
+    submissions: list[dict[str, Any]], source: str = "api"
+) -> tuple[list[RawRow], int, list[Received]]:
+    """A page's completed submissions in their canonical form, how many were partial (never
+    landed), and what could not be landed (set aside with its reason). What a page is kept as
+    once parsed: its bytes, not its objects."""
+    rows, partial, aside = [], 0, []
     for item in submissions:
-        if item.get("isCompleted") is False:
+        if isinstance(item, dict) and item.get("isCompleted") is False:
             partial += 1
             continue
-        text = canonical_bytes(item)
-        rows.append(
-            RawRow(
-                item["id"],
-                submitted_time(item.get("submittedAt")),
-                text,
-                hashlib.sha256(text).hexdigest(),
-                item.get("respondentId"),
+        try:
+            rows.append(raw_row_of(item))
+        except Unlandable as exc:
+            sid = item.get("id") if isinstance(item, dict) else None
+            aside.append(Received(source, printable_id(sid), str(exc), escaped(item)))
+    return rows, partial, aside
+
+
+def printable_id(value: Any) -> str | None:
+    """An id as a text that can be stored and shown (escapes written out), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    return escaped(value).strip('"')[:200]
+
+
+def escaped(value: Any, budget: int = RECEIVED_CHARS) -> str:
+    """What was received, as ASCII JSON-like text that any store accepts (lone surrogates and
+    control characters escaped, huge numbers and deep nesting written as far as `budget`)."""
+    out: list[str] = []
+    size = 0
+
+    def put(text: str) -> bool:
+        nonlocal size
+        out.append(text)
+        size += len(text)
+        return size < budget
+
+    def walk(node: Any, depth: int) -> bool:
+        if depth > 40:
+            return put("…")
+        if isinstance(node, dict):
+            if not put("{"):
+                return False
+            for i, (key, inner) in enumerate(node.items()):
+                if (i and not put(",")) or not put(json.dumps(str(key)) + ":"):
+                    return False
+                if not walk(inner, depth + 1):
+                    return False
+            return put("}")
+        if isinstance(node, list):
+            if not put("["):
+                return False
+            for i, inner in enumerate(node):
+                if (i and not put(",")) or not walk(inner, depth + 1):
+                    return False
+            return put("]")
+        if isinstance(node, str):
+            return put(json.dumps(node[:budget]))
+        if isinstance(node, bool) or node is None or isinstance(node, float):
+            return put(json.dumps(node))
+        if isinstance(node, int):
+            digits = (
+                str(node) if abs(node) < 10**60 else f"{str(node)[:20]}…({len(str(node))} chiffres)"
             )
-        )
-    return rows, partial
+            return put(digits)
+        return put(json.dumps(repr(node)))
+
+    walk(value, 0)
+    text = "".join(out)
+    return text if len(text) <= budget else text[: budget - 1] + "…"
+
+
+def _depth(node: Any) -> int:
+    """How deep `node` nests, counted without recursion (a hostile payload nests 100,000 deep)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        if level > deepest:
+            deepest = level
+            if deepest > MAX_DEPTH:
+                return deepest
+        if isinstance(current, dict):
+            stack.extend((v, level + 1) for v in current.values() if isinstance(v, dict | list))
+        elif isinstance(current, list):
+            stack.extend((v, level + 1) for v in current if isinstance(v, dict | list))
+    return deepest
+
+
+def _unwritable(node: Any) -> str:
+    """Why orjson could not write `node` (found by looking, never by reading its message)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError:
+                return "un texte n'est pas de l'UTF-8 valide (un demi-caractère isolé)"
+        elif isinstance(current, bool):
+            continue
+        elif isinstance(current, int) and not -(2**63) <= current < 2**64:
+            return "un nombre entier dépasse 64 bits"
+        elif isinstance(current, dict):
+            for key, value in current.items():
+                if not isinstance(key, str):
+                    return "une clé d'objet n'est pas un texte"
+                stack.extend((key, value))
+        elif isinstance(current, list):
+            stack.extend(current)
+    return "contenu impossible à écrire en JSON canonique"
 
 
 _KNOWN = (
@@ -136,6 +295,16 @@ class Known:
             self.seen += 1
         self.values[row.submission_id] = self.value(row.content_hash, seen=True)
         return before
+
+    def keep(self, submission_ids: list[str]) -> None:
+        """Record that the walk met these stored submissions in a shape that cannot be landed:
+        what is stored of them stays (a full walk does not take them for deleted)."""
+        self.fetch(submission_ids)
+        for sid in submission_ids:
+            before = self.values.get(sid)
+            if before is not None and not before & _SEEN:
+                self.seen += 1
+                self.values[sid] = before | _SEEN
 
     def live(self) -> int:
         """Submissions stored and not marked deleted (before this walk)."""
@@ -313,3 +482,41 @@ def form_snapshots(
         [form_id],
     ).fetchall()
     return [(json.loads(q), json.loads(d) if d is not None else None) for q, d in rows]
+
+
+def set_aside(
+    con: duckdb.DuckDBPyConnection, items: list[Received], run_id: str, now: datetime
+) -> int:
+    """Keep what could not be landed, with its reason (inside the run's transaction): one row
+    for one thing received, its last run updated when it comes again. Returns how many are new
+    to the warehouse."""
+    unique: dict[str, Received] = {}
+    for item in items:
+        key = f"{item.source}\0{item.submission_id}\0{item.received}"
+        unique[hashlib.sha256(key.encode()).hexdigest()] = item
+    if not unique:
+        return 0
+    table = pa.table(
+        {
+            "set_aside_id": pa.array(list(unique), pa.string()),
+            "source": pa.array([i.source for i in unique.values()], pa.string()),
+            "submission_id": pa.array([i.submission_id for i in unique.values()], pa.string()),
+            "reason": pa.array([i.reason for i in unique.values()], pa.string()),
+            "received": pa.array([i.received for i in unique.values()], pa.string()),
+            "spool_file": pa.array([i.spool_file for i in unique.values()], pa.string()),
+        }
+    )
+    before = int(scalar(con, "SELECT count(*) FROM set_aside"))
+    with_rows(
+        con,
+        """INSERT INTO set_aside (set_aside_id, source, submission_id, reason, received,
+               spool_file, first_run_id, first_at, last_run_id, last_at)
+           SELECT set_aside_id, source, submission_id, reason, received, spool_file,
+                  $run_id, $now, $run_id, $now
+           FROM incoming
+           ON CONFLICT (set_aside_id) DO UPDATE SET last_run_id = excluded.last_run_id,
+               last_at = excluded.last_at, reason = excluded.reason""",
+        table,
+        {"run_id": run_id, "now": now},
+    )
+    return int(scalar(con, "SELECT count(*) FROM set_aside")) - before

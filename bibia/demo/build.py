@@ -152,13 +152,16 @@ def as_submission(
     key: str = "answer",
     unmapped: Any = None,
     hidden: dict[str, str] | None = None,
+    metadata: bool = False,
 ) -> dict[str, Any]:
     """A completed submission on the demo form's questions, in the API's shape: `answers` by
     field (None: unanswered); choices as option ids (`option_ids`, as webhooks send them) or
     texts; each answer under `key` (`answer`, or `value` as one documentation page says);
     `unmapped`: the answer to the question that feeds no field; `hidden`: the hidden fields
-    the form's link filled."""
-    responses = []
+    the form's link filled; `metadata`: each response carries what the real API adds to it
+    (`formId`, `respondentId`, `submissionId`, `sessionUuid`, `createdAt`, `updatedAt`), which
+    triples a submission's stored size."""
+    responses: list[dict[str, Any]] = []
     for qid, _title, qtype, field, _vocabulary in QUESTIONS:
         value = answers.get(field) if field else unmapped
         if value is None:
@@ -169,6 +172,18 @@ def as_submission(
         responses.append({"id": response_id(qid), "questionId": qid, key: value})
     if hidden:
         responses.append({"id": response_id(HIDDEN[0]), "questionId": HIDDEN[0], "answer": hidden})
+    if metadata:
+        stamp = iso_z(submitted_at)
+        session = str(uuid.UUID(hashlib.md5(sid.encode()).hexdigest()))
+        for response in responses:
+            response.update(
+                formId=DEMO_FORM_ID,
+                respondentId=respondent,
+                submissionId=sid,
+                sessionUuid=session,
+                createdAt=stamp,
+                updatedAt=stamp,
+            )
     return {
         "id": sid,
         "formId": DEMO_FORM_ID,

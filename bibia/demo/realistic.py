@@ -30,6 +30,8 @@ class Profile:
     description_max: int = 6_000
     partners_max_lines: int = 6  # a partner per line
     answer_rate: float = 0.3  # how often an optional question is answered
+    # each response carries the metadata the real API adds (ids, session, dates): ~6 KB stored
+    api_metadata: bool = True
 
 
 _SYLLABLES = tuple(
@@ -227,6 +229,7 @@ class RealisticForm:
             response_id=lambda qid: f"{index:x}{qid[1:3]}",
             option_ids=index % 10 == 1,  # as webhooks send them
             unmapped=rng.choice(["Oui", "Non"]),
+            metadata=p.api_metadata,
         )
 
     def form(self, n: int, start: datetime | None = None, prefix: str = "r") -> dict[str, Any]:
