@@ -182,6 +182,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bibia: interrupted: the run was rolled back, nothing changed", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or a resource gone: one line (the trace with -v), exit 1
+        if args.verbose:
+            logging.getLogger("bibia").exception("trace")
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(
+            f"bibia: erreur inattendue ({type(exc).__name__}: {first}) ; rien n'a changé si une "
+            "exécution était en cours ; `bibia -v` montre la trace",
+            file=sys.stderr,
+        )
+        return 1
     raise ConfigError(f"unknown command {args.command}")  # argparse prevents this
 
 

@@ -115,8 +115,56 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
             f"  ({warnings[0]} avertissement(s) sur {warnings[1]} soumission(s), qui ne retiennent "
             "rien : SELECT * FROM validation_issues WHERE severity = 'warning')"
         )
+    out += _set_aside(con)
+    out += _decision_notes(con)
     con.close()
     return "\n".join([*out, "", *_exports(settings, now)])
+
+
+def _set_aside(con: Any, shown: int = 10) -> list[str]:
+    """What runs received and could not land (the dead letters), the most recent first."""
+    count = first_row(con, "SELECT count(*) FROM set_aside")
+    if not count or not count[0]:
+        return []
+    rows = con.execute(
+        """SELECT source, submission_id, reason, spool_file, first_at, last_at, received
+           FROM set_aside ORDER BY last_at DESC, set_aside_id LIMIT ?""",
+        [shown],
+    ).fetchall()
+    out = [
+        "",
+        f"Mis de côté : {count[0]} élément(s) reçu(s) impossible(s) à enregistrer tel(s) quel(s) "
+        "(jamais publié(s) ; rien d'autre n'est bloqué)",
+    ]
+    for source, sid, reason, spool_file, first_at, last_at, received in rows:
+        origin = "liste de Tally" if source == "api" else "webhook"
+        out.append(
+            f"  {origin}, soumission {_shown(sid or '(sans identifiant)')} : {_shown(reason)}"
+        )
+        seen = f"reçu le {first_at:%Y-%m-%d %H:%M} UTC"
+        if last_at != first_at:
+            seen += f", encore le {last_at:%Y-%m-%d %H:%M} UTC"
+        where = f" ; fichier set_aside/{spool_file} du spool" if spool_file else ""
+        out.append(f"      {seen}{where}")
+        out.append(f"      reçu : {_shown(received[:160])}{'…' if len(received) > 160 else ''}")
+    if count[0] > shown:
+        out.append("  (tous : SELECT * FROM set_aside ORDER BY last_at DESC)")
+    return out
+
+
+def _decision_notes(con: Any) -> list[str]:
+    """Curators' decisions the last run refused, or followed under a new project id."""
+    rows = con.execute(
+        """SELECT decision_id, state, state_note FROM curator_decisions
+           WHERE state_note IS NOT NULL ORDER BY decision_id"""
+    ).fetchall()
+    if not rows:
+        return []
+    out = ["", "Décisions des curateurs à regarder"]
+    for decision_id, state, note in rows:
+        what = "refusée" if state == "refused" else "retrait"
+        out.append(f"  {decision_id} ({what}) : {_shown(note)}")
+    return out
 
 
 def _busy(settings: Settings, now: datetime) -> list[str]:

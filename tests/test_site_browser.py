@@ -275,28 +275,67 @@ HOSTILE = {
 }
 
 
-def test_a_contributors_script_stays_text_in_the_browser(
-    browser, tmp_path, demo_form_data: dict[str, Any]
-):
+LONG_WORD = "Intercommunalité" * 9  # one word of 144 letters: a title that must wrap
+
+
+@pytest.fixture(scope="module")
+def hostile_site(
+    tmp_path_factory: pytest.TempPathFactory, demo_form_data: dict[str, Any]
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The demo with a contributor's hostile values and one with a very long word, served."""
     images, _ = image_host()
-    extra = [tally_submission("hostile1", HOSTILE, submitted_at="2026-11-20T10:00:00.000Z")]
-    folder, rows = build_site(tmp_path, demo_form_data, images.url, extra)
+    extra = [
+        tally_submission("hostile1", HOSTILE, submitted_at="2026-11-20T10:00:00.000Z"),
+        tally_submission(
+            "longword1",
+            {**VALID_ANSWERS, "nom_projet": LONG_WORD},
+            submitted_at="2026-11-20T11:00:00.000Z",
+        ),
+    ]
+    folder, rows = build_site(tmp_path_factory.mktemp("hostile"), demo_form_data, images.url, extra)
     host = static_host(folder)
     try:
-        browser.get(f"{host.url}/index.html")
-        wait_for(lambda: browser.execute_script("return window.__bibiaReady === true"), "list")
-        browser.find_element(By.ID, "q").send_keys("piégé")
-        settle(browser, 1)
-        card = browser.find_element(By.CSS_SELECTOR, "#cartes h3 a")
-        assert card.text == HOSTILE["nom_projet"]
-        ActionChains(browser).move_to_element_with_offset(card, -20, -10).click().perform()
-        wait_for(lambda: "/projets/" in browser.current_url, "the project page")
-        assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE["nom_projet"]
-        browser.get(f"{host.url}/carte.html")
-        wait_for(lambda: browser.find_element(By.ID, "carte").get_attribute("data-placed"), "map")
-        assert browser.execute_script("return window.__pwned === undefined")
-        assert browser.find_elements(By.CSS_SELECTOR, "a[href^='javascript']") == []
+        yield host.url, rows
     finally:
         host.stop()
         images.stop()
-    assert len(rows) == DEMO_PUBLISHED + 1
+
+
+def test_a_contributors_script_stays_text_in_the_browser(browser, hostile_site):
+    url, rows = hostile_site
+    browser.get(f"{url}/index.html")
+    wait_for(lambda: browser.execute_script("return window.__bibiaReady === true"), "list")
+    browser.find_element(By.ID, "q").send_keys("piégé")
+    settle(browser, 1)
+    card = browser.find_element(By.CSS_SELECTOR, "#cartes h3 a")
+    assert card.text == HOSTILE["nom_projet"]
+    ActionChains(browser).move_to_element_with_offset(card, -20, -10).click().perform()
+    wait_for(lambda: "/projets/" in browser.current_url, "the project page")
+    assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE["nom_projet"]
+    browser.get(f"{url}/carte.html")
+    wait_for(lambda: browser.find_element(By.ID, "carte").get_attribute("data-placed"), "map")
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert browser.find_elements(By.CSS_SELECTOR, "a[href^='javascript']") == []
+    assert len(rows) == DEMO_PUBLISHED + 2
+
+
+@pytest.mark.parametrize("width", [1280, 375], ids=["desktop", "phone"])
+def test_a_very_long_word_in_a_title_wraps_inside_the_page(browser, hostile_site, width):
+    url, rows = hostile_site
+    row = next(r for r in rows if r["nom_projet"] == LONG_WORD)
+    browser.set_window_size(width, 900)
+    try:
+        browser.get(f"{url}/projets/{row['projet_id']}.html")
+        title = browser.find_element(By.TAG_NAME, "h1")
+        assert title.text.replace("\n", "") == LONG_WORD
+        fits = browser.execute_script(
+            "const h = arguments[0]; const page = document.documentElement;"
+            "return [h.getBoundingClientRect().right, page.clientWidth, page.scrollWidth,"
+            " h.getBoundingClientRect().height];",
+            title,
+        )
+        right, visible, scrolled, height = fits
+        assert right <= visible and scrolled <= visible, fits  # no sideways scrolling
+        assert height > 60, fits  # on several lines
+    finally:
+        browser.set_window_size(1280, 1000)
