@@ -668,6 +668,10 @@ def run_job(
     )
     # a hand-written correction whose value does not hold is applied to nothing, and said
     decisions = decisions.refusing(refused_decisions(decisions, taxonomy))
+    refusals = [
+        f"décision {did} refusée, appliquée à rien : {why}"
+        for did, why in decisions.refused.items()
+    ]
     prepare_process()
     make_folder(settings.export_dir, "BIBIA_EXPORT_DIR")  # as usual: the public reads it
     with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
@@ -679,6 +683,7 @@ def run_job(
         started = now_utc()
         mark_interrupted(con, started)
         report = RunReport(new_run_id(started), kind, settings.tally_form_id, started)
+        report.notes.extend(refusals)
         _record(con, report)
         staged: StagedExport | None = None
         client: TallyClient | None = None

@@ -83,6 +83,8 @@ class Settings:
     webhook_spool: Path | None = None  # default: beside the warehouse
     webhook_debounce_seconds: float = 2.0  # a burst of events, one run
     webhook_keep_days: float = 30.0  # landed events are kept this long in the spool, then removed
+    webhook_request_seconds: float = 10.0  # a whole request arrives within this, or is cut
+    webhook_max_connections: int = 32  # served at once; one more is answered 503 at once
 
     def __repr__(self) -> str:  # the key and the secret never appear, even in a repr
         secret = {"tally_api_key", "webhook_secret"}
@@ -205,6 +207,8 @@ class Settings:
             else None,
             webhook_debounce_seconds=number("BIBIA_WEBHOOK_DEBOUNCE_SECONDS", 2.0, 0, 600),
             webhook_keep_days=number("BIBIA_WEBHOOK_KEEP_DAYS", 30.0, 0, 3_650),
+            webhook_request_seconds=number("BIBIA_WEBHOOK_REQUEST_SECONDS", 10.0, 0.5, 600),
+            webhook_max_connections=whole("BIBIA_WEBHOOK_MAX_CONNECTIONS", 32, 1, 10_000),
             site_tiles=env.get("BIBIA_SITE_TILES", cls.site_tiles).strip(),
             site_attribution=env.get("BIBIA_SITE_ATTRIBUTION", cls.site_attribution).strip(),
         )

@@ -11,7 +11,8 @@ the writer's lock keeps it from overlapping a scheduled run); at start, it asks 
 events wait in the spool.
 
 The server bounds what a client can hold: a whole request must arrive within
-`REQUEST_SECONDS`, and at most `MAX_CONNECTIONS` are served at once (more are answered 503).
+BIBIA_WEBHOOK_REQUEST_SECONDS, and at most BIBIA_WEBHOOK_MAX_CONNECTIONS are served at once
+(one more is answered 503 at once).
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ log = logging.getLogger("bibia.webhook")
 PENDING, LANDED, SET_ASIDE = "pending", "landed", "set_aside"
 OWN_FOLDER = "bibia-webhook"  # made inside a spool folder that bibia did not make
 TRIGGERED_LOCK_WAIT = 900  # s a triggered run waits for a running one (a scheduled sync)
-REQUEST_SECONDS = 10.0  # a whole request (line, headers, body) arrives within this, or is cut
-MAX_CONNECTIONS = 32  # served at once; one more is answered 503 at once
 
 
 # -- the spool -----------------------------------------------------------------------------------
@@ -220,14 +219,16 @@ def signature(secret: str, body: bytes) -> str:
 
 
 class _Server(ThreadingHTTPServer):
-    """A threading server that serves at most `MAX_CONNECTIONS` at once (more: 503 at once)."""
+    """A threading server that serves at most `connections` at once (more: 503 at once)."""
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], handler: type, family: int) -> None:
+    def __init__(
+        self, address: tuple[str, int], handler: type, family: int, connections: int
+    ) -> None:
         self.address_family = family
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.slots = threading.BoundedSemaphore(connections)
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -271,11 +272,15 @@ class Receiver:
                 f"({exc.strerror})"
             ) from None
         self.runner = runner
-        handler = type("Handler", (_Handler,), {"receiver": self})
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {"receiver": self, "timeout": settings.webhook_request_seconds},
+        )
         host, port = settings.webhook_host, settings.webhook_port
         try:
             family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-            self.server = _Server((host, port), handler, family)
+            self.server = _Server((host, port), handler, family, settings.webhook_max_connections)
         except socket.gaierror:
             raise ConfigError(
                 f"BIBIA_WEBHOOK_HOST : adresse inconnue {host!r} (une adresse IP ou un nom "
@@ -327,7 +332,7 @@ class Receiver:
         try:
             stored = self.spool.store(event_id, body)
         except OSError as exc:
-            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
             log.warning("webhook : le spool refuse l'événement (%s)", exc.strerror)
             return (507, "spool full") if full else (503, "spool not writable")
         if stored and self.runner is not None:
@@ -348,51 +353,32 @@ class Receiver:
             self.runner.stop()
 
 
-class _Deadline:
-    """The request's input stream, every read bounded by what is left of the whole request's
-    time: a client that trickles its line, headers or body is cut at `REQUEST_SECONDS`."""
-
-    def __init__(self, raw: Any, connection: socket.socket, seconds: float) -> None:
-        self.raw, self.connection = raw, connection
-        self.deadline = time.monotonic() + seconds
-
-    def _arm(self) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("request deadline")
-        self.connection.settimeout(left)
-
-    def readline(self, *args: Any) -> bytes:
-        self._arm()
-        return bytes(self.raw.readline(*args))
-
-    def read(self, *args: Any) -> bytes:
-        self._arm()
-        return bytes(self.raw.read(*args))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
-
-
 class _Handler(BaseHTTPRequestHandler):
     receiver: Receiver
     protocol_version = "HTTP/1.1"
-    timeout = REQUEST_SECONDS
+    timeout = 10.0  # the whole request's time (BIBIA_WEBHOOK_REQUEST_SECONDS)
     # the answer's headers and body leave at once: with Nagle's algorithm, the body waited for
     # the client's delayed acknowledgement (measured: 44 ms an answer instead of 2)
     disable_nagle_algorithm = True
 
-    def setup(self) -> None:
-        super().setup()
-        self.rfile = _Deadline(self.rfile, self.connection, REQUEST_SECONDS)  # type: ignore[assignment]
-
     def handle_one_request(self) -> None:
-        if isinstance(self.rfile, _Deadline):  # each request of a kept-alive connection
-            self.rfile.deadline = time.monotonic() + REQUEST_SECONDS
+        """One request, within `timeout` as a whole: a socket's own timeout bounds each read,
+        and a client sending a byte at a time would never meet it; a watchdog shuts the
+        connection down at the deadline (waiting for a request on a kept-alive connection
+        included)."""
+        watchdog = threading.Timer(self.timeout, self._cut)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             super().handle_one_request()
-        except (TimeoutError, ConnectionError):
+        except OSError:  # cut by the watchdog, or the client went away
             self.close_connection = True
+        finally:
+            watchdog.cancel()
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def log_message(self, format: str, *args: Any) -> None:
         # what a client sent (its request line) is shown escaped, never run by a terminal

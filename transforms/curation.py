@@ -212,7 +212,7 @@ class Decisions:
 
     def fingerprint(self) -> str:
         """Changes when a decision in force is added, changed or ended."""
-        text = repr(sorted(repr(asdict(d)) for d in self.in_force()))
+        text = repr((sorted(repr(asdict(d)) for d in self.in_force()), sorted(self.refused)))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

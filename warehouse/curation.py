@@ -166,9 +166,10 @@ def followed_notes(decisions: Decisions, kept_out: dict[str, set[str]]) -> dict[
 def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> dict[str, str]:
     """`curator_decisions`: the file's decisions, each with its state after this run (and the
     withdrawals followed across corrections). Returns what to tell the curators: decision id
-    -> a note, for a refused decision and a withdrawal that follows its project."""
+    -> a note, for a withdrawal that follows its project (a refused decision is said by the
+    run itself, at every run)."""
     kept_out = follow_withdrawals(con, decisions)
-    notes = {**followed_notes(decisions, kept_out), **decisions.refused}
+    notes = followed_notes(decisions, kept_out)
     con.execute("DELETE FROM curator_decisions")
     if not decisions.items:
         return notes
@@ -223,7 +224,9 @@ def replace_decisions(con: duckdb.DuckDBPyConnection, decisions: Decisions) -> d
                 "ended_at": d.ended.at if d.ended else None,
                 "end_reason": d.ended.reason if d.ended else None,
                 "state": state,
-                "state_note": notes.get(d.decision_id) if state != "ended" else None,
+                "state_note": None
+                if state == "ended"
+                else decisions.refused.get(d.decision_id) or notes.get(d.decision_id),
             }
         )
     columns = list(CuratorDecision.to_schema().columns)
