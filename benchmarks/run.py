@@ -170,6 +170,25 @@ def run_child(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, f
     return wall, peak, text
 
 
+def stored_bytes(db: Path, n: int) -> str:
+    """What the warehouse stores per submission: the canonical payload, and the whole file."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        mean, largest = con.execute(
+            "SELECT avg(octet_length(payload::VARCHAR)), max(octet_length(payload::VARCHAR)) "
+            "FROM raw_tally_submissions"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return (
+        f"stored at {n:,}: payload {mean / 1024:.2f} KiB a submission on average "
+        f"({largest / 1024:.1f} KiB at most), warehouse file {db.stat().st_size / n / 1024:.2f} "
+        "KiB a submission"
+    )
+
+
 def pipeline_seconds(db: Path) -> float:
     import duckdb
 
@@ -299,6 +318,7 @@ def measure_size(
             if full:
                 measure("a", [sys.executable, "-c", FETCH_ONLY, str(n)], env, work, False)
             measure("b", [*BIBIA, "-v", "sync", "--full"], env, work)
+            print(stored_bytes(work / "bibia.duckdb", n), flush=True)
             if not full:
                 continue
             for j, (label, code) in enumerate((compare or {}).items()):
