@@ -177,7 +177,7 @@ def stored_bytes(db: Path, n: int) -> str:
     con = duckdb.connect(str(db), read_only=True)
     try:
         mean, largest = con.execute(
-            "SELECT avg(octet_length(payload::VARCHAR)), max(octet_length(payload::VARCHAR)) "
+            "SELECT avg(strlen(payload::VARCHAR)), max(strlen(payload::VARCHAR)) "
             "FROM raw_tally_submissions"
         ).fetchall()[0]
     finally:
@@ -528,6 +528,14 @@ def main() -> None:
     )
     defaults = Profile()
     for knob, value in vars(defaults).items():
+        if isinstance(value, bool):
+            parser.add_argument(
+                f"--{knob.replace('_', '-')}",
+                action=argparse.BooleanOptionalAction,
+                default=value,
+                help=f"realistic profile (default {value})",
+            )
+            continue
         parser.add_argument(
             f"--{knob.replace('_', '-')}",
             type=type(value),
