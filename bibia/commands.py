@@ -97,9 +97,7 @@ def rebuild(settings: Settings, demo: bool = False) -> int:
 
 
 def site(settings: Settings, everything: bool = False) -> int:
-    from bibia.site.publish import publish_site
-
-    written, rendered = publish_site(settings, everything)
+    written, rendered = _restage_site(settings, everything)
     folder = settings.export_dir
     print(
         f"site : {written} fichiers réécrits ({rendered} pages de projet refaites) ; édition "
@@ -108,6 +106,49 @@ def site(settings: Settings, everything: bool = False) -> int:
         f"{folder / 'public' / 'datami'}"
     )
     return 0
+
+
+def _restage_site(settings: Settings, everything: bool = False) -> tuple[int, int]:
+    """`bibia site`: render both editions and the feed again from the published exports (after
+    a change of the site's settings, say), and publish what changed; return the number of files
+    rewritten and of project pages rendered. `everything`: render every project's page, even
+    those published from the same inputs."""
+    from publish.export import StagedExport
+    from publish.site.stage import SCOPE, stage_site
+    from schemas.datapackage import EXPORT_NAME
+    from schemas.project import RESTRICTED
+    from schemas.taxonomy import Taxonomy
+    from schemas.times import now_utc
+    from warehouse.db import connect, owner_only, writer_lock
+
+    export_dir = settings.export_dir
+    if not (export_dir / RESTRICTED / f"{EXPORT_NAME}.parquet").exists():
+        raise ConfigError(f"no exports in {export_dir} yet: run `bibia sync` first")
+    taxonomy = Taxonomy.load(settings.taxonomy_path)
+    with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
+        con = connect(settings.db_path)
+        started = now_utc()
+        run_id = "site-" + started.strftime("%Y%m%dT%H%M%S")
+        staged = StagedExport(
+            staging=export_dir / f".staging-{run_id}",
+            target=export_dir,
+            rows=0,
+            scope=SCOPE,
+            con=con,
+        )
+        try:
+            con.execute("BEGIN TRANSACTION")
+            rendered = stage_site(staged, export_dir, taxonomy, settings.site(), con, everything)
+            staged.record(con, run_id, started)
+            staged.check_writable()
+            con.execute("COMMIT")
+            staged.publish()
+        except BaseException:
+            staged.discard()
+            con.close()
+            raise
+        con.close()
+    return len(staged.changed) + len(staged.removed), rendered
 
 
 def serve(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bibia.settings import Settings
-from bibia.tally.client import PAGE_LIMIT, Listing, Page, TallyClient
-from schemas.errors import BibiaError
+from bibia.steps import Step, StepName
+from bibia.tally.client import MAX_PAGES, PAGE_LIMIT, Listing, Page, TallyClient
+from schemas.errors import BibiaError, TallyError
+from schemas.records import RawRow, Received
 from schemas.times import iso_z, submitted_time, utc_naive
+from warehouse import raw
 
 PageCallback = Callable[[Page, int], None]  # (page, submissions so far)
 
@@ -102,3 +109,75 @@ def extract_all(settings: Settings, window: Window) -> list[dict[str, Any]]:
         for page in client.iter_pages(start=window.since, end=window.until):
             out.extend(page.submissions)
     return out
+
+
+PREFETCH = 3  # pages fetched ahead of the processing, at most
+
+
+@dataclass
+class Fetched:
+    """A page as a run keeps it: its completed submissions in canonical form (the parsed
+    objects are dropped as soon as they are canonical), and how many were partial."""
+
+    page: Page
+    rows: list[RawRow]
+    partial: int
+    empty: bool  # the page carried no submission at all: the walk is over
+    aside: list[Received]  # items that cannot be landed as they are (set aside, with why)
+
+
+def prefetched_pages(
+    step: Step, client: TallyClient, window: Window, listing: Listing
+) -> Iterator[Fetched]:
+    """Pages in order, fetched (and made canonical) by a thread that keeps up to PREFETCH pages
+    ahead of the processing: the network and the CPU work at the same time. `listing` follows
+    the walk: a page that repeats the list or goes past Tally's count stops it, and the run."""
+    pages: queue.Queue[Fetched | BaseException | None] = queue.Queue(maxsize=PREFETCH)
+    stop = threading.Event()
+    context = contextvars.copy_context()  # as a Prefect task, a fetch keeps its flow run
+
+    def put(item: Fetched | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for number in range(1, MAX_PAGES + 1):
+                if stop.is_set():
+                    return
+                page = context.run(step, StepName.FETCH_PAGE, fetch_page, client, window, number)
+                problem = listing.observe(page)
+                if problem is not None:
+                    raise TallyError(
+                        f"Tally's list cannot be trusted ({problem}): the run stopped and "
+                        "nothing changed"
+                    )
+                rows, partial, aside = raw.raw_rows_of(page.submissions)
+                fetched = Fetched(page, rows, partial, not page.submissions, aside)
+                page.submissions = []  # their canonical bytes are kept, not their objects
+                if not put(fetched) or not page.has_more or fetched.empty:
+                    break
+            else:
+                put(TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped"))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        put(None)
+
+    fetcher = threading.Thread(target=produce, name="bibia-fetch", daemon=True)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)  # hand the GIL to the fetcher soon after a page arrives
+    fetcher.start()
+    try:
+        while (item := pages.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        fetcher.join(timeout=60)
+        sys.setswitchinterval(switch)

@@ -8,11 +8,16 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bibia.steps import StepName
 from schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from publish.site.build import SiteSettings
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_TAXONOMY = PACKAGE_ROOT.parent / "schemas" / "taxonomy.yaml"
@@ -21,18 +26,193 @@ TALLY_VERSION = "2025-02-01"
 WEB_ADDRESS = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s?#]*)?$")
 FORM_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 # the steps a run goes through, by name: what BIBIA_FAILPOINT may name
-FAILPOINTS = (
-    "fetch_form",
-    "fetch_questions",
-    "fetch_page",
-    "land",
-    "derive",
-    "enrich",
-    "load",
-    "export",
-    "site",
-    "publish",
-)
+FAILPOINTS = tuple(StepName)
+
+
+# -- how each variable is read -------------------------------------------------------------
+Reader = Callable[[str, str], object]  # (variable, its text) -> the value, or ConfigError
+
+
+def number(low: float, high: float, zero: bool = False) -> Reader:
+    def read(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not (value == 0 and zero) and not (math.isfinite(value) and low <= value <= high):
+            accepted = f"{'0 (off) or ' if zero else ''}a number from {low:g} to {high:g}"
+            raise ConfigError(f"{name} takes {accepted}, got {raw!r}")
+        return value
+
+    return read
+
+
+def whole(low: int, high: int) -> Reader:
+    def read(name: str, raw: str) -> int:
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise ConfigError(f"{name} takes a whole number from {low} to {high}, got {raw!r}")
+        return int(raw)
+
+    return read
+
+
+def switch(name: str, raw: str) -> bool:
+    if raw.lower() in {"1", "on", "true", "yes"}:
+        return True
+    if raw.lower() in {"0", "off", "false", "no"}:
+        return False
+    raise ConfigError(f"{name} takes on or off, got {raw!r}")
+
+
+def web_address(name: str, raw: str) -> str:
+    if not WEB_ADDRESS.match(raw):
+        raise ConfigError(
+            f"{name} takes an http:// or https:// address such as "
+            f"https://example.org/path, got {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
+def text(_name: str, raw: str) -> str:
+    return raw
+
+
+def path(_name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def form_id(name: str, raw: str) -> str:
+    if not FORM_ID.match(raw):
+        raise ConfigError(
+            f"{name} takes a Tally form id (letters and digits, as in tally.so/r/mexJoq), "
+            f"got {raw!r}"
+        )
+    return raw
+
+
+def failpoint(name: str, raw: str) -> str:
+    if raw.removesuffix(":kill") not in FAILPOINTS:
+        raise ConfigError(
+            f"{name} takes one of {', '.join(FAILPOINTS)} (a failure there), or one of them "
+            f"followed by :kill (SIGKILL there), got {raw!r}"
+        )
+    return raw
+
+
+def url_path(name: str, raw: str) -> str:
+    if not re.match(r"^/[A-Za-z0-9._~/-]*$", raw):
+        raise ConfigError(f"{name} takes a path such as /tally/webhook, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the setting it fills, how its text is read, how the README
+    shows its default, and the sentence that documents it there."""
+
+    name: str
+    setting: str
+    read: Reader
+    default: str
+    meaning: str
+    empty_is_a_value: bool = False  # set but empty means something (no map tiles)
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("TALLY_API_KEY", "tally_api_key", text, "(required for `sync`)",
+             "bearer key; never printed, logged or stored"),
+    Variable("TALLY_FORM_ID", "tally_form_id", form_id, "(required for `sync`)",
+             "the form to read"),
+    Variable("TALLY_API_URL", "tally_api_url", web_address, "`https://api.tally.so`",
+             "base URL (tests and the demo point it at loopback)"),
+    Variable("TALLY_MAX_REQUESTS_PER_MINUTE", "tally_max_requests_per_minute",
+             number(1, 6_000, zero=True), "`90`",
+             "client-side pacing under Tally's 100/min (0: no pacing)"),
+    Variable("TALLY_TIMEOUT_SECONDS", "tally_timeout_seconds", number(0.1, 3_600), "`30`",
+             "the longest an HTTP answer may take, whole (a body trickled in does not extend "
+             "it)"),
+    Variable("BIBIA_DB", "db_path", path, "`warehouse/bibia.duckdb`", "the DuckDB file"),
+    Variable("BIBIA_EXPORT_DIR", "export_dir", path, "`exports`", "where exports are written"),
+    Variable("BIBIA_TAXONOMY", "taxonomy_path", path, "`schemas/taxonomy.yaml`",
+             "the taxonomy (vocabularies, labels, aliases)"),
+    Variable("BIBIA_MAPPING", "mapping_path", path, "`schemas/mapping.yaml`",
+             "which form question feeds which field"),
+    Variable("BIBIA_DECISIONS", "decisions_path", path, "`curation/decisions.yaml`",
+             "the curators' decisions (`demo-output/decisions.yaml` with `--demo`)"),
+    Variable("BIBIA_CURATOR", "curator", text, "the system user",
+             "who takes the decisions of `bibia curate`"),
+    Variable("TALLY_FORM_URL", "tally_form_url", web_address,
+             "`https://tally.so/r/<TALLY_FORM_ID>`",
+             "the form's public link, from which correction links are made"),
+    Variable("BIBIA_LOCK_TIMEOUT_SECONDS", "lock_timeout_seconds", number(0, 86_400), "`0`",
+             "how long a run waits for another run (or an analyst's connection to the "
+             "warehouse) to end before giving up"),
+    Variable("BIBIA_RUN_BUDGET_SECONDS", "run_budget_seconds", number(1, 7 * 86_400), "`7200`",
+             "a run still going after this fails with one line, and changes nothing"),
+    Variable("BIBIA_MAX_WITHDRAWAL_SHARE", "max_withdrawal_share", number(0, 1), "`0.05`",
+             "the largest share of the register a full sync withdraws without "
+             "`--allow-withdrawals` (at least one submission)"),
+    Variable("BIBIA_BATCH_SIZE", "batch_size", whole(1, 100_000), "`1000`",
+             "submissions derived at once; a run of more than one batch derives in a worker "
+             "process; the peak memory grows with it (measured: 2,000 take about 35 MiB more "
+             "than 1,000)"),
+    Variable("BIBIA_ENRICHMENT", "enrichment_enabled", switch, "`on`",
+             "`off`: no lookup of SIRETs (coordinates then come from the cache only)"),
+    Variable("RECHERCHE_ENTREPRISES_URL", "recherche_entreprises_url", web_address,
+             "`https://recherche-entreprises.api.gouv.fr`", "API Recherche d'entreprises"),
+    Variable("GEO_API_URL", "geo_api_url", web_address, "`https://geo.api.gouv.fr`",
+             "geo.api.gouv.fr (town halls, EPCI centres)"),
+    Variable("BAN_API_URL", "ban_api_url", web_address, "`https://api-adresse.data.gouv.fr`",
+             "the BAN geocoder"),
+    Variable("ENRICHMENT_REQUESTS_PER_SECOND", "enrichment_requests_per_second",
+             number(0.01, 1_000, zero=True), "`5`", "pacing of those three services"),
+    Variable("BIBIA_SITE_TILES", "site_tiles", text,
+             'CARTO "voyager" (`https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/'
+             '{y}{r}.png`), as the current site',
+             "the map's tiles (a URL template); empty: the points on a plain background",
+             empty_is_a_value=True),
+    Variable("BIBIA_SITE_ATTRIBUTION", "site_attribution", text,
+             "`© OpenStreetMap contributors © CARTO`", "the tiles' credit line, shown as text",
+             empty_is_a_value=True),
+    Variable("TALLY_WEBHOOK_SECRET", "webhook_secret", text, "(required for `webhook`)",
+             "the signing secret of the form's webhook in Tally; never printed, logged or "
+             "stored"),
+    Variable("BIBIA_WEBHOOK_HOST", "webhook_host", text, "`127.0.0.1`",
+             "where `bibia webhook` listens (an IPv6 address such as `::1` too)"),
+    Variable("BIBIA_WEBHOOK_PORT", "webhook_port", whole(1, 65_535), "`8787`",
+             "the port it listens on"),
+    Variable("BIBIA_WEBHOOK_PATH", "webhook_path", url_path, "`/tally/webhook`",
+             "the path it answers on"),
+    Variable("BIBIA_WEBHOOK_MAX_BYTES", "webhook_max_bytes", whole(1_024, 50_000_000),
+             "`1048576`", "the largest event accepted"),
+    Variable("BIBIA_WEBHOOK_SPOOL", "webhook_spool", path, "`webhook-spool/` beside `BIBIA_DB`",
+             "where events wait for a run (owner-only; in an existing folder that is not "
+             "bibia's, in its `bibia-webhook/`)"),
+    Variable("BIBIA_WEBHOOK_DEBOUNCE_SECONDS", "webhook_debounce_seconds", number(0, 600),
+             "`2`", "how long the receiver waits after an event before asking for a run (a "
+             "burst, one run)"),
+    Variable("BIBIA_WEBHOOK_KEEP_DAYS", "webhook_keep_days", number(0, 3_650), "`30`",
+             "how long landed events stay in the spool's `landed/` (then removed: the "
+             "warehouse holds them)"),
+    Variable("BIBIA_WEBHOOK_REQUEST_SECONDS", "webhook_request_seconds", number(0.5, 600),
+             "`10`", "a whole request (line, headers, body) arrives within this, or the "
+             "connection is cut"),
+    Variable("BIBIA_WEBHOOK_MAX_CONNECTIONS", "webhook_max_connections", whole(1, 10_000),
+             "`32`", "connections served at once; one more is answered 503 at once"),
+    Variable("PREFECT_API_URL", "prefect_api_url", web_address, "(none)",
+             "a Prefect server: runs are then recorded by it, and `bibia serve` needs it"),
+    Variable("BIBIA_FAILPOINT", "failpoint", failpoint, "(none)",
+             f"a step that must fail ({', '.join(f'`{s}`' for s in FAILPOINTS)}), or, "
+             "followed by `:kill`, where the process kills itself (SIGKILL), to rehearse "
+             "failures and crashes"),
+)  # fmt: skip
+
+
+def markdown_table() -> str:
+    """The README's table of the variables, made from their declarations."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES]
+    return "\n".join(rows)
 
 
 @dataclass(frozen=True)
@@ -102,116 +282,22 @@ class Settings:
         """The settings of this environment, each checked: a bad value is one line naming the
         variable and what it accepts (exit 2), before anything is done."""
         env = os.environ if env is None else env
+        found: dict[str, object] = {}
+        for variable in VARIABLES:
+            raw = env.get(variable.name)
+            if raw is None:
+                continue
+            raw = raw.strip()
+            if raw or variable.empty_is_a_value:
+                found[variable.setting] = variable.read(variable.name, raw) if raw else raw
+        return cls(**found)  # type: ignore[arg-type]
 
-        def number(name: str, default: float, low: float, high: float, zero: bool = False) -> float:
-            raw = (env.get(name) or "").strip()
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                value = math.nan
-            if not (value == 0 and zero) and not (math.isfinite(value) and low <= value <= high):
-                accepted = f"{'0 (off) or ' if zero else ''}a number from {low:g} to {high:g}"
-                raise ConfigError(f"{name} takes {accepted}, got {raw!r}")
-            return value
+    def site(self) -> SiteSettings:
+        """What the site's pages need of the settings, as a value (`publish` never sees these
+        settings)."""
+        from publish.site.build import SiteSettings
 
-        def whole(name: str, default: int, low: int, high: int) -> int:
-            raw = (env.get(name) or "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise ConfigError(f"{name} takes a whole number from {low} to {high}, got {raw!r}")
-            return int(raw)
-
-        def switch(name: str, default: bool) -> bool:
-            raw = (env.get(name) or "").strip().lower()
-            if not raw:
-                return default
-            if raw in {"1", "on", "true", "yes"}:
-                return True
-            if raw in {"0", "off", "false", "no"}:
-                return False
-            raise ConfigError(f"{name} takes on or off, got {raw!r}")
-
-        def url(name: str, default: str | None) -> str | None:
-            raw = (env.get(name) or "").strip()
-            if not raw:
-                return default
-            if not WEB_ADDRESS.match(raw):
-                raise ConfigError(
-                    f"{name} takes an http:// or https:// address such as "
-                    f"https://example.org/path, got {raw!r}"
-                )
-            return raw.rstrip("/")
-
-        def web(name: str, default: str) -> str:
-            return url(name, default) or default
-
-        form_id = (env.get("TALLY_FORM_ID") or "").strip() or None
-        if form_id is not None and not FORM_ID.match(form_id):
-            raise ConfigError(
-                f"TALLY_FORM_ID takes a Tally form id (letters and digits, as in "
-                f"tally.so/r/mexJoq), got {form_id!r}"
-            )
-        failpoint = (env.get("BIBIA_FAILPOINT") or "").strip() or None
-        if failpoint is not None and failpoint.removesuffix(":kill") not in FAILPOINTS:
-            raise ConfigError(
-                f"BIBIA_FAILPOINT takes one of {', '.join(FAILPOINTS)} (a failure there), or "
-                f"one of them followed by :kill (SIGKILL there), got {failpoint!r}"
-            )
-        webhook_path = (env.get("BIBIA_WEBHOOK_PATH") or cls.webhook_path).strip()
-        if not re.match(r"^/[A-Za-z0-9._~/-]*$", webhook_path):
-            raise ConfigError(
-                f"BIBIA_WEBHOOK_PATH takes a path such as /tally/webhook, got {webhook_path!r}"
-            )
-        return cls(
-            tally_api_key=env.get("TALLY_API_KEY") or None,
-            tally_form_id=form_id,
-            tally_api_url=web("TALLY_API_URL", cls.tally_api_url),
-            tally_max_requests_per_minute=number(
-                "TALLY_MAX_REQUESTS_PER_MINUTE", 90.0, 1, 6_000, zero=True
-            ),
-            tally_timeout_seconds=number("TALLY_TIMEOUT_SECONDS", 30.0, 0.1, 3_600),
-            db_path=Path(env.get("BIBIA_DB") or cls.db_path),
-            export_dir=Path(env.get("BIBIA_EXPORT_DIR") or cls.export_dir),
-            taxonomy_path=Path(env.get("BIBIA_TAXONOMY") or DEFAULT_TAXONOMY),
-            mapping_path=Path(env.get("BIBIA_MAPPING") or DEFAULT_MAPPING),
-            decisions_path=Path(env.get("BIBIA_DECISIONS") or cls.decisions_path),
-            tally_form_url=url("TALLY_FORM_URL", None),
-            curator=env.get("BIBIA_CURATOR") or None,
-            lock_timeout_seconds=number("BIBIA_LOCK_TIMEOUT_SECONDS", 0.0, 0, 86_400),
-            batch_size=whole("BIBIA_BATCH_SIZE", cls.batch_size, 1, 100_000),
-            run_budget_seconds=number("BIBIA_RUN_BUDGET_SECONDS", 7_200.0, 1, 7 * 86_400),
-            max_withdrawal_share=number("BIBIA_MAX_WITHDRAWAL_SHARE", 0.05, 0, 1),
-            prefect_api_url=url("PREFECT_API_URL", None),
-            failpoint=failpoint,
-            enrichment_enabled=switch("BIBIA_ENRICHMENT", True),
-            recherche_entreprises_url=web(
-                "RECHERCHE_ENTREPRISES_URL", cls.recherche_entreprises_url
-            ),
-            geo_api_url=web("GEO_API_URL", cls.geo_api_url),
-            ban_api_url=web("BAN_API_URL", cls.ban_api_url),
-            enrichment_requests_per_second=number(
-                "ENRICHMENT_REQUESTS_PER_SECOND", 5.0, 0.01, 1_000, zero=True
-            ),
-            webhook_secret=env.get("TALLY_WEBHOOK_SECRET") or None,
-            webhook_host=(env.get("BIBIA_WEBHOOK_HOST") or cls.webhook_host).strip(),
-            webhook_port=whole("BIBIA_WEBHOOK_PORT", cls.webhook_port, 1, 65_535),
-            webhook_path=webhook_path,
-            webhook_max_bytes=whole(
-                "BIBIA_WEBHOOK_MAX_BYTES", cls.webhook_max_bytes, 1_024, 50_000_000
-            ),
-            webhook_spool=Path(env["BIBIA_WEBHOOK_SPOOL"])
-            if env.get("BIBIA_WEBHOOK_SPOOL")
-            else None,
-            webhook_debounce_seconds=number("BIBIA_WEBHOOK_DEBOUNCE_SECONDS", 2.0, 0, 600),
-            webhook_keep_days=number("BIBIA_WEBHOOK_KEEP_DAYS", 30.0, 0, 3_650),
-            webhook_request_seconds=number("BIBIA_WEBHOOK_REQUEST_SECONDS", 10.0, 0.5, 600),
-            webhook_max_connections=whole("BIBIA_WEBHOOK_MAX_CONNECTIONS", 32, 1, 10_000),
-            site_tiles=env.get("BIBIA_SITE_TILES", cls.site_tiles).strip(),
-            site_attribution=env.get("BIBIA_SITE_ATTRIBUTION", cls.site_attribution).strip(),
-        )
+        return SiteSettings(tiles=self.site_tiles, attribution=self.site_attribution)
 
     def form_url(self, form_id: str) -> str:
         """The public link of the form (what contributors open), for correction links."""
@@ -234,3 +320,7 @@ class Settings:
                 f"{' and '.join(missing)} must be set for `bibia sync` "
                 "(or try `bibia sync --demo`, which needs no key)"
             )
+
+
+if __name__ == "__main__":  # the README's table of variables
+    print(markdown_table())

@@ -16,7 +16,7 @@ import pytest
 
 from bibia.pipeline import run_job
 from bibia.settings import Settings
-from bibia.site.datami import (
+from publish.site.datami import (
     COLUMNS,
     CUSTOM_PROPS,
     DATA,

@@ -18,6 +18,7 @@ from frictionless import validate
 
 from bibia.demo.synthetic import synthetic_form
 from bibia.pipeline import run_directly, run_job
+from publish.export import StagedExport, stage_exports, stale
 from schemas.project import PUBLIC, RESTRICTED, export_columns
 from schemas.taxonomy import Taxonomy
 from tests.conftest import (
@@ -31,7 +32,6 @@ from tests.conftest import (
     with_restricted_answers,
 )
 from warehouse.db import connect
-from warehouse.export import StagedExport, stage_exports, stale
 
 CONTRACT_PUBLIC = [
     "projet_id",

@@ -22,8 +22,8 @@ from bibia.demo.synthetic import synthetic_form
 from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.pipeline import run_job
 from bibia.settings import Settings
-from bibia.site import build
-from bibia.site.build import EMPTY, LEAFLET, PAGE_SIZE, field_html, french_day, french_month
+from publish.site import build
+from publish.site.build import EMPTY, LEAFLET, PAGE_SIZE, field_html, french_day, french_month
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
 from tests.conftest import (
     DEMO_PUBLISHED,

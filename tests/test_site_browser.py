@@ -26,8 +26,8 @@ from selenium.webdriver.support.ui import Select
 from bibia.emulators.government import GovApisEmulator
 from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
-from bibia.site import build
-from bibia.site.build import _excerpt
+from publish.site import build
+from publish.site.build import _excerpt
 from tests.conftest import (
     DEMO_PUBLISHED,
     VALID_ANSWERS,

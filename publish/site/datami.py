@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from bibia.site.colours import OTHER_COLOUR, THEME_COLOURS
+from publish.site.colours import OTHER_COLOUR, THEME_COLOURS
 from schemas.project import columns_meta
 from schemas.taxonomy import Taxonomy
 
@@ -230,197 +230,29 @@ def _theme_match(taxonomy: Taxonomy) -> list[Any]:
     return [*match, "#000000"]
 
 
+MAP_TEMPLATE = Path(__file__).with_name("datami_map.json")  # the map's settings, as data
+
+
 def map_settings(taxonomy: Taxonomy) -> dict[str, Any]:
-    """The current site's map, its themes' colours and legend from our taxonomy."""
-    popup = {
-        "action": "mousemove",
-        "fields_settings": {
-            "nom_projet": {
-                "position": "main_title",
-                "prefix": None,
-                "suffix": None,
-                "class": "is-size-6 has-text-weight-semibold",
-            },
-            "coll_nom": {
-                "position": "value",
-                "prefix": "Collectivité : ",
-                "suffix": None,
-                "class": "is-size-7",
-            },
-            "_datami_": {
-                "position": "info",
-                "prefix": "(cliquez pour + d'infos)",
-                "suffix": None,
-                "class": "has-text-centered has-text-weight-light",
-            },
-        },
-    }
-    legend = [
-        {"value": term.label, "color": THEME_COLOURS.get(term.code, OTHER_COLOUR)}
-        for term in taxonomy["theme"].terms
-    ]
-    return {
-        "mapOptions": {
-            "url": "https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/{y}{r}.png",
-            "attribution": '&copy; <a href="https://www.openstreetmap.org/copyright">'
-            'OpenStreetMap</a> contributors &copy; <a href="https://carto.com/attributions">'
-            "CARTO</a>",
-            "subdomains": "abcd",
-            "center": [2.03, 47.65],
-            "zoom": 4.8,
-            "maxZoom": 18,
-            "minZoom": 2,
-            "useMarkerCluster": True,
-            "item_geo_fields": {"latitude": "latitude", "longitude": "longitude"},
-            "item_marker": "map-marker",
-            "item_marker_color": "primary",
-            "item_marker_offset": [0, 8],
-            "item_marker_anchor": "bottom",
-            "pinIconSize": {"highlighted": [46, 46], "normal": [29, 29]},
-            "map_layers": {
-                "all_points_layer": {
-                    "is_activated": True,
-                    "source_id": "allPointsSource",
-                    "layer_id": "all-points",
-                    "is_default_visible": True,
-                    "is_source_distant": False,
-                    "is_live_data": False,
-                    "refresh_delay": 3000,
-                    "is_clickable": True,
-                    "add_zoom_on_click": 3.5,
-                    "is_hoverable": True,
-                    "hover_infos": {},
-                    "direct_to_detail": False,
-                    "has_popup": True,
-                    "popup_config": popup,
-                    "radius_min": 5,
-                    "radius_max": 20,
-                    "max_zoom": 14,
-                    "min_zoom": 4,
-                    "circle_color": _theme_match(taxonomy),
-                    "circle_color_activated": _theme_match(taxonomy),
-                    "circle_stroke_color": "#000000",
-                    "circle_opacity": 0.8,
-                    "legend": {
-                        "position": "bottom-right",
-                        "title": "Thèmes",
-                        "useSymbols": True,
-                        "scales": legend,
-                    },
-                },
-                "cluster_circles_layer": {
-                    "is_activated": True,
-                    "source_id": "clusterSource",
-                    "layer_id": "cluster-circles",
-                    "is_default_visible": False,
-                    "is_source_distant": False,
-                    "is_clickable": True,
-                    "circle_color": "#004494",
-                    "circle_radius": 20,
-                    "circle_stroke_color": "#fff",
-                    "circle_stroke_width": 1,
-                },
-                "cluster_count_layer": {
-                    "is_activated": True,
-                    "source_id": "clusterSource",
-                    "layer_id": "cluster-counts",
-                    "is_default_visible": False,
-                    "is_source_distant": False,
-                    "is_clickable": True,
-                    "text_size": 11,
-                    "text_color": "white",
-                },
-                "cluster_unclustered_layer": {
-                    "is_activated": False,
-                    "source_id": "clusterSource",
-                    "layer_id": "unclustered-point",
-                    "is_default_visible": True,
-                    "is_source_distant": False,
-                    "is_clickable": True,
-                    "circle_color": "#fff",
-                    "circle_stroke_color": "#004494",
-                    "circle_radius": 5,
-                    "circle_stroke_width": 5,
-                },
-                # the current site's layers that are not the data's, kept as they are
-                "choropleth_layer": CHOROPLETH,
-                "heatmap_layer": {
-                    "is_activated": True,
-                    "is_default_visible": False,
-                    "source_id": "allPointsSource",
-                    "layer_id": "heatmap-layer",
-                    "source": "all-points",
-                    "prop_weight": "weight",
-                    "max_zoom": 18,
-                    "radius_min": 10,
-                    "radius_max": 40,
-                },
-            },
-            "layers_visibility": {
-                "is_activated": True,
-                "is_drawer_open": False,
-                "layers_switches": [
-                    {"label": "Projets", "layers": ["all-points"], "default_visible": True},
-                    {
-                        "label": "departements",
-                        "layers": ["chorolayer-departements"],
-                        "default_visible": True,
-                    },
-                    {
-                        "label": "Clusters",
-                        "layers": ["cluster-circles", "cluster-counts", "unclustered-point"],
-                        "default_visible": False,
-                    },
-                    {"label": "Radar", "layers": ["heatmap-layer"], "default_visible": False},
-                ],
-            },
-        }
+    """The current site's map (`datami_map.json`), its themes' colours and legend from our
+    taxonomy: `"@couleur_du_theme"` there is the expression that colours a point by its theme,
+    `"@legende_des_themes"` the legend's list of themes and colours."""
+    filled = {
+        "@couleur_du_theme": _theme_match(taxonomy),
+        "@legende_des_themes": [
+            {"value": term.label, "color": THEME_COLOURS.get(term.code, OTHER_COLOUR)}
+            for term in taxonomy["theme"].terms
+        ],
     }
 
+    def fill(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: fill(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [fill(value) for value in node]
+        return filled.get(node, node) if isinstance(node, str) else node
 
-CHOROPLETH: dict[str, Any] = {
-    "is_activated": True,
-    "is_live_data": False,
-    "refresh_delay": 3000,
-    "is_default_visible": False,
-    "is_source_distant": True,
-    "is_drawer_open": True,
-    "change_source_by_zoom": True,
-    "is_clickable": False,
-    "sources": [
-        {
-            "is_activated": True,
-            "source_id": "chorosource-departement",
-            "layer_id": "chorolayer-departement",
-            "is_default_visible": True,
-            "max_zoom": 9,
-            "min_zoom": 0,
-            "source_url": "https://raw.githubusercontent.com/gregoiredavid/france-geojson/"
-            "master/departements-version-simplifiee.geojson",
-            "update_src_from_previous_layer": False,
-            "need_aggregation": False,
-            "polygon_prop_id": "code",
-            "join_polygon_id_to_field": "DEP_CODE",
-            "agregated_data_field": "count_com",
-            "fill_color": [
-                "interpolate",
-                ["linear"],
-                ["get", "count_com"],
-                0,
-                "#fff",
-                1,
-                "#b2f1e7",
-                10,
-                "#4cdec9",
-                20,
-                "#00a78e",
-            ],
-            "fill_opacity": 0.25,
-            "fill_outline_color": "#004494",
-            "has_popup": False,
-        }
-    ],
-}
+    return dict(fill(json.loads(MAP_TEMPLATE.read_text(encoding="utf-8"))))
 
 
 def _json(value: Any) -> bytes:

@@ -38,16 +38,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from markupsafe import Markup, escape
 
-from bibia.site import datami
-from bibia.site.charts import bar_chart
-from bibia.site.colours import OTHER_COLOUR, THEME_COLOURS
+from publish.export import BUCKET_ROWS, bucket_of, every_input
+from publish.site import datami
+from publish.site.charts import bar_chart
+from publish.site.colours import OTHER_COLOUR, THEME_COLOURS
 from schemas.datapackage import EXPORT_NAME
 from schemas.kinds import KINDS
 from schemas.project import PUBLIC, RESTRICTED, columns_meta, export_columns
 from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
 from warehouse.db import in_parts, insert_rows
-from warehouse.export import BUCKET_ROWS, bucket_of, every_input
 
 HERE = Path(__file__).resolve().parent
 LEAFLET = "vendor/leaflet-1.9.4"

@@ -15,21 +15,16 @@ from pathlib import Path
 
 import duckdb
 
-from bibia.settings import Settings
-from bibia.site import datami
-from bibia.site.build import DOWNLOADS, PROJECTS, SITE, Listing, SiteSettings, editions
+from publish.export import StagedExport, every_input, stale
+from publish.site import datami
+from publish.site.build import DOWNLOADS, PROJECTS, SITE, Listing, SiteSettings, editions
 from schemas.datapackage import EXPORT_NAME
 from schemas.project import PUBLIC, RESTRICTED
 from schemas.taxonomy import Taxonomy
-from warehouse.export import StagedExport, every_input, stale
 
 # What the site and the feed make, relative to the exports' folder (`bibia site`'s scope).
 SCOPE = (f"{PUBLIC}/{SITE}/", f"{RESTRICTED}/{SITE}/", f"{PUBLIC}/{datami.FOLDER}/")
 DATA_FILES = (f"{EXPORT_NAME}.csv", f"{EXPORT_NAME}.parquet", "datapackage.json")
-
-
-def site_settings(settings: Settings) -> SiteSettings:
-    return SiteSettings(tiles=settings.site_tiles, attribution=settings.site_attribution)
 
 
 def stage_site(
@@ -78,44 +73,3 @@ def linked(source: Path, target: Path) -> None:
     except OSError:
         shutil.copyfile(source, target)
         target.chmod(source.stat().st_mode & 0o777)
-
-
-def publish_site(settings: Settings, everything: bool = False) -> tuple[int, int]:
-    """`bibia site`: render both editions and the feed again from the published exports (after
-    a change of the site's settings, say), and publish what changed; return the number of files
-    rewritten and of project pages rendered. `everything`: render every project's page, even
-    those published from the same inputs."""
-    from schemas.errors import ConfigError
-    from schemas.times import now_utc
-    from warehouse.db import connect, owner_only, writer_lock
-
-    export_dir = settings.export_dir
-    if not (export_dir / RESTRICTED / f"{EXPORT_NAME}.parquet").exists():
-        raise ConfigError(f"no exports in {export_dir} yet: run `bibia sync` first")
-    taxonomy = Taxonomy.load(settings.taxonomy_path)
-    with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
-        con = connect(settings.db_path)
-        started = now_utc()
-        run_id = "site-" + started.strftime("%Y%m%dT%H%M%S")
-        staged = StagedExport(
-            staging=export_dir / f".staging-{run_id}",
-            target=export_dir,
-            rows=0,
-            scope=SCOPE,
-            con=con,
-        )
-        try:
-            con.execute("BEGIN TRANSACTION")
-            rendered = stage_site(
-                staged, export_dir, taxonomy, site_settings(settings), con, everything
-            )
-            staged.record(con, run_id, started)
-            staged.check_writable()
-            con.execute("COMMIT")
-            staged.publish()
-        except BaseException:
-            staged.discard()
-            con.close()
-            raise
-        con.close()
-    return len(staged.changed) + len(staged.removed), rendered

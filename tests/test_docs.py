@@ -1,0 +1,76 @@
+"""The README says what the code does: every setting (its table is made from the settings'
+declarations), every command and every step. Each check is shown to fail on a README that
+lost one line."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+from bibia.cli import _parser
+from bibia.settings import VARIABLES, markdown_table
+from bibia.steps import StepName
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def commands() -> list[str]:
+    """Every command and sub-command of `bibia`, as a person types it."""
+    found: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found.append(f"{prefix} {name}")
+                    walk(sub, f"{prefix} {name}")
+
+    walk(_parser(), "bibia")
+    return found
+
+
+def missing(readme: str) -> list[str]:
+    """What the README does not say: settings whose table row differs, commands and steps it
+    never names."""
+    out = [f"setting {v.name}" for v in VARIABLES if f"| `{v.name}` |" not in readme]
+    if markdown_table() not in readme:
+        out.append("the settings' table differs from their declarations")
+    commands_table = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    for command in commands():
+        words = command.split()
+        said = re.search(r"`bibia " + r"\s*".join(map(re.escape, words[1:2])), commands_table)
+        if said is None or (len(words) > 2 and words[2] not in commands_table):
+            out.append(f"command {command}")
+    out += [
+        f"step {s}"
+        for s in StepName
+        if f"`{s}`"
+        not in readme.split("## Configuration")[0]
+        + readme.split("## Scheduling with Prefect", 1)[1].split("\n## ", 1)[0]
+    ]
+    return out
+
+
+def test_the_readme_says_every_setting_command_and_step():
+    assert missing(README) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "| `BIBIA_WEBHOOK_KEEP_DAYS` |",
+        "| `bibia webhook` |",
+        "| `bibia curate correct",
+    ],
+)
+def test_the_check_fails_when_the_readme_loses_a_line(line):
+    lost = "\n".join(row for row in README.splitlines() if not row.startswith(line))
+    assert lost != README and missing(lost) != []
+
+
+def test_the_check_fails_when_a_step_is_not_named():
+    lost = README.replace("`fetch_questions`", "fetch_questions")
+    assert missing(lost) == ["step fetch_questions"]
