@@ -71,6 +71,21 @@ def _parser() -> argparse.ArgumentParser:
         help="receive Tally's signed webhook events (TALLY_WEBHOOK_SECRET) and ask for a run "
         "after each burst; scheduled syncs stay the safety net",
     )
+    _curate_parser(sub)
+    status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
+    status.add_argument("--runs", default="10", metavar="N", help="how many runs to show")
+    status.add_argument(
+        "--held",
+        default="20",
+        metavar="N|all",
+        help="how many held submissions to list, the most recent first (default 20)",
+    )
+    status.add_argument("--demo", action="store_true", help="the demo's warehouse")
+    return parser
+
+
+def _curate_parser(sub: Any) -> None:
+    """`bibia curate` and its actions."""
     curate = sub.add_parser(
         "curate", help="curators' decisions: correct a submission, withdraw or restore a project"
     )
@@ -91,16 +106,6 @@ def _parser() -> argparse.ArgumentParser:
     listed.add_argument("--all", action="store_true", help="ended decisions too")
     for action in (correct, withdraw, restore, revoke, listed):
         action.add_argument("--demo", action="store_true", help="the demo's warehouse")
-    status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
-    status.add_argument("--runs", default="10", metavar="N", help="how many runs to show")
-    status.add_argument(
-        "--held",
-        default="20",
-        metavar="N|all",
-        help="how many held submissions to list, the most recent first (default 20)",
-    )
-    status.add_argument("--demo", action="store_true", help="the demo's warehouse")
-    return parser
 
 
 def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -> Settings:

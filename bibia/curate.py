@@ -20,6 +20,7 @@ from typing import Any
 
 from bibia.settings import Settings
 from schemas.errors import ConfigError, RunLockedError
+from schemas.kinds import KINDS
 from schemas.project import form_fields
 from schemas.taxonomy import Taxonomy
 from schemas.text import printable
@@ -115,13 +116,11 @@ def correct(
         raise ConfigError(
             f"champ inconnu {field!r} : les champs corrigeables sont {', '.join(fields)}"
         )
-    kind = fields[field].metadata["kind"]
+    many = KINDS[fields[field].metadata["kind"]].many
     given = [v for v in values if v.strip()]
-    if kind != "enum_list" and len(given) > 1:
+    if not many and len(given) > 1:
         raise ConfigError(f"{field} prend une seule valeur ({len(given)} données)")
-    value: str | list[str] | None = (
-        (given or None) if kind == "enum_list" else (given[0] if given else None)
-    )
+    value: str | list[str] | None = (given or None) if many else (given[0] if given else None)
     taxonomy = Taxonomy.load(settings.taxonomy_path)
     normalised, problems = correction_problems(field, value, taxonomy)
     if problems:

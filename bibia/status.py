@@ -44,7 +44,16 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
         con = connect(settings.db_path, read_only=True)
     except RunLockedError:  # a run writes: what can be said without the warehouse
         return "\n".join([*_busy(settings, now), "", *_exports(settings, now)])
-    out = [f"Entrepôt {settings.db_path}", "", "Dernières exécutions"]
+    out = [f"Entrepôt {settings.db_path}", "", *_runs(con, runs), *_held(con, settings, held)]
+    out += _set_aside(con)
+    out += _decision_notes(con)
+    con.close()
+    return "\n".join([*out, "", *_exports(settings, now)])
+
+
+def _runs(con: Any, runs: int) -> list[str]:
+    """The last `runs` runs, the most recent first."""
+    out = ["Dernières exécutions"]
     rows = con.execute(
         """SELECT run_id, kind, status, started_at, ended_at, fetched, new, updated,
                   quarantined, exported, error
@@ -63,6 +72,13 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
         )
         if error:
             out.append(f"      erreur : {_shown(error)}")
+    return out
+
+
+def _held(con: Any, settings: Settings, held: int | None) -> list[str]:
+    """The `held` most recent submissions in quarantine (None: all), each with why; the counts
+    of released holds and of warnings."""
+    out: list[str] = []
     total_held = first_row(con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
     held_rows = con.execute(
         """SELECT submission_id, submitted_at, since_at, coll_nom, nom_projet, projet_contact,
@@ -115,10 +131,7 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
             f"  ({warnings[0]} avertissement(s) sur {warnings[1]} soumission(s), qui ne retiennent "
             "rien : SELECT * FROM validation_issues WHERE severity = 'warning')"
         )
-    out += _set_aside(con)
-    out += _decision_notes(con)
-    con.close()
-    return "\n".join([*out, "", *_exports(settings, now)])
+    return out
 
 
 def _set_aside(con: Any, shown: int = 10) -> list[str]:

@@ -33,11 +33,12 @@ from schemas.kinds import KINDS
 from schemas.project import PUBLIC, RESTRICTED, arrow_schema, columns_meta, export_columns
 from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
+from schemas.text import FORMULA_START
 from warehouse.db import ids, in_parts, insert_rows, with_rows
 
 PROJECTS_VIEW = "projects"  # the latest valid version of each project
 CSV_OPTIONS = csv.WriteOptions(include_header=True, delimiter=",", quoting_style="needed")
-FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet would run as a formula
+FORMULA_PATTERN = "^[" + FORMULA_START.replace("-", "\\-") + "]"  # a cell run as a formula
 EXPORT_BATCH_ROWS = 4_096  # rows per batch of the export (and per Parquet row group)
 BUCKET_ROWS = 8_192  # rows sorted at once: the export's memory is a bucket, not the register
 RECORD_FILES = 8_192  # published files compared and recorded at once
@@ -605,7 +606,7 @@ def csv_cells(table: pyarrow.Table, renderings: list[str] | None = None) -> pyar
             column = pc.binary_join(column, LIST_DELIMITER)
         elif not pyarrow.types.is_string(column.type):
             column = pc.cast(column, pyarrow.string())
-        formula = pc.match_substring_regex(column, FORMULA_START)
+        formula = pc.match_substring_regex(column, FORMULA_PATTERN)
         if pc.any(formula).as_py():  # else the column as it is: no copy of its text
             column = pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
@@ -691,12 +692,7 @@ def stage_exports(
     """Write both exports in a staging folder from one sorted pass over `projects`: the public
     files take the public columns only. `bucket_rows`: how many rows are sorted at once."""
     staging = export_dir / f".staging-{run_id}"
-    staging.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folders = {access: staging / access for access in (PUBLIC, RESTRICTED)}
-    for access, folder in folders.items():
-        folder.mkdir(parents=True, exist_ok=True)
-        if access == RESTRICTED:
-            folder.chmod(0o700)
+    folders = _staging_folders(staging)
     names = export_columns(RESTRICTED)
     schema = arrow_schema(names)
     typed = arrow_schema(names, parquet=True)  # the Parquet files' types (a day is a date)
@@ -751,12 +747,7 @@ def stage_exports(
                     empty.select(wanted[access]), folder / f"{EXPORT_NAME}.csv", CSV_OPTIONS
                 )
     shutil.rmtree(staging / ".sort", ignore_errors=True)
-    for access, folder in folders.items():
-        (folder / "datapackage.json").write_text(
-            json.dumps(datapackage(access, taxonomy), ensure_ascii=False, indent=2) + "\n",
-            encoding="utf-8",
-        )
-    _stage_quarantine(con, folders[RESTRICTED])
+    _stage_descriptions(con, folders, taxonomy)
     for path in folders[RESTRICTED].iterdir():
         path.chmod(0o600)
     staged = StagedExport(staging=staging, target=export_dir, rows=rows, con=con)
@@ -764,6 +755,29 @@ def stage_exports(
         f"{access}/{path.name}" for access, folder in folders.items() for path in folder.iterdir()
     )
     return staged
+
+
+def _staging_folders(staging: Path) -> dict[str, Path]:
+    """The staging folder of each access level (the restricted one owner-only)."""
+    staging.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folders = {access: staging / access for access in (PUBLIC, RESTRICTED)}
+    for access, folder in folders.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        if access == RESTRICTED:
+            folder.chmod(0o700)
+    return folders
+
+
+def _stage_descriptions(
+    con: duckdb.DuckDBPyConnection, folders: dict[str, Path], taxonomy: Taxonomy
+) -> None:
+    """Each export's `datapackage.json`, and the restricted export's `quarantine.csv`."""
+    for access, folder in folders.items():
+        (folder / "datapackage.json").write_text(
+            json.dumps(datapackage(access, taxonomy), ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    _stage_quarantine(con, folders[RESTRICTED])
 
 
 QUARANTINE_FILE = "quarantine.csv"

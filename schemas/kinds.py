@@ -36,6 +36,16 @@ class Kind:
     parquet_arrow: pyarrow.DataType | None = None  # its type in a Parquet export, if not `arrow`
     # one value only: fed several (two files, a multi-choice), the first is kept, with a warning
     one_value: bool = False
+    # how a project's page shows a value: "text", "link" (an http(s) address), "list",
+    # "paragraphs", "month", "day" (in French) or "number"
+    page: str = "text"
+    datami_type: str = "string"  # its type in the current site's feed (Datami's schema)
+    datami_subtype: str | None = None  # how the Datami widget shows it (a tag, a link...)
+
+    @property
+    def many(self) -> bool:
+        """Several values (a list): a curator may give several."""
+        return self.csv == "list"
 
 
 _STRING = pyarrow.string()
@@ -59,7 +69,7 @@ KINDS: dict[str, Kind] = {
     for k in [
         _kind("id", normaliser="text"),
         _kind("text", normaliser="text", max_length=1_000),
-        _kind("longtext", normaliser="long_text", max_length=20_000),
+        _kind("longtext", normaliser="long_text", max_length=20_000, page="paragraphs"),
         _kind("siret", normaliser="siret", check="siret", repeats=True, one_value=True),
         _kind(
             "month",
@@ -68,12 +78,14 @@ KINDS: dict[str, Kind] = {
             check="month",
             repeats=True,
             one_value=True,
+            page="month",
         ),
         _kind(
             "day",
             table_schema={"type": "date", "format": "%Y-%m-%d"},
             parquet_schema={"type": "date"},
             parquet_arrow=pyarrow.date32(),
+            page="day",
         ),
         _kind(
             "url",
@@ -83,6 +95,8 @@ KINDS: dict[str, Kind] = {
             repeats=True,
             one_value=True,
             max_length=2_000,
+            page="link",
+            datami_subtype="link",
         ),
         _kind(
             "email",
@@ -92,8 +106,16 @@ KINDS: dict[str, Kind] = {
             repeats=True,
             one_value=True,
             max_length=320,
+            datami_subtype="email",
         ),
-        _kind("enum", normaliser="enum", check="vocabulary", repeats=True, one_value=True),
+        _kind(
+            "enum",
+            normaliser="enum",
+            check="vocabulary",
+            repeats=True,
+            one_value=True,
+            datami_subtype="tag",
+        ),
         _kind(
             "enum_list",
             duckdb="VARCHAR[]",
@@ -107,6 +129,8 @@ KINDS: dict[str, Kind] = {
             normaliser="enum_list",
             check="vocabulary",
             repeats=True,
+            page="list",
+            datami_subtype="tags",
         ),
         _kind(
             "number",
@@ -116,6 +140,8 @@ KINDS: dict[str, Kind] = {
             csv="number",
             python=(float, int),
             pandas="float64",
+            page="number",
+            datami_type="number",
         ),
         _kind(
             "integer",

@@ -29,6 +29,10 @@ def fold(text: str) -> str:
     return text.replace(" '", "'").replace("' ", "'")
 
 
+# what starts a cell a spreadsheet would run as a formula (neutralised in the CSV and the feed)
+FORMULA_START = "=+-@\t\r"
+
+
 def squash(text: str) -> str:
     """Single-line text: internal whitespace and newlines collapsed to one space."""
     return _SPACES.sub(" ", text).strip()

@@ -131,3 +131,40 @@ def test_the_check_fails_on_an_upward_or_circular_import(tmp_path, source, line,
         path.read_text(encoding="utf-8") + f"\n\ndef _added():\n    {line}\n", encoding="utf-8"
     )
     assert any(found in v for v in violations(graph(tmp_path)))
+
+
+LONGEST_FUNCTION = 80  # lines, outside the demo's and the tests' tools
+LONG_ALLOWED = ("bibia/demo/", "bibia/emulators/")
+
+
+def long_functions(root: Path = ROOT) -> list[str]:
+    """Functions of the layers longer than LONGEST_FUNCTION lines (the demo's and the
+    emulators' aside: generators of data, not code a maintainer changes)."""
+    out = []
+    for layer_name in LAYERS:
+        for path in sorted((root / layer_name).rglob("*.py")):
+            where = path.relative_to(root).as_posix()
+            if where.startswith(LONG_ALLOWED):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if lines > LONGEST_FUNCTION:
+                        out.append(f"{where}:{node.lineno} {node.name} ({lines} lines)")
+    return out
+
+
+def test_no_function_is_longer_than_a_screen():
+    assert long_functions() == []
+
+
+def test_the_length_check_finds_a_long_function(tmp_path):
+    (tmp_path / "bibia").mkdir()
+    body = "\n".join(f"    x{i} = {i}" for i in range(LONGEST_FUNCTION))
+    (tmp_path / "bibia" / "long.py").write_text(f"def long():\n{body}\n", encoding="utf-8")
+    assert long_functions(tmp_path) == [f"bibia/long.py:1 long ({LONGEST_FUNCTION + 1} lines)"]
+
+
+def test_the_pipeline_stays_readable_in_one_sitting():
+    lines = (ROOT / "bibia" / "pipeline.py").read_text(encoding="utf-8").count("\n")
+    assert lines < 450

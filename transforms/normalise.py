@@ -250,7 +250,7 @@ def normaliser_of(kind: Kind, vocabulary: Vocabulary | None) -> Callable[[Any], 
     """The normaliser a kind names (`Kind.normaliser`), given its vocabulary for the choices."""
     if kind.normaliser is None:
         raise ValueError(f"kind {kind.name} is not typed in by contributors")
-    fn = globals()[kind.normaliser]
+    fn = NORMALISERS[kind.normaliser]
     if kind.normaliser in ("enum", "enum_list"):
         if vocabulary is None:
             raise ValueError(f"kind {kind.name} needs a vocabulary")
@@ -279,3 +279,16 @@ class Normaliser:
             value = answers.get(name)
             out[name] = None if value is None else fn(value)
         return out
+
+
+# The normalisers a kind may name (`Kind.normaliser` in schemas/kinds.py), by that name.
+NORMALISERS: dict[str, Callable[..., Any]] = {
+    "text": text,
+    "long_text": long_text,
+    "siret": siret,
+    "month": month,
+    "url": url,
+    "email": email,
+    "enum": enum,
+    "enum_list": enum_list,
+}

@@ -39,28 +39,55 @@ _MESSAGES: dict[str, str] = {
 SHOWN_CHARACTERS = 2_000  # what an issue keeps of a value typed (the raw landing keeps it all)
 
 
-def _element_check(code: str, test: Callable[[Any], bool]) -> pa.Check:
-    return pa.Check(test, element_wise=True, error=code, name=code)
+@dataclass(frozen=True)
+class CheckCode:
+    """Which check a value failed, and its parameter (a vocabulary's name, a limit): a value,
+    never a text to parse again. pandera carries it as its text (`str`), read back once
+    (`of`) where pandera hands failures back."""
+
+    name: str
+    parameter: str | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.parameter is None else f"{self.name}:{self.parameter}"
+
+    @classmethod
+    def of(cls, text: str) -> CheckCode:
+        name, _, parameter = text.partition(":")
+        return cls(name, parameter or None)
+
+    @property
+    def limit(self) -> int:
+        """The number a limit check carries (max_items, too_long)."""
+        assert self.parameter is not None and self.parameter.isdigit(), self
+        return int(self.parameter)
+
+
+NOT_NULLABLE = CheckCode("not_nullable")
+VOCABULARY, MAX_ITEMS, TOO_LONG = "vocabulary", "max_items", "too_long"
+
+
+def _element_check(code: CheckCode, test: Callable[[Any], bool]) -> pa.Check:
+    return pa.Check(test, element_wise=True, error=str(code), name=str(code))
 
 
 def _max_items_check(limit: int) -> pa.Check:
-    return _element_check(f"max_items:{limit}", lambda v: len(v) <= limit)
+    return _element_check(CheckCode(MAX_ITEMS, str(limit)), lambda v: len(v) <= limit)
 
 
 def _vocab_check(vocab: Vocabulary) -> pa.Check:
     labels = frozenset(vocab.labels)
+    code = CheckCode(VOCABULARY, vocab.name)
     if vocab.multi:
-        return _element_check(
-            f"vocabulary:{vocab.name}", lambda v: all(item in labels for item in v)
-        )
-    return _element_check(f"vocabulary:{vocab.name}", lambda v: v in labels)
+        return _element_check(code, lambda v: all(item in labels for item in v))
+    return _element_check(code, lambda v: v in labels)
 
 
 def _siret_checks(_vocab: Vocabulary | None) -> list[pa.Check]:
     return [
-        _element_check("siret_format", lambda v: len(v) == 14 and v.isdigit()),
+        _element_check(CheckCode("siret_format"), lambda v: len(v) == 14 and v.isdigit()),
         _element_check(
-            "siret_luhn", lambda v: not (len(v) == 14 and v.isdigit()) or siret_valid(v)
+            CheckCode("siret_luhn"), lambda v: not (len(v) == 14 and v.isdigit()) or siret_valid(v)
         ),
     ]
 
@@ -102,7 +129,9 @@ def validation_schema(taxonomy: Taxonomy) -> pa.DataFrameSchema:
         checks = []
         if kind.max_length is not None:
             checks.append(
-                pa.Check.str_length(max_value=kind.max_length, error=f"too_long:{kind.max_length}")
+                pa.Check.str_length(
+                    max_value=kind.max_length, error=str(CheckCode(TOO_LONG, str(kind.max_length)))
+                )
             )
         if kind.check is not None:
             vocabulary = col.metadata["vocabulary"]
@@ -142,9 +171,9 @@ def _show(value: Any) -> str | None:
     return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "…"
 
 
-def message_for(code: str, value: Any, taxonomy: Taxonomy) -> str:
-    if code.startswith("vocabulary:"):
-        vocab = taxonomy[code.split(":", 1)[1]]
+def message_for(code: CheckCode, value: Any, taxonomy: Taxonomy) -> str:
+    if code.name == VOCABULARY and code.parameter is not None:
+        vocab = taxonomy[code.parameter]
         values = value if isinstance(value, list | tuple) else [value]
         unknown = [v for v in values if v not in set(vocab.labels)]
         shown = ", ".join(f"« {v} »" for v in unknown)
@@ -152,12 +181,12 @@ def message_for(code: str, value: Any, taxonomy: Taxonomy) -> str:
             f"{shown} : valeur inconnue du vocabulaire {vocab.name} (taxonomie "
             f"{taxonomy.version}) ; corriger la réponse ou ajouter un alias à la taxonomie"
         )
-    if code.startswith("max_items:"):
-        return _MESSAGES["max_items"].format(max_items=code.split(":", 1)[1])
-    if code.startswith("too_long:"):
+    if code.name == MAX_ITEMS:
+        return _MESSAGES[MAX_ITEMS].format(max_items=code.limit)
+    if code.name == TOO_LONG:
         length = len(value) if isinstance(value, str) else 0
-        return _MESSAGES["too_long"].format(length=length, limit=code.split(":", 1)[1])
-    return _MESSAGES.get(code, f"contrôle {code} non respecté")
+        return _MESSAGES[TOO_LONG].format(length=length, limit=code.limit)
+    return _MESSAGES.get(code.name, f"contrôle {code} non respecté")
 
 
 def issue(
@@ -179,7 +208,7 @@ class Failure:
 
     row: int
     field: str
-    code: str
+    code: CheckCode
 
 
 def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Failure]:
@@ -200,7 +229,7 @@ def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Fai
                 f"column {case.column}: {case.failure_case!r} fails {check} (a bibia bug: "
                 "a normaliser or a record builder returned the wrong type)"
             )
-        failures.append(Failure(int(row), str(case.column), check))
+        failures.append(Failure(int(row), str(case.column), CheckCode.of(check)))
     return failures
 
 
@@ -224,8 +253,8 @@ def apply_policy(
         message = message_for(failure.code, value, taxonomy)
         shown = typed[failure.row].get(failure.field, value)
         if (
-            failure.code == "not_nullable"
-            or failure.code.startswith("too_long:")  # abuse or a mistake: never published
+            failure.code == NOT_NULLABLE
+            or failure.code.name == TOO_LONG  # abuse or a mistake: never published
             or meta["on_invalid"] != DROP
         ):
             out.append(issue(record["submission_id"], failure.field, shown, ERROR, message))
@@ -243,14 +272,14 @@ def apply_policy(
     return out
 
 
-def _without_invalid(value: Any, code: str, taxonomy: Taxonomy) -> Any:
+def _without_invalid(value: Any, code: CheckCode, taxonomy: Taxonomy) -> Any:
     """The value with what failed `code` removed (None when nothing is left)."""
     if isinstance(value, list):
-        if code.startswith("vocabulary:"):
-            labels = set(taxonomy[code.split(":", 1)[1]].labels)
+        if code.name == VOCABULARY and code.parameter is not None:
+            labels = set(taxonomy[code.parameter].labels)
             kept = [item for item in value if item in labels]
-        elif code.startswith("max_items:"):
-            kept = value[: int(code.split(":", 1)[1])]
+        elif code.name == MAX_ITEMS:
+            kept = value[: code.limit]
         else:
             kept = []
         return kept or None
@@ -342,6 +371,6 @@ def value_problems(name: str, value: Any, taxonomy: Taxonomy) -> list[str]:
     try:
         pa.DataFrameSchema({name: column}).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        codes = dict.fromkeys(str(c) for c in exc.failure_cases["check"])
+        codes = dict.fromkeys(CheckCode.of(str(c)) for c in exc.failure_cases["check"])
         return [message_for(code, value, taxonomy) for code in codes]
     return []

@@ -334,26 +334,7 @@ def land_submissions(
     kept up to date. `path`: what brought the batch (polling, or the webhook, which only adds
     submissions never seen). `same_content(row)`: whether a row that only the webhook had
     brought says the same as what polling brings now (then it is kept as it is: one landing)."""
-    out = Landed()
-    unique = {row.submission_id: row for row in incoming}  # an inclusive startDate's duplicates
-    known.fetch(unique)
-    out.fetched = len(unique)
-    new_rows: list[RawRow] = []
-    changed_rows: list[RawRow] = []
-    polled: list[str] = []  # brought by the webhook first, by polling now: the same content
-    for row in unique.values():
-        if path == WEBHOOK and row.submission_id in known.values:
-            continue  # a webhook never rewrites what is stored: polling brings edits
-        before = known.meet(row)
-        same = before is not None and before >> _FLAGS == known.value(row.content_hash) >> _FLAGS
-        unpolled = before is not None and bool(before & _UNPOLLED)
-        if unpolled and (same or (same_content is not None and same_content(row))):
-            polled.append(row.submission_id)  # one landing for both paths: kept as it came
-            continue
-        if same and not before & _DELETED:  # type: ignore[operator]
-            continue  # seen already, same content
-        (new_rows if before is None else changed_rows).append(row)
-        out.rows.append(row)
+    out, new_rows, changed_rows, polled = _sorted_out(incoming, known, path, same_content)
     out.new_ids = [r.submission_id for r in new_rows]
     out.changed_ids = [r.submission_id for r in changed_rows]
     params = {"form_id": form_id, "run_id": run_id, "now": now}
@@ -404,6 +385,37 @@ def land_submissions(
             {"run_id": run_id, "now": now},
         )
     return out
+
+
+def _sorted_out(
+    incoming: list[RawRow],
+    known: Known,
+    path: str,
+    same_content: Callable[[RawRow], bool] | None,
+) -> tuple[Landed, list[RawRow], list[RawRow], list[str]]:
+    """What a batch brings: the new rows, the changed ones, and those the webhook brought
+    first that polling now brings with the same content (only their polling time changes)."""
+    out = Landed()
+    unique = {row.submission_id: row for row in incoming}  # an inclusive startDate's duplicates
+    known.fetch(unique)
+    out.fetched = len(unique)
+    new_rows: list[RawRow] = []
+    changed_rows: list[RawRow] = []
+    polled: list[str] = []  # brought by the webhook first, by polling now: the same content
+    for row in unique.values():
+        if path == WEBHOOK and row.submission_id in known.values:
+            continue  # a webhook never rewrites what is stored: polling brings edits
+        before = known.meet(row)
+        same = before is not None and before >> _FLAGS == known.value(row.content_hash) >> _FLAGS
+        unpolled = before is not None and bool(before & _UNPOLLED)
+        if unpolled and (same or (same_content is not None and same_content(row))):
+            polled.append(row.submission_id)  # one landing for both paths: kept as it came
+            continue
+        if same and not before & _DELETED:  # type: ignore[operator]
+            continue  # seen already, same content
+        (new_rows if before is None else changed_rows).append(row)
+        out.rows.append(row)
+    return out, new_rows, changed_rows, polled
 
 
 def _arrow(rows: list[RawRow]) -> pa.Table:

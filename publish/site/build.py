@@ -126,22 +126,22 @@ def field_html(name: str, title: str, kind: str) -> Callable[[Any], str]:
     def shown(value: Any) -> str:
         if value is None or value == [] or value == "":
             return empty
-        if of.name == "url":
+        if of.page == "link":
             if not web(value):
                 return f"{head}{e(value)}</dd>\n"
             link = e(value)
             return f'{head}<a href="{link}" rel="noopener noreferrer nofollow">{link}</a></dd>\n'
-        if of.csv == "list":
+        if of.page == "list":
             entries = "".join(f"<li>{e(entry)}</li>" for entry in value)
             return f'{head}<ul class="inline">{entries}</ul></dd>\n'
-        if of.name == "longtext" or "\n" in str(value):
+        if of.page == "paragraphs" or "\n" in str(value):
             paragraphs = "".join(f"<p>{e(p)}</p>" for p in str(value).split("\n") if p.strip())
             return f"{head}{paragraphs}</dd>\n" if paragraphs else empty
-        if of.name == "month":
+        if of.page == "month":
             text = french_month(value)
-        elif of.name == "day":
+        elif of.page == "day":
             text = french_day(value)
-        elif of.name == "number":
+        elif of.page == "number":
             text = f"{value:.5f}".rstrip("0").rstrip(".")
         else:
             text = str(value)

@@ -29,8 +29,10 @@ import duckdb
 import pyarrow.parquet as pq
 
 from publish.site.colours import OTHER_COLOUR, THEME_COLOURS
+from schemas.kinds import KINDS
 from schemas.project import columns_meta
 from schemas.taxonomy import Taxonomy
+from schemas.text import FORMULA_START
 
 FOLDER = "datami"
 DATA = "csv/processed_data.csv"
@@ -58,9 +60,7 @@ COLUMNS = [
 LINES = {"partenaires"}  # free text shown as tags: one tag per line
 MULTI = ["partenaires", "sous_theme", "audience_service"]  # the multi-valued columns
 JOINERS = "-|¦•·§¤"  # the first one absent from every multi-value joins them
-FORMULA_START = "=+-@\t\r"  # as in the CSV export
 TAG_COLOUR = "#00adb8"
-SUBTYPES = {"enum": "tag", "enum_list": "tags", "url": "link", "email": "email"}
 OVERRIDES = {"image_url": "image"}  # a URL shown as an image
 
 
@@ -187,7 +187,7 @@ def schema(taxonomy: Taxonomy, found: Mapping[str, Iterable[str | None]]) -> dic
             "name": name,
             "title": col.title,
             "description": FORMATS.get(name, col.description),
-            "type": "number" if meta["kind"] == "number" else "string",
+            "type": KINDS[meta["kind"]].datami_type,
         }
         constraints: dict[str, Any] = {"required": bool(meta["required"])}
         if meta["vocabulary"]:
@@ -208,7 +208,7 @@ def custom_props(joiner: str) -> dict[str, Any]:
     columns = columns_meta()
     fields = []
     for name in COLUMNS:
-        subtype = OVERRIDES.get(name) or SUBTYPES.get(columns[name].metadata["kind"])
+        subtype = OVERRIDES.get(name) or KINDS[columns[name].metadata["kind"]].datami_subtype
         if name in LINES:
             subtype = "tags"
         field: dict[str, Any] = {"name": name}
