@@ -27,7 +27,7 @@ CHECKS = (
     ["ruff", "check", "."],
     ["ruff", "format", "--check", "."],
     ["mypy"],
-    ["pytest", "-q"],
+    ["pytest", "-q", "--durations=15"],  # the slowest tests said at the end
 )
 
 

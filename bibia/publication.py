@@ -51,19 +51,19 @@ def stage(ctx: RunContext) -> StagedExport | None:
     settings, report = ctx.settings, ctx.report
     report.notes.extend(ctx.enricher.finish())
     fingerprint = export_fingerprint(ctx)
-    if (
+    unchanged = (
         not (ctx.changed or ctx.enricher.moved)
         and last_export_fingerprint(ctx.con) == fingerprint
         and exports_intact(ctx.con, settings.export_dir)
-    ):
-        report.files_written = 0
-    else:
+    )
+    if not unchanged:
         settle(ctx)
         replace_taxonomy(ctx.con, ctx.taxonomy)
     report.quarantined = int(
         scalar(ctx.con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
     )
-    if report.files_written == 0:
+    if unchanged:
+        report.files_written = 0  # what the run's record says: nothing rewritten
         report.exported = int(scalar(ctx.con, "SELECT count(*) FROM projects"))
         return None
     try:

@@ -29,6 +29,25 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
+# Modules whose tests need no server, no browser and no run of the pipeline: the fast subset
+# (`python3 run.py pytest -m fast`, under a minute), for a maintainer's every change.
+FAST_MODULES = {
+    "test_answers",
+    "test_docs",
+    "test_layers",
+    "test_mapping",
+    "test_normalise",
+    "test_normalise_properties",
+    "test_question_types",
+    "test_taxonomy",
+    "test_validation",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in FAST_MODULES:
+            item.add_marker(pytest.mark.fast)
 # The demo form, as `bibia sync` sees it: completed submissions, projects published, and
 # submissions in quarantine (held, plus one that a correction link has since released).
 DEMO_COMPLETED = 52
