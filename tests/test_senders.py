@@ -494,6 +494,26 @@ def test_a_full_spool_is_a_507_and_leaves_no_temporary_file(settings, tmp_path, 
         process.wait(timeout=10)
 
 
+def test_an_unwritable_spool_is_a_503_and_the_receiver_keeps_serving(settings, tmp_path, demo_form):
+    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
+    pending = receiver.spool / "pending"
+    try:
+        pending.rmdir()
+        pending.write_text("not a folder")  # what a full disk or a wrong mount looks like
+        event = webhook_event(demo_form, tally_submission("s6", VALID_ANSWERS), "evt-503")
+        answer = receiver.send(event)
+        assert answer.status_code == 503 and answer.json()["ok"] is False
+        assert receiver.process.poll() is None
+        pending.unlink()
+        pending.mkdir(mode=0o700)
+        assert receiver.send(event).status_code == 200  # the same event, once it can be kept
+        assert len(receiver.pending()) == 1
+    finally:
+        receiver.process.terminate()
+        receiver.process.wait(timeout=10)
+    assert "Traceback" not in (tmp_path / "receiver.log").read_text()
+
+
 def _listening(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
