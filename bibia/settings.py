@@ -113,105 +113,275 @@ class Variable:
     name: str
     setting: str
     read: Reader
-    default: str
     meaning: str
+    default: str | None = None  # how the README shows the default; None: the setting's own
     empty_is_a_value: bool = False  # set but empty means something (no map tiles)
+
+    def shown_default(self) -> str:
+        if self.default is not None:
+            return self.default
+        value = Settings.__dataclass_fields__[self.setting].default
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return f"`{value}`"
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("TALLY_API_KEY", "tally_api_key", text, "(required for `sync`)",
-             "bearer key; never printed, logged or stored"),
-    Variable("TALLY_FORM_ID", "tally_form_id", form_id, "(required for `sync`)",
-             "the form to read"),
-    Variable("TALLY_API_URL", "tally_api_url", web_address, "`https://api.tally.so`",
-             "base URL (tests and the demo point it at loopback)"),
-    Variable("TALLY_MAX_REQUESTS_PER_MINUTE", "tally_max_requests_per_minute",
-             number(1, 6_000, zero=True), "`90`",
-             "client-side pacing under Tally's 100/min (0: no pacing)"),
-    Variable("TALLY_TIMEOUT_SECONDS", "tally_timeout_seconds", number(0.1, 3_600), "`30`",
-             "the longest an HTTP answer may take, whole (a body trickled in does not extend "
-             "it)"),
-    Variable("BIBIA_DB", "db_path", path, "`warehouse/bibia.duckdb`", "the DuckDB file"),
-    Variable("BIBIA_EXPORT_DIR", "export_dir", path, "`exports`", "where exports are written"),
-    Variable("BIBIA_TAXONOMY", "taxonomy_path", path, "`schemas/taxonomy.yaml`",
-             "the taxonomy (vocabularies, labels, aliases)"),
-    Variable("BIBIA_MAPPING", "mapping_path", path, "`schemas/mapping.yaml`",
-             "which form question feeds which field"),
-    Variable("BIBIA_DECISIONS", "decisions_path", path, "`curation/decisions.yaml`",
-             "the curators' decisions (`demo-output/decisions.yaml` with `--demo`)"),
-    Variable("BIBIA_CURATOR", "curator", text, "the system user",
-             "who takes the decisions of `bibia curate`"),
-    Variable("TALLY_FORM_URL", "tally_form_url", web_address,
-             "`https://tally.so/r/<TALLY_FORM_ID>`",
-             "the form's public link, from which correction links are made"),
-    Variable("BIBIA_LOCK_TIMEOUT_SECONDS", "lock_timeout_seconds", number(0, 86_400), "`0`",
-             "how long a run waits for another run (or an analyst's connection to the "
-             "warehouse) to end before giving up"),
-    Variable("BIBIA_RUN_BUDGET_SECONDS", "run_budget_seconds", number(1, 7 * 86_400), "`7200`",
-             "a run still going after this fails with one line, and changes nothing"),
-    Variable("BIBIA_MAX_WITHDRAWAL_SHARE", "max_withdrawal_share", number(0, 1), "`0.05`",
-             "the largest share of the register a full sync withdraws without "
-             "`--allow-withdrawals` (at least one submission)"),
-    Variable("BIBIA_BATCH_SIZE", "batch_size", whole(1, 100_000), "`1000`",
-             "submissions derived at once; a run of more than one batch derives in a worker "
-             "process; the peak memory grows with it (measured: 2,000 take about 35 MiB more "
-             "than 1,000)"),
-    Variable("BIBIA_ENRICHMENT", "enrichment_enabled", switch, "`on`",
-             "`off`: no lookup of SIRETs (coordinates then come from the cache only)"),
-    Variable("RECHERCHE_ENTREPRISES_URL", "recherche_entreprises_url", web_address,
-             "`https://recherche-entreprises.api.gouv.fr`", "API Recherche d'entreprises"),
-    Variable("GEO_API_URL", "geo_api_url", web_address, "`https://geo.api.gouv.fr`",
-             "geo.api.gouv.fr (town halls, EPCI centres)"),
-    Variable("BAN_API_URL", "ban_api_url", web_address, "`https://api-adresse.data.gouv.fr`",
-             "the BAN geocoder"),
-    Variable("ENRICHMENT_REQUESTS_PER_SECOND", "enrichment_requests_per_second",
-             number(0.01, 1_000, zero=True), "`5`", "pacing of those three services"),
-    Variable("BIBIA_SITE_TILES", "site_tiles", text,
-             'CARTO "voyager" (`https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/'
-             '{y}{r}.png`), as the current site',
-             "the map's tiles (a URL template); empty: the points on a plain background",
-             empty_is_a_value=True),
-    Variable("BIBIA_SITE_ATTRIBUTION", "site_attribution", text,
-             "`© OpenStreetMap contributors © CARTO`", "the tiles' credit line, shown as text",
-             empty_is_a_value=True),
-    Variable("TALLY_WEBHOOK_SECRET", "webhook_secret", text, "(required for `webhook`)",
-             "the signing secret of the form's webhook in Tally; never printed, logged or "
-             "stored"),
-    Variable("BIBIA_WEBHOOK_HOST", "webhook_host", text, "`127.0.0.1`",
-             "where `bibia webhook` listens (an IPv6 address such as `::1` too)"),
-    Variable("BIBIA_WEBHOOK_PORT", "webhook_port", whole(1, 65_535), "`8787`",
-             "the port it listens on"),
-    Variable("BIBIA_WEBHOOK_PATH", "webhook_path", url_path, "`/tally/webhook`",
-             "the path it answers on"),
-    Variable("BIBIA_WEBHOOK_MAX_BYTES", "webhook_max_bytes", whole(1_024, 50_000_000),
-             "`1048576`", "the largest event accepted"),
-    Variable("BIBIA_WEBHOOK_SPOOL", "webhook_spool", path, "`webhook-spool/` beside `BIBIA_DB`",
-             "where events wait for a run (owner-only; in an existing folder that is not "
-             "bibia's, in its `bibia-webhook/`)"),
-    Variable("BIBIA_WEBHOOK_DEBOUNCE_SECONDS", "webhook_debounce_seconds", number(0, 600),
-             "`2`", "how long the receiver waits after an event before asking for a run (a "
-             "burst, one run)"),
-    Variable("BIBIA_WEBHOOK_KEEP_DAYS", "webhook_keep_days", number(0, 3_650), "`30`",
-             "how long landed events stay in the spool's `landed/` (then removed: the "
-             "warehouse holds them)"),
-    Variable("BIBIA_WEBHOOK_REQUEST_SECONDS", "webhook_request_seconds", number(0.5, 600),
-             "`10`", "a whole request (line, headers, body) arrives within this, or the "
-             "connection is cut"),
-    Variable("BIBIA_WEBHOOK_MAX_CONNECTIONS", "webhook_max_connections", whole(1, 10_000),
-             "`32`", "connections served at once; one more is answered 503 at once"),
-    Variable("PREFECT_API_URL", "prefect_api_url", web_address, "(none)",
-             "a Prefect server: runs are then recorded by it, and `bibia serve` needs it"),
-    Variable("BIBIA_FAILPOINT", "failpoint", failpoint, "(none)",
-             f"a step that must fail ({', '.join(f'`{s}`' for s in FAILPOINTS)}), or, "
-             "followed by `:kill`, where the process kills itself (SIGKILL), to rehearse "
-             "failures and crashes"),
-)  # fmt: skip
+    Variable(
+        "TALLY_API_KEY",
+        "tally_api_key",
+        text,
+        "bearer key; never printed, logged or stored",
+        default="(required for `sync`)",
+    ),
+    Variable(
+        "TALLY_FORM_ID",
+        "tally_form_id",
+        form_id,
+        "the form to read",
+        default="(required for `sync`)",
+    ),
+    Variable(
+        "TALLY_API_URL",
+        "tally_api_url",
+        web_address,
+        "base URL (tests and the demo point it at loopback)",
+    ),
+    Variable(
+        "TALLY_MAX_REQUESTS_PER_MINUTE",
+        "tally_max_requests_per_minute",
+        number(1, 6_000, zero=True),
+        "client-side pacing under Tally's 100/min (0: no pacing)",
+    ),
+    Variable(
+        "TALLY_TIMEOUT_SECONDS",
+        "tally_timeout_seconds",
+        number(0.1, 3_600),
+        "the longest an HTTP answer may take, whole (a body trickled in does not extend it)",
+    ),
+    Variable(
+        "BIBIA_DB",
+        "db_path",
+        path,
+        "the DuckDB file",
+    ),
+    Variable(
+        "BIBIA_EXPORT_DIR",
+        "export_dir",
+        path,
+        "where exports are written",
+    ),
+    Variable(
+        "BIBIA_TAXONOMY",
+        "taxonomy_path",
+        path,
+        "the taxonomy (vocabularies, labels, aliases)",
+        default="`schemas/taxonomy.yaml`",
+    ),
+    Variable(
+        "BIBIA_MAPPING",
+        "mapping_path",
+        path,
+        "which form question feeds which field",
+        default="`schemas/mapping.yaml`",
+    ),
+    Variable(
+        "BIBIA_DECISIONS",
+        "decisions_path",
+        path,
+        "the curators' decisions (`demo-output/decisions.yaml` with `--demo`)",
+    ),
+    Variable(
+        "BIBIA_CURATOR",
+        "curator",
+        text,
+        "who takes the decisions of `bibia curate`",
+        default="the system user",
+    ),
+    Variable(
+        "TALLY_FORM_URL",
+        "tally_form_url",
+        web_address,
+        "the form's public link, from which correction links are made",
+        default="`https://tally.so/r/<TALLY_FORM_ID>`",
+    ),
+    Variable(
+        "BIBIA_LOCK_TIMEOUT_SECONDS",
+        "lock_timeout_seconds",
+        number(0, 86_400),
+        (
+            "how long a run waits for another run (or an analyst's connection to the warehouse) to"
+            " end before giving up"
+        ),
+    ),
+    Variable(
+        "BIBIA_RUN_BUDGET_SECONDS",
+        "run_budget_seconds",
+        number(1, 7 * 86_400),
+        "a run still going after this fails with one line, and changes nothing",
+    ),
+    Variable(
+        "BIBIA_MAX_WITHDRAWAL_SHARE",
+        "max_withdrawal_share",
+        number(0, 1),
+        (
+            "the largest share of the register a full sync withdraws without `--allow-withdrawals`"
+            " (at least one submission)"
+        ),
+    ),
+    Variable(
+        "BIBIA_BATCH_SIZE",
+        "batch_size",
+        whole(1, 100_000),
+        (
+            "submissions derived at once; a run of more than one batch derives in a worker "
+            "process; the peak memory grows with it (measured: 2,000 take about 35 MiB more than "
+            "1,000)"
+        ),
+    ),
+    Variable(
+        "BIBIA_ENRICHMENT",
+        "enrichment_enabled",
+        switch,
+        "`off`: no lookup of SIRETs (coordinates then come from the cache only)",
+        default="`on`",
+    ),
+    Variable(
+        "RECHERCHE_ENTREPRISES_URL",
+        "recherche_entreprises_url",
+        web_address,
+        "API Recherche d'entreprises",
+    ),
+    Variable(
+        "GEO_API_URL",
+        "geo_api_url",
+        web_address,
+        "geo.api.gouv.fr (town halls, EPCI centres)",
+    ),
+    Variable(
+        "BAN_API_URL",
+        "ban_api_url",
+        web_address,
+        "the BAN geocoder",
+    ),
+    Variable(
+        "ENRICHMENT_REQUESTS_PER_SECOND",
+        "enrichment_requests_per_second",
+        number(0.01, 1_000, zero=True),
+        "pacing of those three services",
+    ),
+    Variable(
+        "BIBIA_SITE_TILES",
+        "site_tiles",
+        text,
+        "the map's tiles (a URL template); empty: the points on a plain background",
+        default=(
+            'CARTO "voyager" '
+            "(`https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/{y}{r}.png`), as the "
+            "current site"
+        ),
+        empty_is_a_value=True,
+    ),
+    Variable(
+        "BIBIA_SITE_ATTRIBUTION",
+        "site_attribution",
+        text,
+        "the tiles' credit line, shown as text",
+        empty_is_a_value=True,
+    ),
+    Variable(
+        "TALLY_WEBHOOK_SECRET",
+        "webhook_secret",
+        text,
+        "the signing secret of the form's webhook in Tally; never printed, logged or stored",
+        default="(required for `webhook`)",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_HOST",
+        "webhook_host",
+        text,
+        "where `bibia webhook` listens (an IPv6 address such as `::1` too)",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_PORT",
+        "webhook_port",
+        whole(1, 65_535),
+        "the port it listens on",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_PATH",
+        "webhook_path",
+        url_path,
+        "the path it answers on",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_MAX_BYTES",
+        "webhook_max_bytes",
+        whole(1_024, 50_000_000),
+        "the largest event accepted",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_SPOOL",
+        "webhook_spool",
+        path,
+        (
+            "where events wait for a run (owner-only; in an existing folder that is not bibia's, "
+            "in its `bibia-webhook/`)"
+        ),
+        default="`webhook-spool/` beside `BIBIA_DB`",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_DEBOUNCE_SECONDS",
+        "webhook_debounce_seconds",
+        number(0, 600),
+        "how long the receiver waits after an event before asking for a run (a burst, one run)",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_KEEP_DAYS",
+        "webhook_keep_days",
+        number(0, 3_650),
+        (
+            "how long landed events stay in the spool's `landed/` (then removed: the warehouse "
+            "holds them)"
+        ),
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_REQUEST_SECONDS",
+        "webhook_request_seconds",
+        number(0.5, 600),
+        "a whole request (line, headers, body) arrives within this, or the connection is cut",
+    ),
+    Variable(
+        "BIBIA_WEBHOOK_MAX_CONNECTIONS",
+        "webhook_max_connections",
+        whole(1, 10_000),
+        "connections served at once; one more is answered 503 at once",
+    ),
+    Variable(
+        "PREFECT_API_URL",
+        "prefect_api_url",
+        web_address,
+        "a Prefect server: runs are then recorded by it, and `bibia serve` needs it",
+        default="(none)",
+    ),
+    Variable(
+        "BIBIA_FAILPOINT",
+        "failpoint",
+        failpoint,
+        (
+            "a step that must fail (`fetch_form`, `fetch_questions`, `fetch_page`, `land`, "
+            "`derive`, `enrich`, `load`, `export`, `site`, `publish`), or, followed by `:kill`, "
+            "where the process kills itself (SIGKILL), to rehearse failures and crashes"
+        ),
+        default="(none)",
+    ),
+)
 
 
 def markdown_table() -> str:
     """The README's table of the variables, made from their declarations."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    rows += [f"| `{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES]
+    rows += [f"| `{v.name}` | {v.shown_default()} | {v.meaning} |" for v in VARIABLES]
     return "\n".join(rows)
 
 
