@@ -48,6 +48,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.stem in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
+
+
 # The demo form, as `bibia sync` sees it: completed submissions, projects published, and
 # submissions in quarantine (held, plus one that a correction link has since released).
 DEMO_COMPLETED = 52
