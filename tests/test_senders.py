@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -460,6 +461,27 @@ def test_connections_past_the_cap_are_answered_503_at_once(settings, tmp_path, d
         receiver.process.wait(timeout=10)
 
 
+def quiet_receiver(
+    settings: Settings, tmp_path: Path, port: int, host: str = "127.0.0.1", **popen: Any
+) -> subprocess.Popen[Any]:
+    """`bibia webhook` on `host`:`port` asking for no run, its output where `popen` says."""
+    env = cli_env(
+        settings,
+        TALLY_WEBHOOK_SECRET=SECRET,
+        BIBIA_WEBHOOK_HOST=host,
+        BIBIA_WEBHOOK_PORT=str(port),
+        BIBIA_WEBHOOK_SPOOL=str(tmp_path / "spool"),
+        BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "bibia", "webhook"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        **popen,
+    )
+
+
 def _ignore_file_size_signal() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (2_000, 2_000))
@@ -468,20 +490,8 @@ def _ignore_file_size_signal() -> None:
 def test_a_full_spool_is_a_507_and_leaves_no_temporary_file(settings, tmp_path, demo_form):
     """The receiver's files may not grow past 2,000 bytes (RLIMIT_FSIZE): the spool is full."""
     port = free_port()
-    env = cli_env(
-        settings,
-        TALLY_WEBHOOK_SECRET=SECRET,
-        BIBIA_WEBHOOK_PORT=str(port),
-        BIBIA_WEBHOOK_SPOOL=str(tmp_path / "spool"),
-        BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bibia", "webhook"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_ignore_file_size_signal,
+    process = quiet_receiver(
+        settings, tmp_path, port, stderr=subprocess.DEVNULL, preexec_fn=_ignore_file_size_signal
     )
     try:
         wait_until(lambda: _listening(port), 30, "the receiver")
@@ -598,21 +608,8 @@ def test_a_receiver_on_an_ipv6_loopback_accepts_events(settings, tmp_path, demo_
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
     port = free_port()
-    env = cli_env(
-        settings,
-        TALLY_WEBHOOK_SECRET=SECRET,
-        BIBIA_WEBHOOK_HOST="::1",
-        BIBIA_WEBHOOK_PORT=str(port),
-        BIBIA_WEBHOOK_SPOOL=str(tmp_path / "spool"),
-        BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bibia", "webhook"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = quiet_receiver(
+        settings, tmp_path, port, host="::1", stderr=subprocess.PIPE, text=True
     )
     try:
         url = f"http://[::1]:{port}/tally/webhook"
