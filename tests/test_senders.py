@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,12 @@ import pytest
 import requests
 import yaml
 
+from bibia.demo.realistic import RealisticForm
 from bibia.emulators.tally import webhook_event
-from bibia.pipeline import run_job
+from bibia.pipeline import RUN_MEMORY_LIMIT, run_job
 from bibia.settings import Settings
 from bibia.webhook import OWN_FOLDER, Spool, signature
+from schemas.records import RawRow
 from tests.conftest import (
     ROOT,
     VALID_ANSWERS,
@@ -34,7 +38,10 @@ from tests.conftest import (
     tally_submission,
 )
 from tests.test_webhook import SECRET, exported_names, free_port, start_receiver, wait_until
+from warehouse import raw
+from warehouse.db import connect
 from warehouse.load import raw_rows
+from warehouse.raw import raw_rows_of
 
 # -- poison: what cannot be landed -----------------------------------------------------------
 NESTED_900 = {"a": json.loads("[" * 900 + "]" * 900)}
@@ -168,6 +175,86 @@ def test_f4_payloads_are_read_a_chunk_at_a_time(settings, emulator):
         [len(ids) % 10] if len(ids) % 10 else []
     )
     assert sorted(r.submission_id for c in chunks for r in c) == sorted(ids)
+
+
+REAL_SIZE = 20_000  # submissions of the API's shape, about 6 KB each: 120 MB of payloads
+EPOCH = datetime(2025, 1, 1)
+
+
+def api_sized(first: int, count: int, edited: bool = False) -> list[RawRow]:
+    """Submissions `first`... of the realistic form in the API's shape; `edited`: as their
+    contributors edited them later (another date: another content)."""
+    generator = RealisticForm()
+    batch = [
+        generator.submission(i, EPOCH + timedelta(seconds=i)) for i in range(first, first + count)
+    ]
+    for submission in batch if edited else []:
+        submission["submittedAt"] = "2026-06-01T00:00:00.000Z"
+    return raw_rows_of(batch)[0]
+
+
+@pytest.fixture(scope="module")
+def real_size_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse holding 20,000 API-shaped submissions (landed only, committed)."""
+    path = tmp_path_factory.mktemp("real-size") / "w.duckdb"
+    con = connect(path, memory_limit=RUN_MEMORY_LIMIT)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        known = raw.Known(con, "f", whole=True)
+        for first in range(0, REAL_SIZE, 1_000):
+            raw.land_submissions(con, "f", api_sized(first, 1_000), "r1", EPOCH, known)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return path
+
+
+def a_copy(path: Path, tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    shutil.copyfile(path, tmp_path / "w.duckdb")
+    return connect(tmp_path / "w.duckdb", memory_limit=RUN_MEMORY_LIMIT)
+
+
+def test_f4_payloads_of_the_apis_size_are_read_back_within_a_runs_memory(
+    real_size_warehouse, tmp_path
+):
+    """As a rebuild or a run's re-derivation reads them: inside a transaction, with a run's
+    DuckDB memory (48 MB), every payload, by chunks. A semi-join on the ids, or two threads
+    scanning, ran out of memory here."""
+    con = a_copy(real_size_warehouse, tmp_path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        found = con.execute("SELECT submission_id FROM raw_tally_submissions").fetchall()
+        chunks = [
+            [len(r.payload) for r in chunk] for chunk in raw_rows(con, "f", [f[0] for f in found])
+        ]
+        assert sum(map(len, chunks)) == REAL_SIZE and max(map(len, chunks)) <= 1_000
+        assert sum(map(sum, chunks)) / REAL_SIZE > 5_000  # bytes a payload, as the API's
+    finally:
+        con.close()
+
+
+def test_f4_thousands_of_edits_of_the_apis_size_land_within_a_runs_memory(
+    real_size_warehouse, tmp_path
+):
+    """A full walk that brings 5,000 edited submissions of 20,000: their former contents go
+    to the history and theirs replace them, in one transaction within 48 MB (the join that
+    found them read every payload, and one UPDATE of 1,000 texts ran out of memory)."""
+    con = a_copy(real_size_warehouse, tmp_path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        known = raw.Known(con, "f", whole=False)
+        for first in range(0, 5_000, 1_000):
+            rows = api_sized(first, 1_000, edited=True)
+            landed = raw.land_submissions(con, "f", rows, "r2", EPOCH, known)
+            assert len(landed.changed_ids) == 1_000
+        con.execute("COMMIT")
+        history = con.execute("SELECT count(*) FROM raw_tally_submission_history").fetchall()
+        moved = con.execute(
+            "SELECT count(*) FROM raw_tally_submissions WHERE content_run_id = 'r2'"
+        ).fetchall()
+        assert history == [(5_000,)] and moved == [(5_000,)]
+    finally:
+        con.close()
 
 
 # -- curators' decisions ---------------------------------------------------------------------

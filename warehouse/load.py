@@ -13,7 +13,7 @@ from schemas.tables import columns_of
 from schemas.taxonomy import Taxonomy
 from transforms.derive import ISSUE_COLUMNS, DerivedTables
 from warehouse.db import ids as id_table
-from warehouse.db import insert_rows, with_rows
+from warehouse.db import insert_rows, one_thread, rowid_ranges, with_rows
 
 QUARANTINE_COLUMNS = columns_of("quarantine")
 
@@ -42,31 +42,16 @@ def raw_rows(
     ).fetchall()
     rowids = [r[0] for r in found]
     keep = set(rowids)
-    for low, high in _ranges(rowids, chunk):
-        rows = con.execute(
-            """SELECT rowid, submission_id, submitted_at, payload::VARCHAR
-               FROM raw_tally_submissions WHERE rowid BETWEEN ? AND ?""",
-            [low, high],
-        ).fetchall()
-        picked = [RawRow(sid, at, payload) for rowid, sid, at, payload in rows if rowid in keep]
-        if picked:
-            yield picked
-
-
-def _ranges(rowids: list[int], chunk: int) -> Iterator[tuple[int, int]]:
-    """Ranges [low, high] of the sorted `rowids`, each holding at most `chunk` of them and
-    spanning at most 2 x `chunk` rows (what a range reads beyond the wanted rows is bounded)."""
-    start = 0
-    while start < len(rowids):
-        end = start
-        while (
-            end + 1 < len(rowids)
-            and end + 1 - start < chunk
-            and rowids[end + 1] - rowids[start] < 2 * chunk
-        ):
-            end += 1
-        yield rowids[start], rowids[end]
-        start = end + 1
+    with one_thread(con):
+        for low, high in rowid_ranges(rowids, chunk):
+            rows = con.execute(
+                """SELECT rowid, submission_id, submitted_at, payload::VARCHAR
+                   FROM raw_tally_submissions WHERE rowid BETWEEN ? AND ?""",
+                [low, high],
+            ).fetchall()
+            picked = [RawRow(sid, at, p) for rowid, sid, at, p in rows if rowid in keep]
+            if picked:
+                yield picked
 
 
 HeldSince = dict[str, tuple[str, datetime]]  # quarantined submission -> (run, when) held since

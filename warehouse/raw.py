@@ -17,7 +17,7 @@ import pyarrow as pa
 from schemas.errors import Unlandable
 from schemas.records import RawRow, Received
 from schemas.times import submitted_time
-from warehouse.db import ids, scalar, with_rows
+from warehouse.db import ids, one_thread, rowid_ranges, scalar, with_rows
 
 
 def canonical_bytes(payload: Any) -> bytes:
@@ -360,31 +360,52 @@ def land_submissions(
             {"now": now},
         )
     if changed_rows:
-        changed = _arrow(changed_rows)
-        with_rows(  # the content about to be replaced goes to the history
-            con,
-            """INSERT INTO raw_tally_submission_history
-               SELECT r.submission_id, r.content_hash, r.payload, r.content_run_id,
-                      r.content_seen_at
-               FROM raw_tally_submissions r
-               JOIN incoming i USING (submission_id)
-               WHERE r.content_hash <> i.content_hash
-               ON CONFLICT DO NOTHING""",  # a content may come back to an earlier one
-            changed,
-        )
-        with_rows(
-            con,
-            """UPDATE raw_tally_submissions AS r
-               SET payload = i.payload::JSON, content_hash = i.content_hash,
-                   submitted_at = i.submitted_at, respondent_id = i.respondent_id,
-                   content_run_id = $run_id, content_seen_at = $now,
-                   deleted_run_id = NULL, deleted_at = NULL, polled_at = $now
-               FROM incoming i
-               WHERE r.submission_id = i.submission_id""",
-            changed,
-            {"run_id": run_id, "now": now},
-        )
+        _replace_contents(con, changed_rows, run_id, now)
     return out
+
+
+UPDATE_ROWS = 100  # edited submissions updated by one statement
+
+
+def _replace_contents(
+    con: duckdb.DuckDBPyConnection, changed_rows: list[RawRow], run_id: str, now: datetime
+) -> None:
+    """Edited submissions: the content they replace goes to the history, then theirs is
+    stored. On one DuckDB thread: two threads each pinned blocks of payloads, and 3,000 edits
+    into 20,000 submissions of 6 KB ran out of a run's 48 MB."""
+    with one_thread(con):
+        changed = _arrow(changed_rows)
+        replaced = with_rows(  # found by narrow columns: no payload read for that
+            con,
+            """SELECT r.rowid FROM raw_tally_submissions r
+               JOIN incoming i USING (submission_id)
+               WHERE r.content_hash <> i.content_hash ORDER BY 1""",
+            changed,
+        ).fetchall()
+        rowids = [r[0] for r in replaced]
+        for low, high in rowid_ranges(rowids, 1_000):  # the content replaced, to the history
+            con.execute(
+                """INSERT INTO raw_tally_submission_history
+                   SELECT submission_id, content_hash, payload, content_run_id, content_seen_at
+                   FROM raw_tally_submissions
+                   WHERE rowid BETWEEN $low AND $high AND list_contains($rowids, rowid)
+                   ON CONFLICT DO NOTHING""",  # a content may come back to an earlier one
+                {"low": low, "high": high, "rowids": [r for r in rowids if low <= r <= high]},
+            )
+        for first in range(0, len(changed_rows), UPDATE_ROWS):  # a few at a time: DuckDB
+            # keeps an updated text's old and new values in memory until the commit
+            with_rows(
+                con,
+                """UPDATE raw_tally_submissions AS r
+                   SET payload = i.payload::JSON, content_hash = i.content_hash,
+                       submitted_at = i.submitted_at, respondent_id = i.respondent_id,
+                       content_run_id = $run_id, content_seen_at = $now,
+                       deleted_run_id = NULL, deleted_at = NULL, polled_at = $now
+                   FROM incoming i
+                   WHERE r.submission_id = i.submission_id""",
+                _arrow(changed_rows[first : first + UPDATE_ROWS]),
+                {"run_id": run_id, "now": now},
+            )
 
 
 def _sorted_out(
