@@ -5,6 +5,7 @@ numerous or malformed clients. Real processes, real HTTP on loopback, real DuckD
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,14 @@ from tests.conftest import (
     query,
     tally_submission,
 )
-from tests.test_webhook import SECRET, exported_names, free_port, start_receiver, wait_until
+from tests.test_webhook import (
+    SECRET,
+    Receiver,
+    exported_names,
+    free_port,
+    start_receiver,
+    wait_until,
+)
 from warehouse import raw
 from warehouse.db import connect
 from warehouse.load import raw_rows
@@ -50,6 +59,17 @@ POISONS: dict[str, Any] = {
     "integer past 64 bits": 2**70,
     "nesting 900 deep": NESTED_900,
 }
+
+
+@contextlib.contextmanager
+def receiving(settings: Settings, tmp_path: Path, **env: str) -> Iterator[Receiver]:
+    """`bibia webhook` started (`start_receiver`), stopped when the block ends."""
+    receiver = start_receiver(settings, tmp_path, **env)
+    try:
+        yield receiver
+    finally:
+        receiver.process.terminate()
+        receiver.process.wait(timeout=10)
 
 
 def poisoned_event(demo_form: Any, what: str, event_id: str) -> bytes:
@@ -75,8 +95,7 @@ def send_raw(url: str, body: bytes, secret: str = SECRET) -> requests.Response:
 def test_f1_a_signed_event_that_cannot_be_landed_is_refused_at_the_door(
     settings, tmp_path, demo_form, what
 ):
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
+    with receiving(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600") as receiver:
         answer = send_raw(receiver.url, poisoned_event(demo_form, what, "evt-poison"))
         assert answer.status_code == 400, answer.text
         assert answer.json()["ok"] is False and answer.json()["reason"]
@@ -84,9 +103,6 @@ def test_f1_a_signed_event_that_cannot_be_landed_is_refused_at_the_door(
         assert list((receiver.spool / "pending").iterdir()) == []  # no temporary file either
         good = webhook_event(demo_form, tally_submission("fine", VALID_ANSWERS), "evt-fine")
         assert receiver.send(good).status_code == 200
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
 
 
 def test_f1_a_poison_event_in_the_spool_is_set_aside_and_the_next_submission_published(
@@ -437,8 +453,7 @@ def port_of(url: str) -> int:
 
 
 def test_an_event_id_with_a_lone_surrogate_or_a_deep_array_is_a_400(settings, tmp_path, demo_form):
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
+    with receiving(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600") as receiver:
         event = webhook_event(demo_form, tally_submission("s1", VALID_ANSWERS), "PLACEHOLDER")
         surrogate = json.dumps(event).replace("PLACEHOLDER", "\\ud800").encode()
         deep = b'{"eventId": "deep", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
@@ -448,27 +463,19 @@ def test_an_event_id_with_a_lone_surrogate_or_a_deep_array_is_a_400(settings, tm
         assert receiver.process.poll() is None
         assert "Traceback" not in (tmp_path / "receiver.log").read_text()
         assert receiver.pending() == []
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
 
 
 def test_an_event_of_another_form_is_a_422(settings, tmp_path, demo_form):
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
+    with receiving(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600") as receiver:
         event = webhook_event(demo_form, tally_submission("s2", VALID_ANSWERS), "evt-other")
         event["data"]["formId"] = "autreForm"
         answer = receiver.send(event)
         assert answer.status_code == 422 and "autreForm" in answer.json()["reason"]
         assert receiver.pending() == []
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
 
 
 def test_both_content_length_and_chunked_is_a_400(settings, tmp_path, demo_form):
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
+    with receiving(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600") as receiver:
         event = webhook_event(demo_form, tally_submission("s3", VALID_ANSWERS), "evt-smuggle")
         body = json.dumps(event).encode()
         head = (
@@ -479,49 +486,40 @@ def test_both_content_length_and_chunked_is_a_400(settings, tmp_path, demo_form)
         answer = raw_request(port_of(receiver.url), head + body)
         assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
         assert receiver.pending() == []
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
 
 
 def test_escape_sequences_of_a_request_line_never_reach_the_log(settings, tmp_path):
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600")
-    try:
+    with receiving(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600") as receiver:
         raw_request(port_of(receiver.url), b"GET /\x1b[2J\x1b]0;pwned\x07 HTTP/1.1\r\n\r\n")
         time.sleep(0.3)
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
     log = (tmp_path / "receiver.log").read_bytes()
     assert b"pwned" in log and b"\x1b" not in log and b"\x07" not in log
 
 
 def test_a_slow_client_is_cut_at_the_whole_requests_deadline(settings, tmp_path):
-    receiver = start_receiver(
-        settings,
-        tmp_path,
-        BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600",
-        BIBIA_WEBHOOK_REQUEST_SECONDS="1.5",
-    )
-    try:
-        with socket.create_connection(("127.0.0.1", port_of(receiver.url)), timeout=10) as sock:
-            started = time.monotonic()
-            closed = False
-            for byte in b"POST /tally/webhook HTTP/1.1\r\nHost: slow\r\n" * 10:
-                try:
-                    sock.sendall(bytes([byte]))  # a byte every 0.2 s: each read is quick...
-                except OSError:
-                    closed = True
-                    break
-                time.sleep(0.2)
-                if time.monotonic() - started > 8:
-                    break
-            if not closed:
-                closed = sock.recv(100) == b""
-            assert closed and time.monotonic() - started < 5  # ...the whole is not
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
+    with (
+        receiving(
+            settings,
+            tmp_path,
+            BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600",
+            BIBIA_WEBHOOK_REQUEST_SECONDS="1.5",
+        ) as receiver,
+        socket.create_connection(("127.0.0.1", port_of(receiver.url)), timeout=10) as sock,
+    ):
+        started = time.monotonic()
+        closed = False
+        for byte in b"POST /tally/webhook HTTP/1.1\r\nHost: slow\r\n" * 10:
+            try:
+                sock.sendall(bytes([byte]))  # a byte every 0.2 s: each read is quick...
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.2)
+            if time.monotonic() - started > 8:
+                break
+        if not closed:
+            closed = sock.recv(100) == b""
+        assert closed and time.monotonic() - started < 5  # ...the whole is not
 
 
 def test_connections_past_the_cap_are_answered_503_at_once(settings, tmp_path, demo_form):
@@ -625,28 +623,20 @@ def test_a_restarted_receiver_asks_for_a_run_for_what_waits(settings, tmp_path, 
     submission = tally_submission("waiting", {**VALID_ANSWERS, "nom_projet": "Resté au spool"})
     event = webhook_event(demo_form, submission, "evt-waiting")
     assert spool.store("evt-waiting", json.dumps(event).encode())
-    receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="0.2")
-    try:
+    with receiving(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="0.2"):
         wait_until(lambda: spool.pending() == [], 60, "the run it asks for at start")
         assert "Resté au spool" in exported_names(settings)
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
 
 
 def test_a_spool_folder_bibia_did_not_make_keeps_its_mode(settings, tmp_path, demo_form):
     shared = tmp_path / "partage"
     shared.mkdir(mode=0o755)
     shared.chmod(0o755)
-    receiver = start_receiver(
+    with receiving(
         settings, tmp_path, BIBIA_WEBHOOK_SPOOL=str(shared), BIBIA_WEBHOOK_DEBOUNCE_SECONDS="600"
-    )
-    try:
+    ) as receiver:
         event = webhook_event(demo_form, tally_submission("s5", VALID_ANSWERS), "evt-shared")
         assert receiver.send(event).status_code == 200
-    finally:
-        receiver.process.terminate()
-        receiver.process.wait(timeout=10)
     assert shared.stat().st_mode & 0o777 == 0o755
     own = shared / OWN_FOLDER
     assert own.stat().st_mode & 0o777 == 0o700

@@ -199,13 +199,6 @@ class Decisions:
                 out.setdefault(d.submission_id, {})[d.field] = d
         return out
 
-    def withdrawn(self) -> dict[str, Decision]:
-        """projet_id -> the withdrawal in force (the first, when two withdraw one project)."""
-        out: dict[str, Decision] = {}
-        for d in self.withdrawals():
-            out.setdefault(d.projet_id or "", d)
-        return out
-
     def withdrawals(self) -> list[Decision]:
         """Every withdrawal in force."""
         return [d for d in self.in_force() if d.action == WITHDRAW and d.projet_id]
