@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "after each burst; scheduled syncs stay the safety net",
     )
     _curate_parser(sub)
+    _members_parser(sub)
     status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
     status.add_argument("--runs", default="10", metavar="N", help="how many runs to show")
     status.add_argument(
@@ -108,6 +109,55 @@ def _curate_parser(sub: Any) -> None:
         action.add_argument("--demo", action="store_true", help="the demo's warehouse")
 
 
+def _members_parser(sub: Any) -> None:
+    """`bibia members` and its actions (in French: curators and operators read them)."""
+    members = sub.add_parser(
+        "members",
+        help="l'espace des membres : le servir (connexion ProConnect), qui en est membre, "
+        "le journal des accès",
+    )
+    actions = members.add_subparsers(dest="action", required=True, metavar="ACTION")
+    serve = actions.add_parser(
+        "serve",
+        help="servir l'édition des membres et les fichiers restreints aux membres connectés",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="sur les exports de la démo, avec un fournisseur d'identité de démonstration "
+        "(comme ProConnect) et ses comptes : rien à configurer",
+    )
+    add = actions.add_parser("add", help="une organisation devient membre (SIREN ou SIRET)")
+    add.add_argument("organisation", metavar="SIREN|SIRET")
+    add.add_argument("--name", help="son nom, pour les humains")
+    remove = actions.add_parser("remove", help="une organisation n'est plus membre")
+    remove.add_argument("organisation", metavar="SIREN|SIRET")
+    grant = actions.add_parser(
+        "grant", help="accorder l'accès à une personne (adresse électronique)"
+    )
+    grant.add_argument("email", metavar="ADRESSE")
+    grant.add_argument("--name", help="son nom, pour les humains")
+    grant.add_argument(
+        "--curator", action="store_true", help="avec le rôle de curateur (lit quarantine.csv)"
+    )
+    revoke = actions.add_parser(
+        "revoke", help="retirer l'accès à une personne, effectif à sa prochaine page"
+    )
+    revoke.add_argument("email", metavar="ADRESSE")
+    for action in (add, remove, grant, revoke):
+        action.add_argument("--reason", required=True, help="pourquoi (gardé avec le changement)")
+    actions.add_parser("list", help="les organisations et personnes membres, et qui l'a décidé")
+    actions.add_parser(
+        "requests", help="les personnes connectées sans être membres (demandes d'accès)"
+    )
+    journal = actions.add_parser("journal", help="qui a lu quelle page ou quel fichier, et quand")
+    journal.add_argument("--email", metavar="ADRESSE", help="les lectures d'une personne")
+    journal.add_argument("--limit", default="200", metavar="N", help="combien (défaut : 200)")
+    for action in (serve, add, remove, grant, revoke, *actions.choices.values()):
+        if not any(a.dest == "demo" for a in action._actions):
+            action.add_argument("--demo", action="store_true", help="les fichiers de la démo")
+
+
 def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -> Settings:
     changes: dict[str, object] = {"tally_max_requests_per_minute": 0.0}
     if not env.get("BIBIA_DB"):
@@ -116,6 +166,10 @@ def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -
         changes["export_dir"] = DEMO_OUTPUT / "exports"
     if not env.get("BIBIA_DECISIONS"):
         changes["decisions_path"] = DEMO_OUTPUT / "decisions.yaml"
+    if not env.get("BIBIA_MEMBERS"):
+        changes["members_path"] = DEMO_OUTPUT / "members.yaml"
+    if not env.get("BIBIA_MEMBERS_JOURNAL"):
+        changes["members_journal_path"] = DEMO_OUTPUT / "members-journal.sqlite"
     return settings.with_(**changes)
 
 
@@ -174,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(_curate(curate, settings, args))
             return 0
+        if args.command == "members":
+            return _members(settings, args)
         if args.command == "status":
             from bibia import status
 
@@ -209,6 +265,34 @@ def _count(option: str, text: str) -> int:
         also = ", or `all`" if option == "--held" else ""
         raise ConfigError(f"{option} takes a whole number of 0 or more{also} (got {text!r})")
     return value
+
+
+def _members(settings: Settings, args: argparse.Namespace) -> int:
+    from bibia.members import commands
+
+    if args.action == "serve":
+        if args.demo:
+            from bibia.demo.members import serve_demo
+
+            return serve_demo(settings)
+        from bibia.members.serve import serve
+
+        return serve(settings)
+    if args.action == "add":
+        print(commands.add(settings, args.organisation, args.name, args.reason))
+    elif args.action == "remove":
+        print(commands.remove(settings, args.organisation, args.reason))
+    elif args.action == "grant":
+        print(commands.grant(settings, args.email, args.name, args.curator, args.reason))
+    elif args.action == "revoke":
+        print(commands.revoke(settings, args.email, args.reason))
+    elif args.action == "list":
+        print(commands.listing(settings))
+    elif args.action == "requests":
+        print(commands.requests(settings))
+    else:
+        print(commands.journal(settings, args.email, _count("--limit", args.limit)))
+    return 0
 
 
 def _curate(curate: Any, settings: Settings, args: argparse.Namespace) -> str:

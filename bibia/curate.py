@@ -9,17 +9,14 @@ commands at once never lose a decision that either acknowledged.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
-import os
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bibia.settings import Settings
 from schemas.errors import ConfigError, RunLockedError
+from schemas.files import exclusive, write_atomically
 from schemas.kinds import KINDS
 from schemas.project import form_fields
 from schemas.taxonomy import Taxonomy
@@ -28,8 +25,6 @@ from schemas.times import now_utc
 from transforms.curation import CORRECT, WITHDRAW, Decision, Decisions, Ending, new_decision_id
 from transforms.derive import correction_problems, refused_decisions
 from warehouse.db import connect
-
-LOCK_WAIT_SECONDS = 60.0  # a command waits this long for another one changing the file
 
 
 def curator(settings: Settings) -> str:
@@ -47,39 +42,13 @@ def changing(path: Path) -> Iterator[Decisions]:
     """The decisions file as it is now, under an exclusive lock kept until the change is
     saved: the read, the change and the write of one command are never interleaved with
     another's."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    try:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ConfigError(
-                        f"un autre `bibia curate` modifie {path} depuis plus de "
-                        f"{LOCK_WAIT_SECONDS:.0f} s : réessayer quand il aura fini"
-                    ) from None
-                time.sleep(0.05)
+    with exclusive(path, "un autre `bibia curate` modifie"):
         yield Decisions.load(path)
-    finally:
-        os.close(handle)  # releases the lock
 
 
 def save(decisions: Decisions, path: Path) -> None:
     """Write the file atomically: a reader (a sync) sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(decisions.text())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, decisions.text())
 
 
 def _one(settings: Settings, sql: str, params: list[Any]) -> tuple[Any, ...] | None:

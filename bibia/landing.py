@@ -6,9 +6,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import duckdb
 import orjson
 
-from bibia.context import RunContext
+from bibia.context import RunInputs
 from schemas.records import RawRow, Received
 from transforms.derive import Links, Rules
 from transforms.mapping import FormShape, plan_fields
@@ -18,73 +19,84 @@ from warehouse.db import scalar
 
 
 def snapshot(
-    ctx: RunContext,
+    inputs: RunInputs,
     form_id: str,
     questions: list[dict[str, Any]],
     definition: dict[str, Any] | None,
 ) -> None:
-    """Keep what the form says (rebuild maps without network), then match questions."""
+    """Keep what the form says (a rebuild maps without network)."""
+    report = inputs.report
     raw.save_form_snapshot(
-        ctx.con, form_id, questions, definition, ctx.report.run_id, ctx.report.started_at
+        inputs.con, form_id, questions, definition, report.run_id, report.started_at
     )
-    plan(ctx, form_id)
 
 
-def plan(ctx: RunContext, form_id: str) -> None:
-    form = FormShape.from_snapshots(raw.form_snapshots(ctx.con, form_id))
-    plan = plan_fields(form, ctx.mapping)
-    ctx.rules = Rules(
+def plan(inputs: RunInputs, form_id: str) -> Rules:
+    """What the form's submissions are derived with: its questions matched to the mapping
+    (what did not match is said in the run's notes), the taxonomy, the curators' corrections."""
+    form = FormShape.from_snapshots(raw.form_snapshots(inputs.con, form_id))
+    plan = plan_fields(form, inputs.mapping)
+    inputs.report.notes.extend(plan.report())
+    return Rules(
         plan,
         form,
-        ctx.taxonomy,
-        corrections=ctx.decisions.corrections(),
+        inputs.taxonomy,
+        corrections=inputs.decisions.corrections(),
         links=Links(
-            form_url=ctx.settings.form_url(form_id),
-            ref_param=ctx.mapping.hidden_name("projet_ref"),
-            prefill=dict(ctx.mapping.prefill),
+            form_url=inputs.settings.form_url(form_id),
+            ref_param=inputs.mapping.hidden_name("projet_ref"),
+            prefill=dict(inputs.mapping.prefill),
         ),
     )
-    ctx.report.notes.extend(plan.report())
 
 
 def land(
-    ctx: RunContext, form_id: str, rows: list[RawRow], known: raw.Known, path: str = raw.API
+    inputs: RunInputs,
+    form_id: str,
+    rows: list[RawRow],
+    known: raw.Known,
+    rules: Rules | None,
+    path: str = raw.API,
 ) -> raw.Landed:
+    """Land a page's (or the spool's) submissions; `rules`: the form's plan, whose options
+    tell whether what polling brings says what the webhook brought (None: not planned)."""
+    report = inputs.report
+    options = rules.form.options if rules is not None else {}
     landed = raw.land_submissions(
-        ctx.con,
+        inputs.con,
         form_id,
         rows,
-        ctx.report.run_id,
-        ctx.report.started_at,
+        report.run_id,
+        report.started_at,
         known,
         path,
-        same_content=functools.partial(_same_as_stored, ctx),
+        same_content=functools.partial(_same_as_stored, inputs.con, options),
     )
-    ctx.report.fetched = known.seen
-    ctx.report.new += len(landed.new_ids)
-    ctx.report.updated += len(landed.changed_ids)
+    report.fetched = known.seen
+    report.new += len(landed.new_ids)
+    report.updated += len(landed.changed_ids)
     return landed
 
 
-def _same_as_stored(ctx: RunContext, row: RawRow) -> bool:
+def _same_as_stored(con: duckdb.DuckDBPyConnection, options: dict[str, str], row: RawRow) -> bool:
     """Whether what polling brings of a submission says what the webhook brought of it."""
     stored = scalar(
-        ctx.con,
+        con,
         "SELECT payload FROM raw_tally_submissions WHERE submission_id = ?",
         [row.submission_id],
     )
-    options = ctx.rules.form.options if ctx.rules is not None else {}
     return stored is not None and same_answers(
         orjson.loads(stored), orjson.loads(row.payload), options
     )
 
 
-def set_aside(ctx: RunContext, items: list[Received], known: raw.Known | None = None) -> None:
+def set_aside(inputs: RunInputs, items: list[Received], known: raw.Known | None = None) -> None:
     """What was received and cannot be landed, kept with its reason (`set_aside`); a stored
     submission that comes back so keeps its stored version (a full walk counts it as met)."""
     if not items:
         return
-    raw.set_aside(ctx.con, items, ctx.report.run_id, ctx.report.started_at)
-    ctx.aside += len(items)
+    report = inputs.report
+    raw.set_aside(inputs.con, items, report.run_id, report.started_at)
+    report.aside += len(items)
     if known is not None:
         known.keep([i.submission_id for i in items if i.submission_id])

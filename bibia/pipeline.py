@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import resource
+from dataclasses import dataclass
 
 import duckdb
 
-from bibia.context import RunContext
+from bibia.context import RunInputs
+from bibia.derivation import Derivation
 from bibia.enrichment.enricher import Enricher
 from bibia.extract import (
     Listing,
@@ -30,24 +32,20 @@ from bibia.extract import (
     future_dated,
     prefetched_pages,
 )
-from bibia.landing import land, plan, set_aside, snapshot
-from bibia.publication import PublishedLater, publish_staged, site, stage
+from bibia.landing import land, set_aside, snapshot
+from bibia.publication import PublishedLater, Staged, publish_staged, site, stage
 from bibia.runs import RunReport, finish, mark_interrupted, new_run_id, record
 from bibia.runtime import give_back_memory, prepare_process
 from bibia.settings import Settings
 from bibia.steps import RunKind, Step, StepName, run_directly, timed, with_budget, with_failpoint
 from bibia.tally.client import TallyClient
-from bibia.webhook import Spool, read_events
-from bibia.worker import Pending
-from publish.export import (
-    StagedExport,
-)
+from bibia.webhook import Spool, SpoolRead, read_events
 from schemas.errors import BibiaError
 from schemas.records import RawRow
 from schemas.taxonomy import Taxonomy
 from schemas.times import now_utc
 from transforms.curation import Decisions
-from transforms.derive import DerivedTables, refused_decisions
+from transforms.derive import refused_decisions
 from transforms.mapping import FieldMapping
 from warehouse import raw
 from warehouse.curation import (
@@ -55,9 +53,7 @@ from warehouse.curation import (
 )
 from warehouse.db import connect, make_folder, owner_only, writer_lock
 from warehouse.load import (
-    HeldSince,
     clear_derived,
-    insert_derived,
     raw_rows,
 )
 
@@ -67,189 +63,166 @@ RUN_MEMORY_LIMIT = "48MB"  # DuckDB's share in a run: past it, uncommitted data 
 EXPORT_MEMORY_LIMIT = "96MB"
 
 
-# -- the steps ---------------------------------------------------------------------------------
-def _land_spool(step: Step, ctx: RunContext, form_id: str, known: raw.Known) -> None:
+# -- the steps ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Spooled:
+    """The webhook's events a run read: moved out of the spool once the run is committed."""
+
+    spool: Spool
+    read: SpoolRead
+
+    def done(self, keep_days: float) -> None:
+        self.spool.landed([path for path, _row in self.read.rows], keep_days)
+        self.spool.set_aside([path for path, _item in self.read.aside])
+
+
+def _land_spool(
+    step: Step, inputs: RunInputs, batches: Derivation, form_id: str, known: raw.Known
+) -> Spooled | None:
     """The webhook's events waiting in the spool, landed (a submission polling brought already
     is left as it is), then derived; they leave the spool once the run is committed. What
     cannot be landed is set aside with its reason; an event dated in the future waits."""
-    spool = Spool.at(ctx.settings.spool_folder)
+    spool = Spool.at(inputs.settings.spool_folder)
     paths = spool.pending()
     if not paths:
-        return
-    read = read_events(paths, form_id, ctx.report.started_at)
-    ctx.spooled = (spool, read)
-    set_aside(ctx, [item for _path, item in read.aside])
-    landed = step(
-        StepName.LAND, land, ctx, form_id, [row for _p, row in read.rows], known, raw.WEBHOOK
-    )
-    ctx.report.notes.append(
+        return None
+    report = inputs.report
+    read = read_events(paths, form_id, report.started_at)
+    set_aside(inputs, [item for _path, item in read.aside])
+    rows = [row for _p, row in read.rows]
+    landed = step(StepName.LAND, land, inputs, form_id, rows, known, batches.rules, raw.WEBHOOK)
+    report.notes.append(
         f"webhook : {len(read.rows)} événement(s) lu(s) dans {spool.folder}, "
         f"{len(landed.new_ids)} soumission(s) nouvelle(s)"
     )
     if read.future:
         newest = max(row.submitted_at for _p, row in read.future)
-        ctx.report.notes.append(
+        report.notes.append(
             f"webhook : {len(read.future)} événement(s) daté(s) dans le futur (jusqu'au "
             f"{newest:%Y-%m-%d %H:%M} UTC) : pas encore publié(s), ils le seront une fois "
             "cette date passée"
         )
     if landed.rows:
-        if ctx.rules is None:
-            plan(ctx, form_id)
-        _queue(step, ctx, landed.rows, [r.submission_id for r in landed.rows], more=False)
-        _drain(step, ctx)
-
-
-def _derived(pending: Pending) -> DerivedTables:
-    """Map, normalise and validate (or wait for the worker doing it)."""
-    return pending.result()
-
-
-def _enrich(ctx: RunContext, derived: DerivedTables) -> DerivedTables:
-    return ctx.enricher.apply(derived)
-
-
-def _load(ctx: RunContext, derived: DerivedTables, since: HeldSince) -> None:
-    insert_derived(ctx.con, derived, since, ctx.report.run_id, ctx.report.started_at)
-
-
-def _queue(
-    step: Step, ctx: RunContext, rows: list[RawRow], touched: list[str] | None, more: bool
-) -> None:
-    """Send a landed batch to be derived, then finish the batch before it, derived meanwhile.
-    `touched`: the submissions whose derived rows the batch replaces (None: all were cleared
-    before a rebuild); `more`: whether more batches follow (then a worker derives)."""
-    pending = None
-    rows = list({row.submission_id: row for row in rows}.values())  # edited mid-walk: the last
-    if rows:
-        assert ctx.rules is not None
-        ctx.derived += len(rows)
-        corrected = ctx.rules.corrections
-        ctx.corrected_derived.update(r.submission_id for r in rows if r.submission_id in corrected)
-        pending = ctx.worker.submit(rows, ctx.rules, more_to_come=more)
-    _drain(step, ctx)
-    if pending is not None:
-        ctx.waiting = (pending, touched)
-
-
-def _drain(step: Step, ctx: RunContext) -> None:
-    """derive -> enrich -> load the batch waiting, if any. Its submissions' older derived rows
-    are cleared just before the load, so that of two batches touching the same submission
-    (edited while the run paged), the later one wins."""
-    if ctx.waiting is None:
-        return
-    pending, touched = ctx.waiting
-    ctx.waiting = None
-    derived = step(StepName.DERIVE, _derived, pending)
-    since = ctx.since if touched is None else clear_derived(ctx.con, touched)
-    derived = step(StepName.ENRICH, _enrich, ctx, derived)
-    step(StepName.LOAD, _load, ctx, derived, since)
-    del derived
-    give_back_memory()
+        if batches.rules is None:
+            batches.plan(form_id)
+        batches.queue(landed.rows, [r.submission_id for r in landed.rows], more=False)
+        batches.drain()
+    return Spooled(spool, read)
 
 
 # -- the jobs ----------------------------------------------------------------------------------
 def _sync(
     step: Step,
-    ctx: RunContext,
+    inputs: RunInputs,
+    batches: Derivation,
     client: TallyClient,
-    window: Window,
     full: bool,
     on_page: PageCallback | None,
-) -> None:
+) -> Spooled | None:
+    """Walk Tally's pages (all of them when `full`, else those since the newest landed),
+    then the webhook's spool and the curators' corrections; returns the spool's events read."""
+    con, report, settings = inputs.con, inputs.report, inputs.settings
     form_id = client.form_id
+    since = None if report.kind != RunKind.SYNC else raw.last_submitted_at(con, form_id)
+    window = Window(since, report.started_at)
     definition = step(StepName.FETCH_FORM, fetch_form, client)
-    known = raw.Known(ctx.con, form_id, whole=full)  # a full walk tells what it did not meet
+    known = raw.Known(con, form_id, whole=full)  # a full walk tells what it did not meet
     batch: list[RawRow] = []  # landed, new or changed: to derive
     listing = Listing()
     for fetched in prefetched_pages(step, client, window, listing):
         page = fetched.page
         if page.number == 1:
             questions = page.questions or step(StepName.FETCH_QUESTIONS, fetch_questions, client)
-            snapshot(ctx, form_id, questions, definition)
-        ctx.partial += fetched.partial
-        ctx.unnamed += page.unnamed
-        set_aside(ctx, fetched.aside, known)
-        landed = step(StepName.LAND, land, ctx, form_id, fetched.rows, known)
+            snapshot(inputs, form_id, questions, definition)
+            batches.plan(form_id)
+        report.partial += fetched.partial
+        report.unnamed += page.unnamed
+        set_aside(inputs, fetched.aside, known)
+        landed = step(StepName.LAND, land, inputs, form_id, fetched.rows, known, batches.rules)
         batch += landed.rows
         last = not page.has_more or fetched.empty
-        if len(batch) >= ctx.settings.batch_size or last:
-            _queue(step, ctx, batch, [r.submission_id for r in batch], more=not last)
+        if len(batch) >= settings.batch_size or last:
+            batches.queue(batch, [r.submission_id for r in batch], more=not last)
             batch = []
         if on_page is not None:
             on_page(page, known.seen)
-    _drain(step, ctx)
-    _land_spool(step, ctx, form_id, known)
-    _rederive_corrected(step, ctx, form_id)
+    batches.drain()
+    spooled = _land_spool(step, inputs, batches, form_id, known)
+    _rederive_corrected(inputs, batches, form_id)
     note = future_dated(client, window, now_utc())
     if note is not None:
-        ctx.report.notes.append(note)
+        report.notes.append(note)
     if full:
         check_withdrawals(
             listing,
             len(known.unseen()),
             known.live(),
-            ctx.settings.max_withdrawal_share,
-            ctx.settings.allow_withdrawals,
+            settings.max_withdrawal_share,
+            settings.allow_withdrawals,
         )
-        deleted = raw.mark_deleted(
-            ctx.con, form_id, known, ctx.report.run_id, ctx.report.started_at
-        )
-        ctx.report.deleted = len(deleted)
+        deleted = raw.mark_deleted(con, form_id, known, report.run_id, report.started_at)
+        report.deleted = len(deleted)
         if deleted:
-            clear_derived(ctx.con, deleted)
-    if ctx.partial:
-        ctx.report.notes.append(f"{ctx.partial} soumission(s) partielle(s) ignorée(s)")
-    if ctx.aside:
-        ctx.report.notes.append(
-            f"{ctx.aside} élément(s) reçu(s) mis de côté : impossible de les enregistrer tels "
-            "quels (le motif de chacun : `bibia status`)"
+            clear_derived(con, deleted)
+    _note_what_was_left(report)
+    return spooled
+
+
+def _note_what_was_left(report: RunReport) -> None:
+    if report.partial:
+        report.notes.append(f"{report.partial} soumission(s) partielle(s) ignorée(s)")
+    if report.aside:
+        report.notes.append(
+            f"{report.aside} élément(s) reçu(s) mis de côté : impossible de les enregistrer "
+            "tels quels (le motif de chacun : `bibia status`)"
         )
-    if ctx.unnamed:
-        ctx.report.notes.append(
-            f"{ctx.unnamed} élément(s) des pages de Tally sans identifiant de soumission "
+    if report.unnamed:
+        report.notes.append(
+            f"{report.unnamed} élément(s) des pages de Tally sans identifiant de soumission "
             "laissé(s) de côté (rien ne permet de les nommer)"
         )
 
 
-def _rederive_corrected(step: Step, ctx: RunContext, form_id: str) -> None:
+def _rederive_corrected(inputs: RunInputs, batches: Derivation, form_id: str) -> None:
     """Submissions whose curators' corrections changed since the last run, and that this run
     did not derive anyway, are derived again (nothing is read when there are none)."""
-    changed = corrections_changed(ctx.con, ctx.decisions) - ctx.corrected_derived
+    con = inputs.con
+    changed = corrections_changed(con, inputs.decisions) - batches.corrected
     if not changed:
         return
-    if ctx.rules is None:  # no page came (nothing to plan with): plan from the snapshots
-        if not raw.form_snapshots(ctx.con, form_id):
+    if batches.rules is None:  # no page came (nothing to plan with): plan from the snapshots
+        if not raw.form_snapshots(con, form_id):
             return
-        plan(ctx, form_id)
-    for rows in raw_rows(ctx.con, form_id, changed, ctx.settings.batch_size):
-        _queue(step, ctx, rows, [r.submission_id for r in rows], more=False)
-    _drain(step, ctx)
+        batches.plan(form_id)
+    for rows in raw_rows(con, form_id, changed, inputs.settings.batch_size):
+        batches.queue(rows, [r.submission_id for r in rows], more=False)
+    batches.drain()
 
 
-def _rebuild(step: Step, ctx: RunContext) -> None:
+def _rebuild(inputs: RunInputs, batches: Derivation) -> None:
+    con = inputs.con
     form_ids = [
         r[0]
-        for r in ctx.con.execute(
+        for r in con.execute(
             "SELECT DISTINCT form_id FROM raw_tally_submissions ORDER BY 1"
         ).fetchall()
     ]
-    ctx.report.form_id = ",".join(form_ids) or None
-    ctx.since = clear_derived(ctx.con, None)
-    batch = ctx.settings.batch_size
+    inputs.report.form_id = ",".join(form_ids) or None
+    batches.clear_all()
+    size = inputs.settings.batch_size
     for form_id in form_ids:
-        plan(ctx, form_id)
+        batches.plan(form_id)
         ids = [
             r[0]
-            for r in ctx.con.execute(
+            for r in con.execute(
                 "SELECT submission_id FROM raw_tally_submissions WHERE form_id = ? "
                 "AND deleted_at IS NULL ORDER BY submission_id",
                 [form_id],
             ).fetchall()
         ]
-        for rows in raw_rows(ctx.con, form_id, ids, batch):
-            _queue(step, ctx, rows, None, more=len(ids) > batch)
-        _drain(step, ctx)
+        for rows in raw_rows(con, form_id, ids, size):
+            batches.queue(rows, None, more=len(ids) > size)
+        batches.drain()
 
 
 def run_job(
@@ -290,15 +263,16 @@ def run_job(
         )
         record(con, report)
         enricher = Enricher(con, settings, taxonomy, started, online=kind != RunKind.REBUILD)
-        ctx = RunContext(con, settings, report, taxonomy, mapping, decisions, enricher)
+        inputs = RunInputs(con, settings, report, taxonomy, mapping, decisions, enricher)
+        batches = Derivation(step, inputs)
         client = None if kind == RunKind.REBUILD else TallyClient(settings)
         try:
-            _transaction(step, ctx, client, on_page, totals)
+            _transaction(step, inputs, batches, client, on_page, totals)
         except BaseException as exc:
             finish(con, report, client, exc)
             raise
         finally:
-            ctx.worker.close()
+            batches.close()
             if client is not None:
                 client.close()
             con.close()
@@ -320,7 +294,8 @@ def _configuration(settings: Settings) -> tuple[Taxonomy, FieldMapping, Decision
 
 def _transaction(
     step: Step,
-    ctx: RunContext,
+    inputs: RunInputs,
+    batches: Derivation,
     client: TallyClient | None,
     on_page: PageCallback | None,
     totals: dict[str, float],
@@ -329,36 +304,34 @@ def _transaction(
     commit; then the staged files published and the webhook's events moved. A failure rolls
     back what was not committed and leaves the staged files aside; the run is then recorded
     as failed, with one line that says what the operator needs to know."""
-    con, report = ctx.con, ctx.report
-    staged: StagedExport | None = None
+    con, report = inputs.con, inputs.report
+    staged: Staged | None = None
     committed = False
     try:
         con.execute("BEGIN TRANSACTION")
+        spooled = None
         if client is None:
-            _rebuild(step, ctx)
+            _rebuild(inputs, batches)
         else:
-            incremental = report.kind == RunKind.SYNC
-            since = raw.last_submitted_at(con, client.form_id) if incremental else None
-            window = Window(since, report.started_at)
-            _sync(step, ctx, client, window, report.kind == RunKind.SYNC_FULL, on_page)
-        ctx.worker.close()  # its memory back before the export's
+            full = report.kind == RunKind.SYNC_FULL
+            spooled = _sync(step, inputs, batches, client, full, on_page)
+        batches.close()  # the worker's memory back before the export's
         give_back_memory()
         con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
-        staged = step(StepName.EXPORT, stage, ctx)
+        changed = bool(batches.derived or report.deleted or report.kind == RunKind.REBUILD)
+        staged = step(StepName.EXPORT, stage, inputs, changed)
         if staged is not None:
-            step(StepName.SITE, site, ctx, staged)
-            staged.check_writable()
+            step(StepName.SITE, site, inputs, staged)
+            staged.export.check_writable()
         timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
         committed = True
-        if ctx.spooled is not None:
-            spool, read = ctx.spooled
-            spool.landed([path for path, _row in read.rows], ctx.settings.webhook_keep_days)
-            spool.set_aside([path for path, _item in read.aside])
+        if spooled is not None:
+            spooled.done(inputs.settings.webhook_keep_days)
         if staged is not None:
             step(StepName.PUBLISH, publish_staged, staged)
     except BaseException as exc:
         if staged is not None:
-            staged.discard()
+            staged.export.discard()
         with contextlib.suppress(duckdb.Error):  # nothing to undo after COMMIT
             con.execute("ROLLBACK")
         if committed and isinstance(exc, BibiaError) and not isinstance(exc, PublishedLater):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from bibia import __version__
-from bibia.context import RunContext
+from bibia.context import RunInputs
 from bibia.runtime import give_back_memory
 from publish.export import (
     StagedExport,
@@ -36,73 +37,81 @@ from warehouse.load import (
 log = logging.getLogger("bibia")
 
 
-def settle(ctx: RunContext) -> None:
+@dataclass(frozen=True)
+class Staged:
+    """The run's exports staged aside, and what they were made with besides the data."""
+
+    export: StagedExport
+    fingerprint: str
+
+
+def settle(inputs: RunInputs) -> None:
     """Once every batch is loaded: projects across correction links, held submissions that a
     later one released, the curators' decisions with their state."""
-    link_references(ctx.con)
-    release_held(ctx.con)
-    for decision_id, note in replace_decisions(ctx.con, ctx.decisions).items():
-        ctx.report.notes.append(f"décision {decision_id} : {note}")
+    link_references(inputs.con)
+    release_held(inputs.con)
+    for decision_id, note in replace_decisions(inputs.con, inputs.decisions).items():
+        inputs.report.notes.append(f"décision {decision_id} : {note}")
 
 
-def stage(ctx: RunContext) -> StagedExport | None:
+def stage(inputs: RunInputs, changed: bool) -> Staged | None:
     """Stage the exports, unless nothing they are made of changed since they were published
-    (and they are in place, untouched): then nothing is written at all."""
-    settings, report = ctx.settings, ctx.report
-    report.notes.extend(ctx.enricher.finish())
-    fingerprint = export_fingerprint(ctx)
+    (`changed`: whether the run changed what is derived) and they are in place, untouched:
+    then nothing is written at all (None)."""
+    con, settings, report = inputs.con, inputs.settings, inputs.report
+    report.notes.extend(inputs.enricher.finish())
+    fingerprint = export_fingerprint(inputs)
     unchanged = (
-        not (ctx.changed or ctx.enricher.moved)
-        and last_export_fingerprint(ctx.con) == fingerprint
-        and exports_intact(ctx.con, settings.export_dir)
+        not (changed or inputs.enricher.moved)
+        and last_export_fingerprint(con) == fingerprint
+        and exports_intact(con, settings.export_dir)
     )
     if not unchanged:
-        settle(ctx)
-        replace_taxonomy(ctx.con, ctx.taxonomy)
+        settle(inputs)
+        replace_taxonomy(con, inputs.taxonomy)
     report.quarantined = int(
-        scalar(ctx.con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
+        scalar(con, "SELECT count(*) FROM quarantine WHERE released_by IS NULL")
     )
     if unchanged:
-        report.files_written = 0  # what the run's record says: nothing rewritten
-        report.exported = int(scalar(ctx.con, "SELECT count(*) FROM projects"))
+        report.files_written = 0  # nothing rewritten
+        report.exported = int(scalar(con, "SELECT count(*) FROM projects"))
         return None
     try:
         clean_stale_staging(settings.export_dir)
-        staged = stage_exports(ctx.con, settings.export_dir, report.run_id, ctx.taxonomy)
+        staged = stage_exports(con, settings.export_dir, report.run_id, inputs.taxonomy)
     except (OSError, duckdb.IOException) as exc:
         raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
-    ctx.fingerprint = fingerprint
     report.exported = staged.rows
-    return staged
+    return Staged(staged, fingerprint)
 
 
-def site(ctx: RunContext, staged: StagedExport) -> None:
+def site(inputs: RunInputs, staged: Staged) -> None:
     """Stage the site's editions and the feed beside the exports, from the staged files; then
     record what the publication holds (in the run's transaction)."""
-    settings, report = ctx.settings, ctx.report
+    con, settings, report = inputs.con, inputs.settings, inputs.report
+    export = staged.export
     # the site keeps the export's DuckDB limit: its joins are over every project, beside the
     # indexes a run pins in memory (19 MB at 200,000 submissions, which 48 MB did not survive)
     give_back_memory()
     try:
-        stage_site(staged, staged.staging, ctx.taxonomy, settings.site(), ctx.con)
-        staged.record(ctx.con, report.run_id, report.started_at)
+        stage_site(export, export.staging, inputs.taxonomy, settings.site(), con)
+        export.record(con, report.run_id, report.started_at)
     except (OSError, duckdb.IOException) as exc:
         raise BibiaError(f"cannot write the site in {settings.export_dir}: {exc}") from exc
-    assert ctx.fingerprint is not None
-    record_export_fingerprint(ctx.con, ctx.fingerprint, report.run_id)
-    report.files_written = len(staged.changed) + len(staged.removed)
+    record_export_fingerprint(con, staged.fingerprint, report.run_id)
+    report.files_written = len(export.changed) + len(export.removed)
 
 
 class PublishedLater(BibiaError):
     """The run committed, its files could not all be published: the next run publishes them."""
 
 
-def publish_staged(staged: StagedExport) -> None:
+def publish_staged(staged: Staged) -> None:
     """After the commit: the staged files into place. Should that fail (a disk, a folder made
     read-only meanwhile), the warehouse records what the exports should hold: the next run
     finds them different and publishes them again."""
     try:
-        staged.publish()
+        staged.export.publish()
     except OSError as exc:
         raise PublishedLater(
             f"the warehouse is up to date but its exports could not all be published ({exc}); "
@@ -110,14 +119,14 @@ def publish_staged(staged: StagedExport) -> None:
         ) from exc
 
 
-def export_fingerprint(ctx: RunContext) -> str:
+def export_fingerprint(inputs: RunInputs) -> str:
     """What the exports are made of besides the data: the taxonomy, the mapping, the curators'
     decisions, how links are made, the site's code and settings, and bibia's own version."""
-    settings = ctx.settings
+    settings = inputs.settings
     parts = [
         Path(settings.taxonomy_path).read_bytes(),
         Path(settings.mapping_path).read_bytes(),
-        ctx.decisions.fingerprint().encode(),
+        inputs.decisions.fingerprint().encode(),
         str(settings.tally_form_url).encode(),
         f"{settings.site_tiles}\0{settings.site_attribution}".encode(),
         code_fingerprint().encode(),

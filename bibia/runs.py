@@ -34,6 +34,10 @@ class RunReport:
     error: str | None = None
     files_written: int | None = None  # export files rewritten (0: left as they were)
     notes: list[str] = field(default_factory=list)
+    # met on the way, said in the notes (not columns of `sync_runs`)
+    partial: int = 0  # partial submissions (never loaded)
+    unnamed: int = 0  # items of Tally's pages without an id (nothing names them)
+    aside: int = 0  # things received that could not be landed, set aside with their reason
 
     def as_row(self) -> dict[str, Any]:
         """The report as its `sync_runs` row (the columns of the contract)."""

@@ -358,6 +358,91 @@ VARIABLES: tuple[Variable, ...] = (
         "connections served at once; one more is answered 503 at once",
     ),
     Variable(
+        "PROCONNECT_DISCOVERY_URL",
+        "proconnect_discovery_url",
+        web_address,
+        (
+            "ProConnect's discovery address (`https://<domaine>/api/v2/.well-known/"
+            "openid-configuration`), integration or production"
+        ),
+        default="(required for `members serve`)",
+    ),
+    Variable(
+        "PROCONNECT_CLIENT_ID",
+        "proconnect_client_id",
+        text,
+        "the members' space's `client_id`, as registered with ProConnect",
+        default="(required for `members serve`)",
+    ),
+    Variable(
+        "PROCONNECT_CLIENT_SECRET",
+        "proconnect_client_secret",
+        text,
+        "its `client_secret`; never printed, logged or stored",
+        default="(required for `members serve`)",
+    ),
+    Variable(
+        "PROCONNECT_ACR",
+        "proconnect_acr",
+        text,
+        "the level of assurance asked for (`claims.id_token.acr`) and required of the id_token",
+    ),
+    Variable(
+        "BIBIA_MEMBERS_URL",
+        "members_url",
+        web_address,
+        (
+            "the public address of the members' space; its `/connexion/retour` and "
+            "`/deconnexion/retour` are the addresses registered with ProConnect (https, except "
+            "on loopback)"
+        ),
+        default="(required for `members serve`)",
+    ),
+    Variable(
+        "BIBIA_SESSION_SECRET",
+        "session_secret",
+        text,
+        "signs the members' cookies: 32 characters or more, random; never printed or logged",
+        default="(required for `members serve`)",
+    ),
+    Variable(
+        "BIBIA_SESSION_HOURS",
+        "session_hours",
+        number(0.05, 24),
+        "a members' session ends this long after the login (ProConnect's own lasts 12 h)",
+    ),
+    Variable(
+        "BIBIA_MEMBERS_HOST",
+        "members_host",
+        text,
+        "where `bibia members serve` listens",
+    ),
+    Variable(
+        "BIBIA_MEMBERS_PORT",
+        "members_port",
+        whole(1, 65_535),
+        "the port it listens on",
+    ),
+    Variable(
+        "BIBIA_MEMBERS",
+        "members_path",
+        path,
+        "the membership file: member organisations, people granted or revoked, curators",
+    ),
+    Variable(
+        "BIBIA_MEMBERS_JOURNAL",
+        "members_journal_path",
+        path,
+        "who read which page or file, and who asked for access (SQLite, owner-only)",
+        default="`members-journal.sqlite` beside `BIBIA_DB`",
+    ),
+    Variable(
+        "BIBIA_MEMBERS_JOURNAL_DAYS",
+        "members_journal_days",
+        number(1, 3_650),
+        "how long the journal keeps a read or a request, then deletes it",
+    ),
+    Variable(
         "PREFECT_API_URL",
         "prefect_api_url",
         web_address,
@@ -435,17 +520,67 @@ class Settings:
     webhook_keep_days: float = 30.0  # landed events are kept this long in the spool, then removed
     webhook_request_seconds: float = 10.0  # a whole request arrives within this, or is cut
     webhook_max_connections: int = 32  # served at once; one more is answered 503 at once
+    # `bibia members serve`: the members' edition behind a ProConnect login
+    proconnect_discovery_url: str | None = None
+    proconnect_client_id: str | None = None
+    proconnect_client_secret: str | None = field(default=None, repr=False)
+    proconnect_acr: str = "eidas1"
+    members_url: str | None = None
+    session_secret: str | None = field(default=None, repr=False)
+    session_hours: float = 12.0
+    members_host: str = "127.0.0.1"
+    members_port: int = 8788
+    members_path: Path = Path("curation/members.yaml")
+    members_journal_path: Path | None = None  # default: beside the warehouse
+    members_journal_days: float = 90.0
 
     def __repr__(self) -> str:  # the key and the secret never appear, even in a repr
-        secret = {"tally_api_key", "webhook_secret"}
+        secret = {
+            "tally_api_key",
+            "webhook_secret",
+            "proconnect_client_secret",
+            "session_secret",
+        }
         shown = {k: v for k, v in self.__dict__.items() if k not in secret}
         key = "set" if self.tally_api_key else "unset"
-        return f"Settings(tally_api_key=<{key}>, webhook_secret=<...>, {shown})"
+        return (
+            f"Settings(tally_api_key=<{key}>, webhook_secret=<...>, "
+            f"proconnect_client_secret=<...>, session_secret=<...>, {shown})"
+        )
 
     @property
     def spool_folder(self) -> Path:
         """Where the webhook's events wait for a run (BIBIA_WEBHOOK_SPOOL)."""
         return self.webhook_spool or self.db_path.parent / "webhook-spool"
+
+    @property
+    def members_journal(self) -> Path:
+        """Where the members' space keeps its journal (BIBIA_MEMBERS_JOURNAL)."""
+        return self.members_journal_path or self.db_path.parent / "members-journal.sqlite"
+
+    def require_members(self) -> None:
+        """What `bibia members serve` cannot start without: one line, exit 2."""
+        missing = [
+            name
+            for name, value in (
+                ("PROCONNECT_DISCOVERY_URL", self.proconnect_discovery_url),
+                ("PROCONNECT_CLIENT_ID", self.proconnect_client_id),
+                ("PROCONNECT_CLIENT_SECRET", self.proconnect_client_secret),
+                ("BIBIA_MEMBERS_URL", self.members_url),
+                ("BIBIA_SESSION_SECRET", self.session_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)} : à définir pour `bibia members serve` (ou essayer "
+                "`bibia members serve --demo`, qui n'a besoin de rien)"
+            )
+        if len(self.session_secret or "") < 32:
+            raise ConfigError(
+                "BIBIA_SESSION_SECRET doit compter au moins 32 caractères, tirés au hasard "
+                "(par exemple : python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

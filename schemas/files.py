@@ -1,7 +1,14 @@
-"""Reading the configuration files (taxonomy, mapping, decisions): one line for any problem."""
+"""Reading the configuration files (taxonomy, mapping, decisions, membership): one line for any
+problem; and changing one safely (under a lock, written whole)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +65,46 @@ def load_yaml(path: Path, what: str, missing_ok: bool = False) -> dict[str, Any]
             f"{what} {path} must hold a YAML mapping (name: value), not a {type(data).__name__}"
         )
     return data
+
+
+LOCK_WAIT_SECONDS = 60.0  # a command waits this long for another one changing the file
+
+
+@contextmanager
+def exclusive(path: Path, busy: str) -> Iterator[None]:
+    """An exclusive lock on a configuration file (a `.name.lock` beside it), kept until the
+    block ends: the read, the change and the write of one command are never interleaved with
+    another's. `busy`: what the message says is changing it, when it waits too long."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"{busy} {path} depuis plus de {LOCK_WAIT_SECONDS:.0f} s : réessayer "
+                        "quand il aura fini"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write the file whole: a reader (a sync, a server) sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

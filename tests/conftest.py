@@ -36,6 +36,7 @@ FAST_MODULES = {
     "test_docs",
     "test_layers",
     "test_mapping",
+    "test_membership",
     "test_normalise",
     "test_normalise_properties",
     "test_question_types",

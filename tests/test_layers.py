@@ -111,7 +111,7 @@ def test_every_import_goes_down_the_layers_and_none_goes_in_a_circle():
         ("warehouse/raw.py", "from bibia.settings import Settings", "goes up the layers"),
         ("warehouse/db.py", "from publish.export import StagedExport", "goes up the layers"),
         ("publish/export.py", "from bibia.settings import Settings", "goes up the layers"),
-        ("publish/site/stage.py", "from bibia.pipeline import RunContext", "goes up the layers"),
+        ("publish/site/stage.py", "from bibia.context import RunInputs", "goes up the layers"),
         ("bibia/pipeline.py", "import flows.sync", "goes up the layers"),
         ("bibia/pipeline.py", "from bibia.emulators.tally import TallyEmulator", "emulator"),
         ("schemas/text.py", "from schemas.taxonomy import Taxonomy", "circle"),
