@@ -29,7 +29,10 @@ CHECKS = (
     ["ruff", "check", "."],
     ["ruff", "format", "--check", "."],
     ["mypy"],
-    ["pytest", "-q", "--durations=15"],  # the slowest tests said at the end
+    ["python", "-m", "bibia.emulators.openid", "install"],  # the OpenID provider's npm packages
+    # four workers, a test file each at a time (its module fixtures made once); the slowest
+    # tests said at the end
+    ["pytest", "-q", "-n", "4", "--dist", "loadfile", "--durations=15"],
 )
 
 

@@ -123,60 +123,68 @@ def local_path(text: str | None) -> str:
     return text
 
 
-def create_app(space: Space) -> Starlette:
-    """The application: login, logout, and the edition behind them."""
-    ended: dict[str, float] = {}  # sessions ended by a logout -> until when they would have run
-    used_states: dict[str, float] = {}  # logins come back once: state -> until when
+class Handlers:
+    """The members' space's answers. Besides `space`, it remembers two things in memory: the
+    sessions ended by a logout (until they would have ended), and the logins' states already
+    come back (a login comes back once)."""
 
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self.ended: dict[str, float] = {}  # sid -> when it would have ended
+        self.used_states: dict[str, float] = {}  # state -> when its login would have expired
+
+    @staticmethod
     def forget_old(table: dict[str, float]) -> None:
         now = time.time()
         for key in [k for k, until in table.items() if until < now]:
             del table[key]
 
-    def session_of(request: Request) -> dict[str, Any] | None:
-        session = space.signer.read(SESSION, request.cookies.get(SESSION))
-        if session is None or session.get("sid") in ended:
+    def session_of(self, request: Request) -> dict[str, Any] | None:
+        session = self.space.signer.read(SESSION, request.cookies.get(SESSION))
+        if session is None or session.get("sid") in self.ended:
             return None
         return session
 
-    def set_cookie(response: Response, name: str, value: str, seconds: float, path: str) -> None:
+    def set_cookie(
+        self, response: Response, name: str, value: str, seconds: float, path: str
+    ) -> None:
         response.set_cookie(
             name,
             value,
             max_age=int(seconds),
             path=path,
             httponly=True,
-            secure=space.secure_cookies,
+            secure=self.space.secure_cookies,
             samesite="lax",
         )
 
-    async def login(request: Request) -> Response:
+    async def login(self, request: Request) -> Response:
         state, nonce = secrets.token_urlsafe(STATE_BYTES), secrets.token_urlsafe(STATE_BYTES)
         back = local_path(request.query_params.get("next"))
         try:
-            url = await space.proconnect.authorization_url(state, nonce)
+            url = await self.space.proconnect.authorization_url(state, nonce)
         except LoginRefused as exc:
             return page("Connexion impossible", f"<p>{html.escape(str(exc))}</p>", 503)
         response = RedirectResponse(url, status_code=303)
         values = {"state": state, "nonce": nonce, "next": back}
-        set_cookie(
+        self.set_cookie(
             response,
             LOGIN,
-            space.signer.sign(LOGIN, values, LOGIN_SECONDS),
+            self.space.signer.sign(LOGIN, values, LOGIN_SECONDS),
             LOGIN_SECONDS,
             "/connexion",
         )
         return response
 
-    async def login_back(request: Request) -> Response:
-        begun = space.signer.read(LOGIN, request.cookies.get(LOGIN))
+    async def login_back(self, request: Request) -> Response:
+        begun = self.space.signer.read(LOGIN, request.cookies.get(LOGIN))
         state = request.query_params.get("state", "")
         if begun is None or not secrets.compare_digest(str(begun.get("state")), state):
             return _again("Cette connexion n'a pas été commencée ici, ou a expiré.", 400)
-        forget_old(used_states)
-        if state in used_states:
+        self.forget_old(self.used_states)
+        if state in self.used_states:
             return _again("Cette connexion a déjà servi.", 400)
-        used_states[state] = time.time() + LOGIN_SECONDS
+        self.used_states[state] = time.time() + LOGIN_SECONDS
         if request.query_params.get("error"):
             reason = request.query_params.get("error_description") or request.query_params["error"]
             return _again(f"ProConnect n'a pas accordé la connexion : {reason[:200]}.", 403)
@@ -184,50 +192,50 @@ def create_app(space: Space) -> Starlette:
         if not code or len(code) > 2_048:
             return _again("ProConnect n'a pas donné de code de connexion.", 400)
         try:
-            identity = await space.proconnect.identity(code, str(begun["nonce"]))
+            identity = await self.space.proconnect.identity(code, str(begun["nonce"]))
         except LoginRefused as exc:
             log.info("login refused: %s", exc)
             return _again(f"Connexion refusée : {exc}.", 403)
         response = RedirectResponse(local_path(str(begun.get("next"))), status_code=303)
         response.delete_cookie(LOGIN, path="/connexion")
         values = _session_values(identity)
-        cookie = space.signer.sign(SESSION, values, space.session_seconds)
-        set_cookie(response, SESSION, cookie, space.session_seconds, "/")
-        access = space.membership.access(identity.email, identity.siret)
+        cookie = self.space.signer.sign(SESSION, values, self.space.session_seconds)
+        self.set_cookie(response, SESSION, cookie, self.space.session_seconds, "/")
+        access = self.space.membership.access(identity.email, identity.siret)
         if not access.allowed:
-            space.journal.request(
+            self.space.journal.request(
                 identity.email, identity.given_name, identity.usual_name, identity.siret
             )
         log.info("login: %s (%s)", identity.email, access.why)
         return response
 
-    async def logout(request: Request) -> Response:
-        session = session_of(request)
+    async def logout(self, request: Request) -> Response:
+        session = self.session_of(request)
         if session is None:
             return RedirectResponse("/deconnexion/fin", status_code=303)
-        forget_old(ended)
-        ended[str(session["sid"])] = float(session["exp"])
+        self.forget_old(self.ended)
+        self.ended[str(session["sid"])] = float(session["exp"])
         state = secrets.token_urlsafe(STATE_BYTES)
         try:
-            url = await space.proconnect.logout_url(
-                str(session["id_token"]), state, f"{space.base_url}/deconnexion/retour"
+            url = await self.space.proconnect.logout_url(
+                str(session["id_token"]), state, f"{self.space.base_url}/deconnexion/retour"
             )
         except LoginRefused:
             url = None
         response = RedirectResponse(url or "/deconnexion/fin", status_code=303)
         response.delete_cookie(SESSION, path="/")
         values = {"state": state}
-        set_cookie(
+        self.set_cookie(
             response,
             LOGOUT,
-            space.signer.sign(LOGOUT, values, LOGIN_SECONDS),
+            self.space.signer.sign(LOGOUT, values, LOGIN_SECONDS),
             LOGIN_SECONDS,
             "/deconnexion",
         )
         return response
 
-    async def logout_back(request: Request) -> Response:
-        begun = space.signer.read(LOGOUT, request.cookies.get(LOGOUT))
+    async def logout_back(self, request: Request) -> Response:
+        begun = self.space.signer.read(LOGOUT, request.cookies.get(LOGOUT))
         state = request.query_params.get("state", "")
         if begun is None or not secrets.compare_digest(str(begun.get("state")), state):
             return page(
@@ -241,23 +249,23 @@ def create_app(space: Space) -> Starlette:
         response.delete_cookie(LOGOUT, path="/deconnexion")
         return response
 
-    async def logged_out(_request: Request) -> Response:
+    async def logged_out(self, _request: Request) -> Response:
         return page(
             "Vous êtes déconnecté·e",
             "<p>Votre session dans l'espace des membres est terminée.</p>"
             '<p><a href="/connexion">Se connecter de nouveau</a></p>',
         )
 
-    async def edition(request: Request) -> Response:
-        session = session_of(request)
+    async def edition(self, request: Request) -> Response:
+        session = self.session_of(request)
         target = request.url.path
         if session is None:
             return RedirectResponse(f"/connexion?next={quote(target, safe='/')}", status_code=303)
         email, siret = str(session["email"]), session.get("siret")
-        access = space.membership.access(email, siret)
-        found, relative = _file_of(space.root, request.path_params.get("path", ""))
+        access = self.space.membership.access(email, siret)
+        found, relative = _file_of(self.space.root, request.path_params.get("path", ""))
         if not access.allowed:
-            answer = _not_a_member(session, access, space.membership.contact())
+            answer = _not_a_member(session, access, self.space.membership.contact())
         elif found is None:
             answer = page("Page introuvable", '<p><a href="/site/">Accueil</a></p>', 404)
         elif relative in CURATORS_ONLY and not access.curator:
@@ -272,23 +280,23 @@ def create_app(space: Space) -> Starlette:
         else:
             kind = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
             answer = FileResponse(found, media_type=kind)
-        space.journal.read(email, siret, relative or target, answer.status_code)
+        self.space.journal.read(email, siret, relative or target, answer.status_code)
         return answer
 
-    async def home(_request: Request) -> Response:
+    async def home(self, _request: Request) -> Response:
         return RedirectResponse("/site/", status_code=303)
 
-    async def stylesheet(_request: Request) -> Response:
+    async def stylesheet(self, _request: Request) -> Response:
         return FileResponse(STATIC / "membres.css", media_type="text/css")
 
-    async def not_found(_request: Request, _exc: Exception) -> Response:
+    async def not_found(self, _request: Request, _exc: Exception) -> Response:
         return page("Page introuvable", '<p><a href="/site/">Accueil</a></p>', 404)
 
-    async def refused(_request: Request, exc: Exception) -> Response:
+    async def refused(self, _request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         return page("Requête refusée", f"<p>HTTP {status}.</p>", status)
 
-    async def failed(_request: Request, exc: Exception) -> Response:
+    async def failed(self, _request: Request, exc: Exception) -> Response:
         log.error(
             "members: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""
         )
@@ -298,23 +306,27 @@ def create_app(space: Space) -> Starlette:
             500,
         )
 
-    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
-        404: not_found,
-        HTTPException: refused,
-        Exception: failed,
+
+def create_app(space: Space) -> Starlette:
+    """The application: login, logout, and the edition behind them."""
+    handle = Handlers(space)
+    errors: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        404: handle.not_found,
+        HTTPException: handle.refused,
+        Exception: handle.failed,
     }
     app = Starlette(
         routes=[
-            Route("/connexion", login),
-            Route("/connexion/retour", login_back),
-            Route("/deconnexion", logout),
-            Route("/deconnexion/retour", logout_back),
-            Route("/deconnexion/fin", logged_out),
-            Route("/_membres/membres.css", stylesheet),
-            Route("/", home),
-            Route("/{path:path}", edition, methods=["GET", "HEAD"]),
+            Route("/connexion", handle.login),
+            Route("/connexion/retour", handle.login_back),
+            Route("/deconnexion", handle.logout),
+            Route("/deconnexion/retour", handle.logout_back),
+            Route("/deconnexion/fin", handle.logged_out),
+            Route("/_membres/membres.css", handle.stylesheet),
+            Route("/", handle.home),
+            Route("/{path:path}", handle.edition, methods=["GET", "HEAD"]),
         ],
-        exception_handlers=handlers,
+        exception_handlers=errors,
     )
     app.add_middleware(Guarded)
     return app
