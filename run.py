@@ -6,6 +6,7 @@
                                          # first when missing, as root: the browser tests)
     python3 run.py bench [options]       # benchmarks/run.py, with its own dependencies (dlt)
     python3 run.py bench-hugo EXPORTS    # benchmarks/hugo.py: the site beside Hugo's
+    python3 run.py bench-members         # benchmarks/members.py: 200 logged-in clients
     python3 run.py <command...>          # any command inside the environment
 
 The first call installs uv (from PyPI, pinned) into .tools/, then uv installs the exact
@@ -24,7 +25,11 @@ from pathlib import Path
 UV_VERSION = "0.13.9"
 ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
-BENCHMARKS = {"bench": "benchmarks.run", "bench-hugo": "benchmarks.hugo"}  # with the bench group
+BENCHMARKS = {
+    "bench": "benchmarks.run",
+    "bench-hugo": "benchmarks.hugo",
+    "bench-members": "benchmarks.members",
+}  # with the bench group
 CHECKS = (
     ["ruff", "check", "."],
     ["ruff", "format", "--check", "."],
