@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the demo: its form and the government APIs emulated here, no key needed",
     )
+    publish = sub.add_parser(
+        "publish",
+        help="livrer maintenant le site, le flux et les données ouvertes publiés aux "
+        "destinations configurées (dépôts git, data.gouv.fr), même sans changement",
+    )
+    publish.add_argument("--demo", action="store_true", help="les dépôts de la démo")
     sub.add_parser(
         "webhook",
         help="receive Tally's signed webhook events (TALLY_WEBHOOK_SECRET) and ask for a run "
@@ -166,6 +172,11 @@ def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -
         changes["export_dir"] = DEMO_OUTPUT / "exports"
     if not env.get("BIBIA_DECISIONS"):
         changes["decisions_path"] = DEMO_OUTPUT / "decisions.yaml"
+    depots = (DEMO_OUTPUT / "depots").resolve()
+    if not env.get("BIBIA_PUBLISH_SITE_REPO"):
+        changes["publish_site_repo"] = (depots / "site.git").as_uri()
+    if not env.get("BIBIA_PUBLISH_FEED_REPO"):
+        changes["publish_feed_repo"] = (depots / "feed.git").as_uri()
     if not env.get("BIBIA_MEMBERS"):
         changes["members_path"] = DEMO_OUTPUT / "members.yaml"
     if not env.get("BIBIA_MEMBERS_JOURNAL"):
@@ -228,6 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(_curate(curate, settings, args))
             return 0
+        if args.command == "publish":
+            from bibia import commands
+
+            return commands.publish(settings, demo=args.demo)
         if args.command == "members":
             return _members(settings, args)
         if args.command == "status":

@@ -11,6 +11,7 @@ from bibia.runtime import without_hypothesis
 from bibia.settings import Settings
 from bibia.status import summary
 from schemas.errors import BibiaError, ConfigError
+from schemas.times import now_utc
 
 log = logging.getLogger("bibia")
 
@@ -87,7 +88,9 @@ def sync(settings: Settings, full: bool = False) -> int:
 def sync_demo(settings: Settings, full: bool = False) -> int:
     """The same sync, against the bundled demo form served by the emulator on loopback."""
     from bibia.demo.emulated import emulated
+    from bibia.demo.repositories import ensure
 
+    ensure(settings)
     with emulated(settings) as demo:
         return _run(demo, "sync_full" if full else "sync", demo=True)
 
@@ -194,3 +197,33 @@ def _serve(settings: Settings, cron: str | None, interval: float | None, full: b
         **schedule,  # type: ignore[arg-type]
     )
     return 0
+
+
+def publish(settings: Settings, demo: bool = False) -> int:
+    """`bibia publish`: what is published on disk, delivered now to every configured target
+    (even one that is up to date); exit 1 when one stays behind."""
+    from bibia.delivery import author_of, configured, deliver_all
+    from warehouse.db import connect, owner_only, writer_lock
+
+    if demo:
+        from bibia.demo.repositories import ensure
+
+        ensure(settings)
+    if not configured(settings):
+        print(
+            "aucune destination configurée : BIBIA_PUBLISH_SITE_REPO, BIBIA_PUBLISH_FEED_REPO, "
+            "DATAGOUV_DATASET (voir le README)"
+        )
+        return 0
+    author_of(settings.publish_author)
+    now = now_utc()
+    with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
+        con = connect(settings.db_path, wait_seconds=settings.lock_timeout_seconds)
+        try:
+            outcomes = deliver_all(con, settings, f"publish-{now:%Y%m%dT%H%M%S}", now, None, True)
+        finally:
+            con.close()
+    for outcome in outcomes:
+        state = f"EN RETARD : {outcome.behind}" if outcome.behind else outcome.said
+        print(f"{outcome.target} ({outcome.address}) : {state}")
+    return 1 if any(o.behind for o in outcomes) else 0

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import duckdb
 
 from bibia.context import RunInputs
+from bibia.delivery import author_of, configured, deliver_all
 from bibia.derivation import Derivation
 from bibia.enrichment.enricher import Enricher
 from bibia.extract import (
@@ -40,6 +41,7 @@ from bibia.settings import Settings
 from bibia.steps import RunKind, Step, StepName, run_directly, timed, with_budget, with_failpoint
 from bibia.tally.client import TallyClient
 from bibia.webhook import Spool, SpoolRead, read_events
+from publish.deliver import project_changes
 from schemas.errors import BibiaError
 from schemas.records import RawRow
 from schemas.taxonomy import Taxonomy
@@ -245,6 +247,8 @@ def run_job(
     )
     if kind != RunKind.REBUILD:
         settings.require_tally()
+    if configured(settings):  # a delivery's settings are checked before the run, not after
+        author_of(settings.publish_author)
     taxonomy, mapping, decisions = _configuration(settings)
     prepare_process()
     make_folder(settings.export_dir, "BIBIA_EXPORT_DIR")  # as usual: the public reads it
@@ -327,8 +331,13 @@ def _transaction(
         committed = True
         if spooled is not None:
             spooled.done(inputs.settings.webhook_keep_days)
+        changes = project_changes(staged.export) if staged is not None else None
         if staged is not None:
             step(StepName.PUBLISH, publish_staged, staged)
+        outcomes = step(
+            StepName.DELIVER, deliver_all, con, inputs.settings, report.run_id, now_utc(), changes
+        )
+        report.deliveries = [f"{o.target} : {o.behind or o.said}" for o in outcomes]
     except BaseException as exc:
         if staged is not None:
             staged.export.discard()

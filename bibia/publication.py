@@ -128,7 +128,7 @@ def export_fingerprint(inputs: RunInputs) -> str:
         Path(settings.mapping_path).read_bytes(),
         inputs.decisions.fingerprint().encode(),
         str(settings.tally_form_url).encode(),
-        f"{settings.site_tiles}\0{settings.site_attribution}".encode(),
+        f"{settings.site_tiles}\0{settings.site_attribution}\0{settings.site_base}".encode(),
         code_fingerprint().encode(),
         __version__.encode(),
     ]

@@ -290,6 +290,92 @@ VARIABLES: tuple[Variable, ...] = (
         empty_is_a_value=True,
     ),
     Variable(
+        "BIBIA_SITE_BASE",
+        "site_base",
+        url_path,
+        (
+            "the path the public site is served under (`/bibliotheque-ia/` for a GitHub Pages "
+            "project site): its `404.html` links from there"
+        ),
+    ),
+    Variable(
+        "BIBIA_PUBLISH_SITE_REPO",
+        "publish_site_repo",
+        text,
+        "a git repository the public site is pushed to after each run that changed it (any "
+        "address git accepts, `file://` included; never with a token in it)",
+        default="(none: not pushed)",
+    ),
+    Variable(
+        "BIBIA_PUBLISH_SITE_BRANCH",
+        "publish_site_branch",
+        text,
+        "its branch, which the site fills at its root (GitHub Pages serves it)",
+    ),
+    Variable(
+        "BIBIA_PUBLISH_FEED_REPO",
+        "publish_feed_repo",
+        text,
+        "the repository the association's current site reads: the Datami feed is committed "
+        "there, at its paths, nothing else of it touched",
+        default="(none: not pushed)",
+    ),
+    Variable(
+        "BIBIA_PUBLISH_FEED_BRANCH",
+        "publish_feed_branch",
+        text,
+        "its branch",
+    ),
+    Variable(
+        "BIBIA_PUBLISH_FEED_PATH",
+        "publish_feed_path",
+        text,
+        "the folder of that repository holding `csv/` and `json/` (empty: its root)",
+        default="(its root)",
+    ),
+    Variable(
+        "BIBIA_GIT_TOKEN",
+        "git_token",
+        text,
+        "the token git pushes with over https (write access to those repositories' contents); "
+        "given to git for each call only, never stored, printed or logged. Without it: the "
+        "machine's credential helper or SSH key",
+        default="(none)",
+    ),
+    Variable(
+        "BIBIA_PUBLISH_AUTHOR",
+        "publish_author",
+        text,
+        "the author of bibia's commits, `Name <address>`",
+    ),
+    Variable(
+        "BIBIA_PUBLISH_TIMEOUT_SECONDS",
+        "publish_timeout_seconds",
+        number(1, 7_200),
+        "the longest one git command or one request to data.gouv.fr may take",
+    ),
+    Variable(
+        "DATAGOUV_API_URL",
+        "datagouv_api_url",
+        web_address,
+        "data.gouv.fr's API (`https://demo.data.gouv.fr/api/1` to try)",
+    ),
+    Variable(
+        "DATAGOUV_API_KEY",
+        "datagouv_api_key",
+        text,
+        "the API key of an editor of the dataset; never printed, logged or stored",
+        default="(none: not uploaded)",
+    ),
+    Variable(
+        "DATAGOUV_DATASET",
+        "datagouv_dataset",
+        text,
+        "the dataset (id or slug) whose resources the public CSV, Parquet, datapackage and "
+        "Table Schema replace, each keeping its id and stable address",
+        default="(none: not uploaded)",
+    ),
+    Variable(
         "TALLY_WEBHOOK_SECRET",
         "webhook_secret",
         text,
@@ -509,6 +595,19 @@ class Settings:
     # the site's map background: a tile URL template ({s}, {z}, {x}, {y}, {r}); empty: none
     site_tiles: str = "https://{s}.basemaps.cartocdn.com/rastertiles/voyager/{z}/{x}/{y}{r}.png"
     site_attribution: str = "© OpenStreetMap contributors © CARTO"
+    site_base: str = "/"
+    # deliveries after each run that changed what is public (`publish/deliver/`)
+    publish_site_repo: str | None = None
+    publish_site_branch: str = "gh-pages"
+    publish_feed_repo: str | None = None
+    publish_feed_branch: str = "main"
+    publish_feed_path: str = ""
+    git_token: str | None = field(default=None, repr=False)
+    publish_author: str = "bibia <bibia@interconnectes.invalid>"
+    publish_timeout_seconds: float = 300.0
+    datagouv_api_url: str = "https://www.data.gouv.fr/api/1"
+    datagouv_api_key: str | None = field(default=None, repr=False)
+    datagouv_dataset: str | None = None
     # `bibia webhook`: Tally's signed events, received and spooled for the next run
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_host: str = "127.0.0.1"
@@ -540,12 +639,15 @@ class Settings:
             "webhook_secret",
             "proconnect_client_secret",
             "session_secret",
+            "git_token",
+            "datagouv_api_key",
         }
         shown = {k: v for k, v in self.__dict__.items() if k not in secret}
         key = "set" if self.tally_api_key else "unset"
         return (
             f"Settings(tally_api_key=<{key}>, webhook_secret=<...>, "
-            f"proconnect_client_secret=<...>, session_secret=<...>, {shown})"
+            f"proconnect_client_secret=<...>, session_secret=<...>, git_token=<...>, "
+            f"datagouv_api_key=<...>, {shown})"
         )
 
     @property
@@ -602,7 +704,13 @@ class Settings:
         settings)."""
         from publish.site.build import SiteSettings
 
-        return SiteSettings(tiles=self.site_tiles, attribution=self.site_attribution)
+        base = self.site_base if self.site_base.endswith("/") else f"{self.site_base}/"
+        return SiteSettings(tiles=self.site_tiles, attribution=self.site_attribution, base=base)
+
+    @property
+    def delivery_folder(self) -> Path:
+        """Where the deliveries keep their working clones: beside the warehouse."""
+        return self.db_path.parent / "delivery"
 
     def form_url(self, form_id: str) -> str:
         """The public link of the form (what contributors open), for correction links."""

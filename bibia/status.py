@@ -47,8 +47,33 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
     out = [f"Entrepôt {settings.db_path}", "", *_runs(con, runs), *_held(con, settings, held)]
     out += _set_aside(con)
     out += _decision_notes(con)
+    out += _deliveries(con)
     con.close()
     return "\n".join([*out, "", *_exports(settings, now)])
+
+
+def _deliveries(con: Any) -> list[str]:
+    """Each delivery target: its last success, and what waits (why it is behind)."""
+    rows = con.execute(
+        "SELECT target, address, behind, reason, last_attempt_at, last_success_at, last_commit "
+        "FROM deliveries ORDER BY target"
+    ).fetchall()
+    if not rows:
+        return []
+    out = ["", "Livraisons (dépôts git, data.gouv.fr)"]
+    for target, address, behind, reason, tried, succeeded, commit in rows:
+        last = f"{succeeded:%Y-%m-%d %H:%M} UTC" if succeeded else "jamais"
+        state = "EN RETARD" if behind else "à jour"
+        out.append(f"  {target:<9} {state:<10} dernier succès : {last}  {address}")
+        if commit:
+            out.append(f"      dernier commit : {commit[:12]}")
+        if behind:
+            out.append(
+                f"      en attente depuis l'essai du {tried:%Y-%m-%d %H:%M} UTC : "
+                f"{_shown(reason or '')} ; la prochaine exécution réessaie (`bibia publish` : "
+                "maintenant)"
+            )
+    return out
 
 
 def _runs(con: Any, runs: int) -> list[str]:
@@ -234,11 +259,15 @@ def _exports(settings: Settings, now: datetime) -> list[str]:
 def summary(report: Any, settings: Settings, demo: bool = False) -> str:
     """What a run did, in French: curators read it."""
     state = RUN_STATES.get(report.status, report.status)
+    delivered = [f"  livraison {line}" for line in report.deliveries]
     if report.files_written == 0:
-        return (
-            f"exécution {report.run_id} ({report.kind}) {state} : rien de nouveau "
-            f"({report.fetched} lues) ; les exports restent tels quels "
-            f"({report.exported} projets, {report.quarantined} en quarantaine)"
+        return "\n".join(
+            [
+                f"exécution {report.run_id} ({report.kind}) {state} : rien de nouveau "
+                f"({report.fetched} lues) ; les exports restent tels quels "
+                f"({report.exported} projets, {report.quarantined} en quarantaine)",
+                *delivered,
+            ]
         )
     lines = [
         f"exécution {report.run_id} ({report.kind}) {state} : "
@@ -247,6 +276,7 @@ def summary(report: Any, settings: Settings, demo: bool = False) -> str:
         f"  entrepôt : {settings.db_path}",
         f"  exports :  {settings.export_dir / 'public'} et {settings.export_dir / 'restricted'}",
     ]
+    lines += delivered
     if report.quarantined:
         status = "bibia status --demo" if demo else "bibia status"
         lines.append(f"  `{status}` dit ce qui attend en quarantaine, et pourquoi")
@@ -302,6 +332,8 @@ def run_summary(settings: Settings, report: Any, error: str | None) -> str:
             "|---|---:|",
         ]
         out += [f"| {f} | {n} |" for f, n in warnings]
+    if report.deliveries:
+        out += ["", "## Livraisons", ""] + [f"- {_cell(line)}" for line in report.deliveries]
     if report.notes:
         out += ["", "## Notes", ""] + [f"- {_cell(note)}" for note in report.notes]
     return "\n".join(out)

@@ -34,6 +34,7 @@ class StepName(StrEnum):
     EXPORT = "export"
     SITE = "site"
     PUBLISH = "publish"
+    DELIVER = "deliver"
 
 
 class RunKind(StrEnum):

@@ -608,6 +608,60 @@ class WithdrawnProject(pa.DataFrameModel):
     )
 
 
+class Delivery(pa.DataFrameModel):
+    """A place the register is delivered to beyond the disk: its last success, what waits."""
+
+    target: Series[str] = column(
+        "Destination", "site, feed or datagouv.", access=INTERNAL, kind="text", required=True
+    )
+    address: Series[str] = column(
+        "Adresse",
+        "The repository or the dataset (never a secret).",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    behind: Series[bool] = column(
+        "En retard",
+        "What is published on disk has not all reached it.",
+        access=INTERNAL,
+        kind="boolean",
+        required=True,
+    )
+    reason: Series[str] = column(
+        "Motif", "Why, in French, when behind.", access=INTERNAL, kind="text"
+    )
+    last_attempt_at: Series[pd.Timestamp] = column(
+        "Dernier essai (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+    last_success_at: Series[pd.Timestamp] = column(
+        "Dernier succès (UTC)", "When.", access=INTERNAL, kind="timestamp"
+    )
+    last_commit: Series[str] = column(
+        "Dernier commit", "git: the commit pushed last.", access=INTERNAL, kind="text"
+    )
+    last_run_id: Series[str] = column(
+        "Exécution", "The run that delivered last.", access=INTERNAL, kind="id"
+    )
+
+
+class DatagouvResource(pa.DataFrameModel):
+    """The data.gouv.fr resource of each file, kept across runs."""
+
+    file_name: Series[str] = column(
+        "Fichier", "The file's name.", access=INTERNAL, kind="text", required=True
+    )
+    resource_id: Series[str] = column(
+        "Ressource", "Its resource's id.", access=INTERNAL, kind="id", required=True
+    )
+    sha256: Series[str] = column(
+        "Empreinte", "sha256 of what it holds.", access=INTERNAL, kind="text", required=True
+    )
+    uploaded_at: Series[pd.Timestamp] = column(
+        "Envoyé le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     "schema_migrations": SchemaMigration,
     "raw_tally_forms": RawTallyForm,
@@ -626,6 +680,8 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "set_aside": SetAside,
     "withdrawn_submissions": WithdrawnSubmission,
     "withdrawn_projects": WithdrawnProject,
+    "deliveries": Delivery,
+    "datagouv_resources": DatagouvResource,
 }
 
 

@@ -153,10 +153,13 @@ def field_html(name: str, title: str, kind: str) -> Callable[[Any], str]:
 @dataclass(frozen=True)
 class SiteSettings:
     """Where the map's background comes from (`BIBIA_SITE_TILES`, a tile URL template with
-    `{z}`, `{x}`, `{y}`; empty: the points on a plain background) and its credit line."""
+    `{z}`, `{x}`, `{y}`; empty: the points on a plain background) and its credit line; the
+    path the public edition is served under (`BIBIA_SITE_BASE`: its `404.html`, which a host
+    serves at any missing address, links from there)."""
 
     tiles: str = ""
     attribution: str = ""
+    base: str = "/"
 
 
 @dataclass(frozen=True)
@@ -809,6 +812,10 @@ class Site:
             ),
         )
         yield from self.project_pages(export, con, stale)
+        if not self.edition.members:  # for a static host (GitHub Pages): served as it is
+            missing = self.render("404.html", self.settings.base, page="404")
+            yield Page("404.html", missing)
+            yield Page(".nojekyll", b"")  # folders and files are served as they are named
         for source in sorted((HERE / "static").rglob("*")):
             if source.is_file():
                 yield Page(f"assets/{source.relative_to(HERE / 'static')}", source.read_bytes())
