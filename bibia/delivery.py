@@ -35,7 +35,6 @@ from schemas.tables import columns_of
 
 log = logging.getLogger("bibia")
 SITE_TARGET, FEED_TARGET, DATAGOUV_TARGET = "site", "feed", "datagouv"
-RETRY_SECONDS = (2.0, 10.0)  # a transient failure is tried again after these, within the run
 FEED_FOLDER = "datami"
 T = TypeVar("T")
 
@@ -131,11 +130,20 @@ def _attempt(
     address = _address(target, settings)
     try:
         if target == DATAGOUV_TARGET:
-            said = _retrying(lambda: _to_datagouv(settings, con))
+            said = _retrying(lambda: _to_datagouv(settings, con), settings.publish_backoff_seconds)
             return Outcome(target, address, said)
-        pushed = _retrying(lambda: _to_git(target, settings, message_of(changes, run_id)))
+        message = message_of(changes, run_id)
+        pushed = _retrying(
+            lambda: _to_git(target, settings, message), settings.publish_backoff_seconds
+        )
     except DeliveryFailed as exc:
         return Outcome(target, address, "", behind=str(exc))
+    except Exception as exc:  # a bug or a resource gone: the target waits, the run goes on
+        log.debug("delivery to %s failed", target, exc_info=True)
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return Outcome(
+            target, address, "", behind=f"erreur inattendue ({type(exc).__name__}: {first})"
+        )
     if pushed.commit is None:
         return Outcome(target, address, "rien de nouveau : aucun commit")
     sent = f"{pushed.bytes_sent:,}".replace(",", "\u202f")
@@ -146,9 +154,9 @@ def _attempt(
     return Outcome(target, address, said, commit=pushed.commit)
 
 
-def _retrying(attempt: Callable[[], T]) -> T:
-    """`attempt`, tried again after a transient failure (RETRY_SECONDS)."""
-    for pause in (*RETRY_SECONDS, None):
+def _retrying(attempt: Callable[[], T], backoff: float) -> T:
+    """`attempt`, tried again after a transient failure: after `backoff`, then five times it."""
+    for pause in (backoff, backoff * 5, None):
         try:
             return attempt()
         except DeliveryFailed as exc:

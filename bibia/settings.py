@@ -77,6 +77,13 @@ def text(_name: str, raw: str) -> str:
     return raw
 
 
+def token(name: str, raw: str) -> str:
+    """A key or a token sent in an HTTP header: printable ASCII, no space."""
+    if not all(33 <= ord(c) < 127 for c in raw):
+        raise ConfigError(f"{name} takes printable ASCII characters without spaces (a token)")
+    return raw
+
+
 def path(_name: str, raw: str) -> Path:
     return Path(raw)
 
@@ -336,7 +343,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "BIBIA_GIT_TOKEN",
         "git_token",
-        text,
+        token,
         "the token git pushes with over https (write access to those repositories' contents); "
         "given to git for each call only, never stored, printed or logged. Without it: the "
         "machine's credential helper or SSH key",
@@ -355,6 +362,13 @@ VARIABLES: tuple[Variable, ...] = (
         "the longest one git command or one request to data.gouv.fr may take",
     ),
     Variable(
+        "BIBIA_PUBLISH_BACKOFF_SECONDS",
+        "publish_backoff_seconds",
+        number(0, 600),
+        "a delivery that met a transient failure (the network, a server error) is tried again "
+        "after this, then after five times this, within the run",
+    ),
+    Variable(
         "DATAGOUV_API_URL",
         "datagouv_api_url",
         web_address,
@@ -363,7 +377,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "DATAGOUV_API_KEY",
         "datagouv_api_key",
-        text,
+        token,
         "the API key of an editor of the dataset; never printed, logged or stored",
         default="(none: not uploaded)",
     ),
@@ -541,8 +555,9 @@ VARIABLES: tuple[Variable, ...] = (
         failpoint,
         (
             "a step that must fail (`fetch_form`, `fetch_questions`, `fetch_page`, `land`, "
-            "`derive`, `enrich`, `load`, `export`, `site`, `publish`), or, followed by `:kill`, "
-            "where the process kills itself (SIGKILL), to rehearse failures and crashes"
+            "`derive`, `enrich`, `load`, `export`, `site`, `publish`, `deliver`), or, followed "
+            "by `:kill`, where the process kills itself (SIGKILL), to rehearse failures and "
+            "crashes"
         ),
         default="(none)",
     ),
@@ -605,6 +620,7 @@ class Settings:
     git_token: str | None = field(default=None, repr=False)
     publish_author: str = "bibia <bibia@interconnectes.invalid>"
     publish_timeout_seconds: float = 300.0
+    publish_backoff_seconds: float = 2.0
     datagouv_api_url: str = "https://www.data.gouv.fr/api/1"
     datagouv_api_key: str | None = field(default=None, repr=False)
     datagouv_dataset: str | None = None

@@ -3,6 +3,7 @@ the progress display."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -335,11 +336,19 @@ def latest_adhoc_run(api: str, state: str) -> dict:
 
 
 @pytest.mark.prefect_server
-def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(prefect_server, settings):
-    done = bibia_cli(settings, "sync", timeout=180, **prefect_server)
+def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(
+    prefect_server, settings, tmp_path
+):
+    site = tmp_path / "site.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(site)], check=True)
+    token = "ghp_never-seen-anywhere-" + "x" * 20
+    delivery = {"BIBIA_PUBLISH_SITE_REPO": site.as_uri(), "BIBIA_GIT_TOKEN": token}
+    done = bibia_cli(settings, "sync", timeout=180, **prefect_server, **delivery)
     assert done.returncode == 0, done.stderr
     api = prefect_server["PREFECT_API_URL"]
     run = latest_adhoc_run(api, "COMPLETED")
+    tasks = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
+    assert any(t["name"].startswith("deliver") for t in tasks)  # delivery: its own task
     logs = post(api, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
     messages = [entry["message"] for entry in logs]
     summary = [m for m in messages if m.startswith("exécution ")]
@@ -351,6 +360,9 @@ def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(prefect_server
     assert "## Retenues, et pourquoi" in artifact["data"]
     assert f"| {DEMO_PUBLISHED} |" in artifact["data"]  # the counts' table
     assert "SIRET invalide" in artifact["data"]  # what held a submission back, and why
+    assert "## Livraisons" in artifact["data"] and "site : commit " in artifact["data"]
+    said = json.dumps([run, tasks, logs, artifacts]) + done.stdout + done.stderr
+    assert token not in said  # not a parameter, a log line or an artifact
 
 
 @pytest.mark.prefect_server

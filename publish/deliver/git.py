@@ -160,9 +160,11 @@ def deliver(
         git = Git(clone, token, timeout)
         _prepare(git, target)
         for _attempt in range(PUSH_ATTEMPTS):
-            if not _fetch(git, target):
-                git("checkout", "-q", "--orphan", target.branch)  # a branch made by this push
-                git("rm", "-rqf", "--ignore-unmatch", ".")
+            if not _fetch(git, target):  # a branch this push makes: from nothing
+                git("symbolic-ref", "HEAD", f"refs/heads/{target.branch}")
+                git("update-ref", "-d", f"refs/heads/{target.branch}")
+                git("read-tree", "--empty")
+                git("clean", "-qfdx")
             counts = _apply(git, target, files)
             if not any(counts):
                 return Delivered(target.name, None)
