@@ -305,7 +305,8 @@ def _transaction(
     totals: dict[str, float],
 ) -> None:
     """The run's one transaction: sync or rebuild, the exports and the site staged, the
-    commit; then the staged files published and the webhook's events moved. A failure rolls
+    commit; then the staged files published, the webhook's events moved, and the publication
+    delivered to its remote targets (which never fails the run: a target waits). A failure rolls
     back what was not committed and leaves the staged files aside; the run is then recorded
     as failed, with one line that says what the operator needs to know."""
     con, report = inputs.con, inputs.report
