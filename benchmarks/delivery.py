@@ -75,6 +75,14 @@ def main() -> None:
                 )
                 for target in ("site", "feed"):
                     print(f"  {target}: {said(stdout, target)}")
+                if label.startswith("100"):
+                    changed = subprocess.run(
+                        ["git", "-C", str(work / "host" / "site.git"), "diff", "--name-status",
+                         "gh-pages~1", "gh-pages"],
+                        capture_output=True, text=True,
+                    ).stdout.splitlines()  # fmt: skip
+                    kept = [line for line in changed if not line.startswith("A\tprojets/")]
+                    print(f"  site, besides the new projects' pages: {', '.join(kept)}")
             site = subprocess.run(
                 ["git", "-C", str(work / "host" / "site.git"), "count-objects", "-vH"],
                 capture_output=True,
