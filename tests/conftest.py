@@ -52,6 +52,7 @@ SLOWEST_FIRST = (
     "test_senders",
     "test_hardening",
     "test_members_login",
+    "test_delivery",
     "test_site_browser",
     "test_curation",
     "test_batches",
