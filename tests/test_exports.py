@@ -185,7 +185,7 @@ def test_a_first_publication_gives_every_file_and_folder_the_mode_of_its_access(
     on_disk = {
         str(p.relative_to(settings.export_dir))
         for p in settings.export_dir.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
+        if p.is_file() and (not p.name.startswith(".") or p.name == ".nojekyll")
     }
     recorded = {path for (path,) in query(settings, "SELECT path FROM published_files")}
     assert recorded == on_disk and len(on_disk) > 100
