@@ -37,9 +37,10 @@ CHECKS = (
     ["ruff", "format", "--check", "."],
     ["mypy"],
     ["python", "-m", "bibia.emulators.openid", "install"],  # the OpenID provider's npm packages
-    # six workers on two cores (much of a test is waiting on a server or a browser), a test
-    # file each at a time (its module fixtures made once); the slowest tests said at the end
-    ["pytest", "-q", "-n", "6", "--dist", "loadfile", "--durations=15"],
+    # four workers on two cores (much of a test is waiting on a server or a browser; six were
+    # slower), a test file each at a time (its module fixtures made once), the slowest files
+    # first (tests/conftest.py); the slowest tests said at the end
+    ["pytest", "-q", "-n", "4", "--dist", "loadfile", "--durations=15"],
 )
 
 
