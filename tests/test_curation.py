@@ -15,6 +15,7 @@ import yaml
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from schemas.project import HOLD, columns_meta
+from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     DEMO_HELD,
     bibia_cli,
@@ -263,6 +264,22 @@ def test_bad_curator_input_is_one_line_exit_2_and_changes_nothing(settings, args
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("bibia: ") and says in line
     assert settings.decisions_path.read_bytes() == before
+
+
+def test_a_refused_correction_lists_the_allowed_values_the_closest_first(settings):
+    run_job(settings, "sync")
+    done = bibia(
+        settings, "curate", "correct", CAUX, "coll_type", "Groupement de communes",
+        "--reason", "essai",
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    allowed = line.split("valeurs permises, la plus proche d'abord : ", 1)[1]
+    assert allowed.startswith("« Communauté de communes »")
+    labels = Taxonomy.load(settings.taxonomy_path)["coll_type"].labels
+    assert all(f"« {label} »" in allowed for label in labels)
+    assert "si « Groupement de communes » veut dire « Communauté de communes »" in line
+    assert "alias" in line
 
 
 def test_a_decisions_file_that_names_no_field_of_the_form_fails_the_run(settings):

@@ -4,6 +4,7 @@ on, in French."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,8 @@ import pyarrow
 
 from schemas.kinds import KINDS
 from schemas.project import DROP, ProjectVersion, columns_meta
-from schemas.taxonomy import Taxonomy, Vocabulary
+from schemas.taxonomy import Taxonomy, Term, Vocabulary
+from schemas.text import fold
 from transforms.normalise import (
     EMAIL_PATTERN,
     MONTH_PATTERN,
@@ -171,15 +173,36 @@ def _show(value: Any) -> str | None:
     return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "…"
 
 
+def closest_first(vocabulary: Vocabulary, typed: str) -> list[str]:
+    """The vocabulary's labels, the one closest to `typed` first (by its label, code or
+    aliases, case and accents folded), then in the taxonomy's order."""
+    folded = fold(str(typed))
+
+    def closeness(term: Term) -> float:
+        spellings = (term.label, term.code, *term.aliases)
+        return max(difflib.SequenceMatcher(None, folded, fold(s)).ratio() for s in spellings)
+
+    ranked = sorted(enumerate(vocabulary.terms), key=lambda it: (-closeness(it[1]), it[0]))
+    return [term.label for _i, term in ranked]
+
+
 def message_for(code: CheckCode, value: Any, taxonomy: Taxonomy) -> str:
     if code.name == VOCABULARY and code.parameter is not None:
         vocab = taxonomy[code.parameter]
         values = value if isinstance(value, list | tuple) else [value]
         unknown = [v for v in values if v not in set(vocab.labels)]
         shown = ", ".join(f"« {v} »" for v in unknown)
+        allowed = closest_first(vocab, unknown[0] if unknown else "")
+        listed = ", ".join(f"« {label} »" for label in allowed)
+        alias = (
+            f" ; ou, si « {unknown[0]} » veut dire « {allowed[0]} », l'ajouter comme alias de ce "
+            "terme dans la taxonomie"
+            if unknown and allowed
+            else ""
+        )
         return (
             f"{shown} : valeur inconnue du vocabulaire {vocab.name} (taxonomie "
-            f"{taxonomy.version}) ; corriger la réponse ou ajouter un alias à la taxonomie"
+            f"{taxonomy.version}) ; valeurs permises, la plus proche d'abord : {listed}{alias}"
         )
     if code.name == MAX_ITEMS:
         return _MESSAGES[MAX_ITEMS].format(max_items=code.limit)
