@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the demo: its form and the government APIs emulated here, no key needed",
     )
+    sql = sub.add_parser(
+        "sql",
+        help="une requête SQL en lecture seule sur l'entrepôt (ou un fichier Parquet), "
+        "affichée en tableau",
+    )
+    sql.add_argument("query", metavar="REQUÊTE", help="la requête ; `-` : la lire sur l'entrée")
+    sql.add_argument("--csv", action="store_true", help="le résultat en CSV")
+    sql.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
     publish = sub.add_parser(
         "publish",
         help="livrer maintenant le site, le flux et les données ouvertes publiés aux "
@@ -238,6 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bibia import curate
 
             print(_curate(curate, settings, args))
+            return 0
+        if args.command == "sql":
+            from bibia import sql as sql_command
+
+            print(sql_command.run(settings, args.query, as_csv=args.csv))
             return 0
         if args.command == "publish":
             from bibia import commands

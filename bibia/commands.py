@@ -218,7 +218,10 @@ def publish(settings: Settings, demo: bool = False) -> int:
     author_of(settings.publish_author)
     now = now_utc()
     with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
-        con = connect(settings.db_path, wait_seconds=settings.lock_timeout_seconds)
+        con = connect(
+            settings.db_path,
+            wait_seconds=settings.warehouse_wait_seconds,
+        )
         try:
             outcomes = deliver_all(con, settings, f"publish-{now:%Y%m%dT%H%M%S}", now, None, True)
         finally:

@@ -256,7 +256,7 @@ def run_job(
         con = connect(
             settings.db_path,
             memory_limit=RUN_MEMORY_LIMIT,
-            wait_seconds=settings.lock_timeout_seconds,
+            wait_seconds=settings.warehouse_wait_seconds,
         )
         started = now_utc()
         mark_interrupted(con, started)

@@ -213,6 +213,15 @@ VARIABLES: tuple[Variable, ...] = (
         default="`https://tally.so/r/<TALLY_FORM_ID>`",
     ),
     Variable(
+        "BIBIA_READER_WAIT_SECONDS",
+        "reader_wait_seconds",
+        number(0, 86_400),
+        (
+            "how long a run waits for a connection to the warehouse (an analyst's query, even "
+            "read-only) to close before giving up"
+        ),
+    ),
+    Variable(
         "BIBIA_LOCK_TIMEOUT_SECONDS",
         "lock_timeout_seconds",
         number(0, 86_400),
@@ -590,6 +599,7 @@ class Settings:
     tally_form_url: str | None = None  # the form's public link (correction links)
     curator: str | None = None  # who takes curator decisions (default: the system user)
     lock_timeout_seconds: float = 0.0
+    reader_wait_seconds: float = 30.0  # a short query ends meanwhile
     batch_size: int = 1_000  # submissions derived at once (two pages): the worker's memory
     run_budget_seconds: float = 7_200.0  # a run that takes longer fails (and changes nothing)
     # a full refresh withdraws at most this share of the register without --allow-withdrawals
@@ -670,6 +680,11 @@ class Settings:
     def spool_folder(self) -> Path:
         """Where the webhook's events wait for a run (BIBIA_WEBHOOK_SPOOL)."""
         return self.webhook_spool or self.db_path.parent / "webhook-spool"
+
+    @property
+    def warehouse_wait_seconds(self) -> float:
+        """How long a writer waits for the warehouse: another run's turn, a reader's query."""
+        return max(self.lock_timeout_seconds, self.reader_wait_seconds)
 
     @property
     def members_journal(self) -> Path:

@@ -7,6 +7,7 @@ emulator, real DuckDB files: nothing of bibia is patched.
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import stat
 import subprocess
@@ -538,7 +539,7 @@ def test_f10_a_sync_waits_for_an_analysts_connection_to_close(settings):
     run_job(settings, "sync")
     reader = duckdb.connect(str(settings.db_path), read_only=True)
     threading.Timer(1.5, reader.close).start()
-    done = bibia_cli(settings, "sync", BIBIA_LOCK_TIMEOUT_SECONDS="20")
+    done = bibia_cli(settings, "sync")  # by default: a short query ends meanwhile
     assert done.returncode == 0, done.stderr
 
 
@@ -546,10 +547,12 @@ def test_f10_without_waiting_an_open_reader_is_one_line(settings):
     run_job(settings, "sync")
     reader = duckdb.connect(str(settings.db_path), read_only=True)
     try:
-        done = bibia_cli(settings, "sync")
+        done = bibia_cli(settings, "sync", BIBIA_READER_WAIT_SECONDS="0")
     finally:
         reader.close()
-    assert done.returncode == 1 and "another process" in one_line(done)
+    line = one_line(done)
+    assert done.returncode == 1 and f"est ouvert par le processus {os.getpid()}" in line
+    assert "BIBIA_READER_WAIT_SECONDS" in line
 
 
 def test_f10_analysts_read_the_parquet_export_while_a_sync_runs(tmp_path, demo_form):

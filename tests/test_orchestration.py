@@ -236,7 +236,7 @@ def test_two_syncs_at_once_one_runs_the_other_stops_cleanly(tmp_path, slow_emula
     assert sorted(r.returncode for r in results) == [0, 1]
     loser = next(r for r in results if r.returncode == 1)
     (line,) = loser.stderr.strip().splitlines()
-    assert line.startswith("bibia: another bibia run is using")
+    assert line.startswith("bibia: une autre exécution de bibia utilise")
     assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(DEMO_COMPLETED,)]
     assert query(settings, "SELECT status FROM sync_runs") == [("succeeded",)]
     assert (

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bibia.pipeline import run_job
-from tests.conftest import DEMO_COMPLETED, DEMO_HELD, ROOT, bibia_cli, cli_env
+from tests.conftest import DEMO_COMPLETED, DEMO_HELD, DEMO_PUBLISHED, ROOT, bibia_cli, cli_env
 
 
 def status(settings) -> subprocess.CompletedProcess[str]:
@@ -33,10 +33,10 @@ def test_status_lists_runs_quarantine_with_reasons_and_export_freshness(settings
 
 def test_status_before_any_run_says_so(settings):
     done = status(settings)
-    assert done.returncode == 1
+    assert done.returncode == 2  # as `bibia curate` says it: a setting to fix, not a failure
     assert (
-        done.stderr.strip() == f"bibia: no warehouse at {settings.db_path} yet: run "
-        "`bibia sync` first"
+        done.stderr.strip() == f"bibia: pas d'entrepôt à {settings.db_path} : lancer d'abord "
+        "`bibia sync`"
     )
 
 
@@ -75,3 +75,25 @@ def test_status_lists_the_most_recent_held_and_says_where_the_rest_is(settings):
     )
     assert done.stdout.count("lien de correction") == 1
     assert "quarantine.csv" in done.stdout
+
+
+def test_bibia_sql_prints_a_table_refuses_in_one_line_and_never_holds_the_warehouse(settings):
+    run_job(settings, "sync")
+    done = bibia_cli(settings, "sql", "SELECT count(*) AS projets FROM projects")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:3] == ["projets", "-------", f"{DEMO_PUBLISHED:<7}"]
+    as_csv = subprocess.run(
+        [sys.executable, "-m", "bibia.cli", "sql", "--csv", "-"],
+        input="SELECT theme FROM projects ORDER BY theme LIMIT 1",
+        env=cli_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert as_csv.stdout.splitlines() == ["theme", "Administration et organisation interne"]
+    wrong = bibia_cli(settings, "sql", "SELEC 1")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().startswith("bibia: requête refusée par DuckDB : Parser Error")
+    again = bibia_cli(settings, "sync", BIBIA_READER_WAIT_SECONDS="0")  # nothing left open
+    assert again.returncode == 0, again.stderr

@@ -57,8 +57,8 @@ def writer_lock(db_path: Path, timeout_seconds: float = 0.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise RunLockedError(
-                        f"another bibia run is using {db_path}; try again when it ends "
-                        "(or set BIBIA_LOCK_TIMEOUT_SECONDS to wait)"
+                        f"une autre exécution de bibia utilise {db_path} : réessayer quand "
+                        "elle aura fini (ou BIBIA_LOCK_TIMEOUT_SECONDS pour l'attendre)"
                     ) from None
                 time.sleep(0.2)
         yield
@@ -108,7 +108,7 @@ def connect(
 
 def _connect(db_path: Path, read_only: bool, memory_limit: str) -> duckdb.DuckDBPyConnection:
     if read_only and not db_path.exists():
-        raise BibiaError(f"no warehouse at {db_path} yet: run `bibia sync` first")
+        raise ConfigError(f"pas d'entrepôt à {db_path} : lancer d'abord `bibia sync`")
     make_folder(db_path.parent, "BIBIA_DB")
     try:
         if read_only:
@@ -132,8 +132,12 @@ def _connect(db_path: Path, read_only: bool, memory_limit: str) -> duckdb.DuckDB
     except duckdb.IOException as exc:
         text = str(exc).splitlines()[0]
         if "lock" in text.lower():
+            holder = re.search(r"PID (\d+)", text)
+            who = f"le processus {holder.group(1)}" if holder else "un autre processus"
             raise RunLockedError(
-                f"{db_path} is open in another process (an analyst's connection, a run): {text}"
+                f"l'entrepôt {db_path} est ouvert par {who} (une connexion d'analyste, même en "
+                "lecture, empêche une exécution d'écrire) : fermer cette connexion et "
+                "relancer, ou laisser plus de temps (BIBIA_READER_WAIT_SECONDS)"
             ) from None
         raise BibiaError(f"cannot open the warehouse {db_path}: {text}") from None
     except duckdb.Error as exc:
