@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 import pytest
@@ -239,6 +240,35 @@ def test_a_project_page_shows_its_fields(browser, demo):
     assert field("usage_description").split() == row["usage_description"].split()
     assert errors(browser) == []
     screenshot(browser, "fiche-projet")
+
+
+def test_a_project_page_can_be_shared_and_says_nothing_of_an_abandonment_it_did_not_have(
+    browser, demo
+):
+    row = next(r for r in demo.rows if r["projet_status"] != "Abandonné")
+    browser.get(f"{demo.url}/projets/{row['projet_id']}.html")
+    mail = wait_for(
+        lambda: [
+            e for e in browser.find_elements(By.CSS_SELECTOR, ".share-mail") if e.is_displayed()
+        ],
+        "the share links",
+    )[0]
+    href = unquote(mail.get_attribute("href") or "")
+    assert href.startswith("mailto:?subject=") and row["nom_projet"] in href
+    assert f"/projets/{row['projet_id']}.html" in href  # the page's own address
+    fields = {e.get_attribute("data-field") for e in browser.find_elements(By.CSS_SELECTOR, "dd")}
+    assert not fields & {"status_abandon", "latitude", "longitude", "image_url"}
+    meta = browser.find_element(By.CSS_SELECTOR, 'meta[property="og:title"]')
+    assert meta.get_attribute("content") == row["nom_projet"]
+    assert errors(browser) == []
+
+
+def test_a_withdrawn_projects_address_gives_the_sites_french_404(browser, demo):
+    browser.get(f"{demo.url}/projets/p-000000000000.html")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Page introuvable"
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    browser.find_element(By.LINK_TEXT, "La liste des projets").click()
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li.card"), "the list, from the 404")
 
 
 def test_the_map_holds_one_point_per_project_with_coordinates(browser, demo):

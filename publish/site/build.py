@@ -79,7 +79,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "url_infos",
         ],
     ),
-    ("La collectivité", ["coll_nom", "coll_type", "coll_siret", "latitude", "longitude"]),
+    ("La collectivité", ["coll_nom", "coll_type", "coll_siret"]),
     (
         "Mise en œuvre",
         ["projet_contact", "financement", "budget", "mise_en_oeuvre", "herbergement"],
@@ -264,7 +264,10 @@ CARD_COLUMNS = [  # what a card shows (`card_of` reads these, and nothing else)
 ]
 READ_ROWS = 1_024  # rows read at once from an export (a quarter of a Parquet row group)
 SPARSE = 16  # fewer rows wanted than one in this many: `rows_of` asks DuckDB for them
-PAGE_VALUES = ("nom", "porteur", "logo", "date_iso", "date_fr", "id")  # of `projet.html`
+PAGE_VALUES = ("nom", "porteur", "logo", "date_iso", "date_fr", "id", "resume")  # `projet.html`
+# Fields a project's page shows otherwise: the logo (as the image), the seat (on the map).
+NOT_ON_PAGE = frozenset({"image_url", "latitude", "longitude"})
+ONLY_WHEN_GIVEN = frozenset({"status_abandon"})  # says something only of an abandoned project
 CARDS_MARK = "\0cards\0"  # where a list page's cards go in its shell (never in escaped text)
 PAGES_MARK = "\0pages\0"  # ... and its links to the pages beside it
 
@@ -848,6 +851,7 @@ class Site:
             placed.update(names)
             if shown:
                 out.append((title, shown))
+        placed |= NOT_ON_PAGE
         rest = [n for n in self.fields if n not in placed and n not in ("nom_projet", "projet_id")]
         out.append(("Autres informations", [*rest, "projet_id"]))
         return out
@@ -901,10 +905,17 @@ class Site:
             "date_iso": escape(str(row["date"])[:10]),
             "date_fr": escape(french_day(row["date"])),
             "id": escape(row["projet_id"]),
+            "resume": escape(_excerpt(row.get("usage_description")) or row["coll_nom"]),
         }
         get = row.get
         for i, fields in enumerate(self.section_fields):
-            values[f"section{i}"] = "".join([shown(get(name)) for name, shown in fields])
+            values[f"section{i}"] = "".join(
+                [
+                    shown(get(name))
+                    for name, shown in fields
+                    if name not in ONLY_WHEN_GIVEN or get(name) not in (None, "", [])
+                ]
+            )
         parts = self.page_shells[logo is not None]
         return "".join(
             [part if i % 2 == 0 else values[part] for i, part in enumerate(parts)]
