@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +339,18 @@ def test_a_correction_link_carries_the_reference_and_the_answers_escaped():
         "&sous_theme=%C3%89clairage+public%2C+Stationnement"
     )
     assert correction_link(None, "ref", {}, "S1", {}) is None
+
+
+def test_a_curators_correction_moves_the_projects_last_update(settings):
+    run_job(settings, "sync")
+    ((submitted,),) = query(
+        settings,
+        "SELECT strftime(submitted_at, '%Y-%m-%d') FROM raw_tally_submissions "
+        f"WHERE submission_id = '{CAUX}'",
+    )
+    done = bibia(settings, "curate", "correct", CAUX, "coll_siret", CAUX_SIRET, "--reason", "r")
+    assert done.returncode == 0, done.stderr
+    run_job(settings, "sync")
+    ((date,),) = query(settings, f"SELECT date FROM projects WHERE submission_id = '{CAUX}'")
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert submitted < today and str(date) == today  # the correction's day, not the answer's

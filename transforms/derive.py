@@ -144,13 +144,16 @@ def build_record(
     """The record of one submission, its answers as typed (after the curators' corrections),
     by field, and the warnings about its answers' shapes."""
     mapped, extra = map_submission(raw.payload, rules.plan, rules.form)
-    mapped, trace = corrected(mapped, rules.corrections.get(raw.submission_id, {}))
+    corrections = rules.corrections.get(raw.submission_id, {})
+    mapped, trace = corrected(mapped, corrections)
+    # the information was last updated by the contributor, or by a curator's correction since
+    updated = max([raw.submitted_at, *(d.at for d in corrections.values())])
     warnings = first_values(raw.submission_id, mapped)
     record = normaliser.record(mapped)
     coll_type = normaliser.taxonomy["coll_type"].by_label(record.get("coll_type") or "")
     record.update(
         projet_id=projet_id(record["coll_siret"], record["nom_projet"], raw.submission_id),
-        date=raw.submitted_at.strftime("%Y-%m-%d"),
+        date=updated.strftime("%Y-%m-%d"),
         latitude=None,
         longitude=None,
         submission_id=raw.submission_id,
