@@ -17,6 +17,7 @@ versions of uv.lock into .venv/. Standard library only.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 UV_VERSION = "0.13.9"
 ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
+SYNCED = ROOT / ".venv" / ".run-py-synced"  # touched after each install that went through
 BENCHMARKS = {
     "bench": "benchmarks.run",
     "bench-hugo": "benchmarks.hugo",
@@ -48,7 +50,7 @@ def _uv() -> Path:
     binary = TOOLS / ("Scripts/uv.exe" if os.name == "nt" else "bin/uv")
     if binary.exists():
         return binary
-    print(f"run.py: installing uv {UV_VERSION} into {TOOLS} (once)", file=sys.stderr)
+    print(f"run.py : installation de uv {UV_VERSION} dans {TOOLS} (une fois)", file=sys.stderr)
     venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS)
     python = TOOLS / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     subprocess.run(
@@ -73,7 +75,10 @@ def _browser() -> int:
     ):
         return 0
     if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("run.py: installing Chromium and its driver (Debian packages, once)", file=sys.stderr)
+        print(
+            "run.py : installation de Chromium et de son pilote (paquets Debian, une fois)",
+            file=sys.stderr,
+        )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for command in (
             ["apt-get", "update", "-qq"],
@@ -81,20 +86,26 @@ def _browser() -> int:
         ):
             done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL)
             if done.returncode:
-                print(f"run.py: `{' '.join(command)}` failed", file=sys.stderr)
+                print(f"run.py : `{shlex.join(command)}` a échoué", file=sys.stderr)
                 return done.returncode
         return 0
     print(
-        "run.py: the browser tests need Chromium: install it with "
-        "`sudo apt-get install chromium chromium-driver` (Debian, Ubuntu), then run again",
+        "run.py : les tests dans le navigateur ont besoin de Chromium : l'installer avec "
+        "`sudo apt-get install chromium chromium-driver` (Debian, Ubuntu), puis relancer",
         file=sys.stderr,
     )
     return 2
 
 
+def _needs_install() -> bool:
+    """Whether `uv sync` has work to do: no environment yet, or a lock file newer than it."""
+    lock = ROOT / "uv.lock"
+    return not SYNCED.exists() or (lock.exists() and lock.stat().st_mtime > SYNCED.stat().st_mtime)
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before any check
-        print("bibia needs Python 3.11 or newer", file=sys.stderr)
+        print("bibia demande Python 3.11 ou plus récent", file=sys.stderr)
         return 2
     if not argv:
         print(__doc__)
@@ -108,16 +119,24 @@ def main(argv: list[str]) -> int:
     }
     uv = str(_uv())
     groups = ["--group", "bench"] if argv[0] in BENCHMARKS else []
+    if _needs_install():
+        print(
+            "run.py : installation de l'environnement verrouillé (uv.lock) dans .venv/ : une "
+            "minute environ la première fois, quelques secondes quand uv.lock change",
+            file=sys.stderr,
+            flush=True,
+        )
     sync = subprocess.run([uv, "sync", "--frozen", "--quiet", *groups], cwd=ROOT, env=env)
     if sync.returncode:
         return sync.returncode
+    SYNCED.touch()
     if argv[0] in BENCHMARKS:
         argv = ["python", "-m", BENCHMARKS[argv[0]], *argv[1:]]
     if argv == ["check"] and (missing := _browser()):
         return missing
     commands = CHECKS if argv == ["check"] else [argv]
     for command in commands:
-        print(f"run.py: {' '.join(command)}", file=sys.stderr, flush=True)
+        print(f"run.py : {shlex.join(command)}", file=sys.stderr, flush=True)
         done = subprocess.run([uv, "run", "--frozen", "--no-sync", *command], env=env)
         if done.returncode:
             return done.returncode

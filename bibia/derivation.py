@@ -33,9 +33,10 @@ class Derivation:
         """What the form's batches are derived with (None: not planned yet)."""
         return self._rules
 
-    def plan(self, form_id: str) -> None:
-        """Plan from the form's snapshots: every batch queued after this is derived so."""
-        self._rules = plan(self._inputs, form_id)
+    def plan(self, form_id: str, say: bool = False) -> None:
+        """Plan from the form's snapshots: every batch queued after this is derived so (`say`:
+        what did not match goes to the run's notes)."""
+        self._rules = plan(self._inputs, form_id, say)
 
     def clear_all(self) -> None:
         """A rebuild: every derived row cleared; what was held, and since when, remembered."""

@@ -4,6 +4,7 @@ and what cannot be landed, set aside with its reason."""
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import duckdb
@@ -17,26 +18,33 @@ from transforms.webhook import same_answers
 from warehouse import raw
 from warehouse.db import scalar
 
+log = logging.getLogger("bibia")
+
 
 def snapshot(
     inputs: RunInputs,
     form_id: str,
     questions: list[dict[str, Any]],
     definition: dict[str, Any] | None,
-) -> None:
-    """Keep what the form says (a rebuild maps without network)."""
+) -> bool:
+    """Keep what the form says (a rebuild maps without network); whether it changed."""
     report = inputs.report
-    raw.save_form_snapshot(
+    return raw.save_form_snapshot(
         inputs.con, form_id, questions, definition, report.run_id, report.started_at
     )
 
 
-def plan(inputs: RunInputs, form_id: str) -> Rules:
-    """What the form's submissions are derived with: its questions matched to the mapping
-    (what did not match is said in the run's notes), the taxonomy, the curators' corrections."""
+def plan(inputs: RunInputs, form_id: str, say: bool = True) -> Rules:
+    """What the form's submissions are derived with: its questions matched to the mapping, the
+    taxonomy, the curators' corrections. What did not match is said in the run's notes when
+    `say` (the form changed, a rebuild), else only with `-v`: not on every run."""
     form = FormShape.from_snapshots(raw.form_snapshots(inputs.con, form_id))
     plan = plan_fields(form, inputs.mapping)
-    inputs.report.notes.extend(plan.report())
+    if say:
+        inputs.report.notes.extend(plan.report())
+    else:
+        for line in plan.report():
+            log.debug("%s", line)
     return Rules(
         plan,
         form,

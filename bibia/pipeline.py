@@ -135,8 +135,8 @@ def _sync(
         page = fetched.page
         if page.number == 1:
             questions = page.questions or step(StepName.FETCH_QUESTIONS, fetch_questions, client)
-            snapshot(inputs, form_id, questions, definition)
-            batches.plan(form_id)
+            changed = snapshot(inputs, form_id, questions, definition)
+            batches.plan(form_id, say=changed)
         report.partial += fetched.partial
         report.unnamed += page.unnamed
         set_aside(inputs, fetched.aside, known)
@@ -213,7 +213,7 @@ def _rebuild(inputs: RunInputs, batches: Derivation) -> None:
     batches.clear_all()
     size = inputs.settings.batch_size
     for form_id in form_ids:
-        batches.plan(form_id)
+        batches.plan(form_id, say=True)
         ids = [
             r[0]
             for r in con.execute(

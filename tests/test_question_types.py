@@ -266,3 +266,10 @@ def test_the_demo_form_speaks_every_type_and_each_reads_back(settings):
         [[sid for (sid,) in several]],
     )
     assert not [r for (r,) in reasons if "image_url" in r]  # held, if at all, for other reasons
+
+
+def test_questions_that_feed_nothing_are_said_when_the_form_changes_not_on_every_run(settings):
+    first = run_job(settings, "sync")
+    assert any("ne nourrit aucun champ" in note for note in first.notes)
+    second = run_job(settings, "sync")  # the same form: nothing new to say about it
+    assert not any("ne nourrit aucun champ" in note for note in second.notes)

@@ -476,8 +476,9 @@ def save_form_snapshot(
     definition: dict[str, Any] | None,
     run_id: str,
     now: datetime,
-) -> None:
-    """Keep what the form said about its questions, so `rebuild` can map without network."""
+) -> bool:
+    """Keep what the form said about its questions, so `rebuild` can map without network;
+    returns whether it changed since the last snapshot (a new form: a new one kept)."""
     body = {"questions": questions, "definition": definition}
     digest = content_hash(body)
     latest = scalar(
@@ -487,7 +488,7 @@ def save_form_snapshot(
         [form_id],
     )
     if latest == digest:
-        return  # the form has not changed since the last snapshot
+        return False  # the form has not changed since the last snapshot
     con.execute(
         """INSERT INTO raw_tally_forms (form_id, content_hash, questions, definition, run_id,
                fetched_at)
@@ -503,6 +504,7 @@ def save_form_snapshot(
             now,
         ],
     )
+    return True
 
 
 def form_snapshots(

@@ -23,7 +23,7 @@ def emulated(settings: Settings) -> Iterator[Settings]:
         GovApisEmulator() as government,
     ):
         log.info(
-            "demo: Tally emulator on %s serving form %s; government APIs emulated on %s",
+            "démo : émulateur de Tally sur %s (formulaire %s) ; API publiques émulées sur %s",
             tally.url,
             DEMO_FORM_ID,
             government.url,
