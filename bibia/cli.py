@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bibia import __version__
+from bibia import __version__, french
 from bibia.settings import Settings
 from schemas.errors import BibiaError, ConfigError, Interrupted
 
@@ -21,50 +21,72 @@ DEMO_OUTPUT = Path("demo-output")
 
 
 def _parser() -> argparse.ArgumentParser:
+    french.install()
     parser = argparse.ArgumentParser(
         prog="bibia",
-        description="Bibliothèque d'IA territoriales: Tally form -> DuckDB -> exports.",
+        description="Bibliothèque d'IA territoriales : formulaire Tally -> DuckDB -> exports, "
+        "site, flux et livraisons.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
-    parser.add_argument("--version", action="version", version=f"bibia {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sync = sub.add_parser("sync", help="pull new submissions, normalise, validate, load, export")
-    sync.add_argument("--full", action="store_true", help="re-read every submission")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="plus de détails (durées, mémoire, trace d'une erreur)",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"bibia {__version__}",
+        help="afficher la version de bibia et quitter",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+    sync = sub.add_parser(
+        "sync",
+        help="récupérer les nouvelles soumissions, normaliser, valider, charger, exporter, publier",
+    )
+    sync.add_argument("--full", action="store_true", help="relire toutes les soumissions")
     sync.add_argument(
         "--allow-withdrawals",
         action="store_true",
-        help="with --full: withdraw what Tally no longer lists even past "
-        "BIBIA_MAX_WITHDRAWAL_SHARE of the register (deletions you know are real)",
+        help="avec --full : retirer ce que Tally ne liste plus, même au-delà de "
+        "BIBIA_MAX_WITHDRAWAL_SHARE du registre (des suppressions que vous savez réelles)",
     )
     sync.add_argument(
         "--demo",
         action="store_true",
-        help="run against the bundled demo form, served on loopback (no key needed)",
+        help="sur le formulaire de démonstration fourni, servi en local (aucune clé)",
     )
     rebuild = sub.add_parser(
-        "rebuild", help="re-derive every table and export from the raw submissions"
+        "rebuild", help="refaire toutes les tables et les exports depuis les soumissions brutes"
     )
-    rebuild.add_argument("--demo", action="store_true", help="the demo's warehouse")
+    rebuild.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
     site = sub.add_parser(
         "site",
-        help="render the site (public and members' editions) and the current site's feed "
-        "again from the published exports (a sync does it whenever its exports change)",
+        help="refaire le site (éditions publique et des membres) et le flux du site actuel "
+        "depuis les exports publiés (une synchronisation le fait quand ses exports changent)",
     )
     site.add_argument(
         "--all",
         action="store_true",
-        help="render every project's page, even those published from the same inputs",
+        help="refaire la page de chaque projet, même celles faites des mêmes données",
     )
-    site.add_argument("--demo", action="store_true", help="the demo's exports")
-    serve = sub.add_parser("serve", help="run sync on a schedule through a Prefect server")
+    site.add_argument("--demo", action="store_true", help="les exports de la démo")
+    serve = sub.add_parser(
+        "serve", help="lancer la synchronisation selon un calendrier, par un serveur Prefect"
+    )
     when = serve.add_mutually_exclusive_group(required=True)
-    when.add_argument("--cron", metavar="EXPR", help='cron expression, e.g. "0 * * * *"')
-    when.add_argument("--interval", metavar="SECONDS", type=float, help="seconds between runs")
-    serve.add_argument("--full", action="store_true", help="scheduled runs re-read everything")
+    when.add_argument("--cron", metavar="EXPR", help='expression cron, par exemple "0 * * * *"')
+    when.add_argument(
+        "--interval",
+        metavar="SECONDES",
+        type=float,
+        help="le nombre de secondes entre deux exécutions",
+    )
+    serve.add_argument("--full", action="store_true", help="les exécutions prévues relisent tout")
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="serve the demo: its form and the government APIs emulated here, no key needed",
+        help="la démo : son formulaire et les API publiques émulées ici, aucune clé",
     )
     sql = sub.add_parser(
         "sql",
@@ -82,45 +104,57 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--demo", action="store_true", help="les dépôts de la démo")
     sub.add_parser(
         "webhook",
-        help="receive Tally's signed webhook events (TALLY_WEBHOOK_SECRET) and ask for a run "
-        "after each burst; scheduled syncs stay the safety net",
+        help="recevoir les événements signés du webhook de Tally (TALLY_WEBHOOK_SECRET) et "
+        "demander une exécution après chaque salve ; les synchronisations prévues restent le "
+        "filet de sécurité",
     )
     _curate_parser(sub)
     _members_parser(sub)
-    status = sub.add_parser("status", help="last runs, quarantine and exports freshness")
-    status.add_argument("--runs", default="10", metavar="N", help="how many runs to show")
+    status = sub.add_parser(
+        "status",
+        help="dernières exécutions, quarantaine, livraisons et fraîcheur des exports",
+    )
+    status.add_argument(
+        "--runs", default="10", metavar="N", help="combien d'exécutions montrer (défaut : 10)"
+    )
     status.add_argument(
         "--held",
         default="20",
         metavar="N|all",
-        help="how many held submissions to list, the most recent first (default 20)",
+        help="combien de soumissions retenues lister, les plus récentes d'abord (défaut : 20 ; "
+        "all : toutes)",
     )
-    status.add_argument("--demo", action="store_true", help="the demo's warehouse")
+    status.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
     return parser
 
 
 def _curate_parser(sub: Any) -> None:
     """`bibia curate` and its actions."""
     curate = sub.add_parser(
-        "curate", help="curators' decisions: correct a submission, withdraw or restore a project"
+        "curate",
+        help="décisions des curateurs : corriger une soumission, retirer ou rétablir un projet",
     )
-    actions = curate.add_subparsers(dest="action", required=True)
-    correct = actions.add_parser("correct", help="set one field of one submission")
-    correct.add_argument("submission_id")
-    correct.add_argument("field")
-    correct.add_argument("values", nargs="+", metavar="VALUE", help="several for a list field")
-    withdraw = actions.add_parser("withdraw", help="keep a project out of both exports")
-    withdraw.add_argument("projet_id")
-    restore = actions.add_parser("restore", help="bring a withdrawn project back")
-    restore.add_argument("projet_id")
-    revoke = actions.add_parser("revoke", help="end a correction")
-    revoke.add_argument("decision_id")
+    actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    correct = actions.add_parser("correct", help="fixer un champ d'une soumission")
+    correct.add_argument("submission_id", help="la soumission (son identifiant Tally)")
+    correct.add_argument(
+        "field", metavar="champ", help="le champ, par son nom (coll_type, theme...)"
+    )
+    correct.add_argument(
+        "values", nargs="+", metavar="VALEUR", help="plusieurs pour un champ à plusieurs valeurs"
+    )
+    withdraw = actions.add_parser("withdraw", help="retirer un projet des deux exports")
+    withdraw.add_argument("projet_id", help="le projet (p-... : `bibia status` les montre)")
+    restore = actions.add_parser("restore", help="rétablir un projet retiré")
+    restore.add_argument("projet_id", help="le projet retiré")
+    revoke = actions.add_parser("revoke", help="mettre fin à une correction")
+    revoke.add_argument("decision_id", help="la décision (c-... : `bibia curate list`)")
     for action in (correct, withdraw, restore, revoke):
-        action.add_argument("--reason", required=True, help="why (kept with the decision)")
-    listed = actions.add_parser("list", help="the decisions in force and their state")
-    listed.add_argument("--all", action="store_true", help="ended decisions too")
+        action.add_argument("--reason", required=True, help="pourquoi (gardé avec la décision)")
+    listed = actions.add_parser("list", help="les décisions en vigueur et leur état")
+    listed.add_argument("--all", action="store_true", help="les décisions terminées aussi")
     for action in (correct, withdraw, restore, revoke, listed):
-        action.add_argument("--demo", action="store_true", help="the demo's warehouse")
+        action.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
 
 
 def _members_parser(sub: Any) -> None:
@@ -159,14 +193,18 @@ def _members_parser(sub: Any) -> None:
     )
     revoke.add_argument("email", metavar="ADRESSE")
     for action in (add, remove, grant, revoke):
-        action.add_argument("--reason", required=True, help="pourquoi (gardé avec le changement)")
+        action.add_argument(
+            "--reason", required=True, metavar="MOTIF", help="pourquoi (gardé avec le changement)"
+        )
     actions.add_parser("list", help="les organisations et personnes membres, et qui l'a décidé")
     actions.add_parser(
         "requests", help="les personnes connectées sans être membres (demandes d'accès)"
     )
     journal = actions.add_parser("journal", help="qui a lu quelle page ou quel fichier, et quand")
     journal.add_argument("--email", metavar="ADRESSE", help="les lectures d'une personne")
-    journal.add_argument("--limit", default="200", metavar="N", help="combien (défaut : 200)")
+    journal.add_argument(
+        "--limit", default="200", metavar="N", help="combien de lectures montrer (défaut : 200)"
+    )
     for action in (serve, add, remove, grant, revoke, *actions.choices.values()):
         if not any(a.dest == "demo" for a in action._actions):
             action.add_argument("--demo", action="store_true", help="les fichiers de la démo")
@@ -195,7 +233,7 @@ def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -
 def _stop(signum: int, _frame: object) -> None:
     """SIGTERM (a service manager, `kill`): end the run as Ctrl-C would, rolled back."""
     raise Interrupted(
-        f"stopped by {signal.Signals(signum).name}: the run was rolled back, nothing changed"
+        f"arrêté par {signal.Signals(signum).name} : l'exécution a été annulée, rien n'a changé"
     )
 
 
@@ -213,63 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if getattr(args, "demo", False):
             settings = _demo_settings(settings, os.environ)
-        if args.command == "sync":
-            from bibia import commands
-
-            if args.allow_withdrawals:
-                if not args.full:
-                    raise ConfigError("--allow-withdrawals goes with --full")
-                settings = settings.with_(allow_withdrawals=True)
-
-            if args.demo:
-                return commands.sync_demo(settings, full=args.full)
-            return commands.sync(settings, full=args.full)
-        if args.command == "rebuild":
-            from bibia import commands
-
-            return commands.rebuild(settings, demo=args.demo)
-        if args.command == "site":
-            from bibia import commands
-
-            return commands.site(settings, everything=args.all)
-        if args.command == "serve":
-            from bibia import commands
-
-            return commands.serve(
-                settings, cron=args.cron, interval=args.interval, full=args.full, demo=args.demo
-            )
-        if args.command == "webhook":
-            from bibia import webhook
-
-            return webhook.serve(settings)
-        if args.command == "curate":
-            from bibia import curate
-
-            print(_curate(curate, settings, args))
-            return 0
-        if args.command == "sql":
-            from bibia import sql as sql_command
-
-            print(sql_command.run(settings, args.query, as_csv=args.csv))
-            return 0
-        if args.command == "publish":
-            from bibia import commands
-
-            return commands.publish(settings, demo=args.demo)
-        if args.command == "members":
-            return _members(settings, args)
-        if args.command == "status":
-            from bibia import status
-
-            held = None if args.held == "all" else _count("--held", args.held)
-            runs = _count("--runs", args.runs)
-            print(status.render(settings, runs=runs, held=held))
-            return 0
+        return _dispatch(settings, args)
     except BibiaError as exc:
         print(f"bibia: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("bibia: interrupted: the run was rolled back, nothing changed", file=sys.stderr)
+        print("bibia: interrompu : l'exécution a été annulée, rien n'a changé", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug or a resource gone: one line (the trace with -v), exit 1
         if args.verbose:
@@ -281,7 +268,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    raise ConfigError(f"unknown command {args.command}")  # argparse prevents this
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    """The command asked for, with these settings."""
+    if args.command == "sync":
+        from bibia import commands
+
+        if args.allow_withdrawals:
+            if not args.full:
+                raise ConfigError("--allow-withdrawals goes with --full")
+            settings = settings.with_(allow_withdrawals=True)
+
+        if args.demo:
+            return commands.sync_demo(settings, full=args.full)
+        return commands.sync(settings, full=args.full)
+    if args.command == "rebuild":
+        from bibia import commands
+
+        return commands.rebuild(settings, demo=args.demo)
+    if args.command == "site":
+        from bibia import commands
+
+        return commands.site(settings, everything=args.all)
+    if args.command == "serve":
+        from bibia import commands
+
+        return commands.serve(
+            settings, cron=args.cron, interval=args.interval, full=args.full, demo=args.demo
+        )
+    if args.command == "webhook":
+        from bibia import webhook
+
+        return webhook.serve(settings)
+    if args.command == "curate":
+        from bibia import curate
+
+        print(_curate(curate, settings, args))
+        return 0
+    if args.command == "sql":
+        from bibia import sql as sql_command
+
+        print(sql_command.run(settings, args.query, as_csv=args.csv))
+        return 0
+    if args.command == "publish":
+        from bibia import commands
+
+        return commands.publish(settings, demo=args.demo)
+    if args.command == "members":
+        return _members(settings, args)
+    if args.command == "status":
+        from bibia import status
+
+        held = None if args.held == "all" else _count("--held", args.held)
+        runs = _count("--runs", args.runs)
+        print(status.render(settings, runs=runs, held=held))
+        return 0
+    raise ConfigError(f"commande inconnue : {args.command}")  # argparse prevents this
 
 
 def _count(option: str, text: str) -> int:

@@ -70,3 +70,58 @@ def test_the_check_fails_when_a_step_is_not_named():
     head, prefect = README.split("## Scheduling with Prefect", 1)
     lost = head + "## Scheduling with Prefect" + prefect.replace("`fetch_questions`", "it", 1)
     assert missing(lost) == ["step fetch_questions"]
+
+
+ENGLISH = re.compile(
+    r"\b(the|and|of|with|every|show|this|when|from|run|runs|exit|number|error|required|"
+    r"arguments are|unrecognized|invalid|choose)\b",
+    re.IGNORECASE,
+)
+FRENCH = re.compile(
+    r"\b(le|la|les|l|des|de|du|un|une|et|à|en|d|au|aux|pour|sur|par|qui|quand|même)\b",
+    re.IGNORECASE,
+)
+
+
+def parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    """`bibia` and every sub-command's parser, by the command a person types."""
+    found = [("bibia", _parser())]
+    for name, parser in found:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found += [(f"{name} {sub}", p) for sub, p in action.choices.items()]
+    return found
+
+
+def test_every_commands_and_arguments_help_is_french():
+    english = []
+    for name, parser in parsers():
+        texts = [parser.format_help()]
+        texts += [a.help for a in parser._actions if a.help and a.help != argparse.SUPPRESS]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                texts += [c.help for c in action._choices_actions if c.help]
+        for text in texts:
+            words = re.sub(r"`[^`]*`|\b[A-Z_]{3,}\b|--?[\w-]+|https?://\S+", " ", text)
+            if ENGLISH.search(words) or not FRENCH.search(words):
+                english.append(f"{name}: {text[:80]!r}")
+    assert english == []
+
+
+def test_the_check_of_french_help_fails_on_an_english_one():
+    words = "re-read every submission"
+    assert ENGLISH.search(words) and not FRENCH.search(words)
+
+
+def test_argparse_refusals_are_french():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bibia.cli", "sync", "--nope"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "bibia : erreur : arguments inconnus : --nope"

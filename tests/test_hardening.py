@@ -342,7 +342,7 @@ def test_f5_sigterm_ends_a_run_with_one_line(tmp_path, demo_form):
         _, err = run.communicate(timeout=30)
         assert run.returncode == 130
         assert err.strip().splitlines() == [
-            "bibia: stopped by SIGTERM: the run was rolled back, nothing changed"
+            "bibia: arrêté par SIGTERM : l'exécution a été annulée, rien n'a changé"
         ]
         time.sleep(0.5)
         assert processes_marked(mark) == []
