@@ -74,8 +74,8 @@ def build_site(
 
 
 class Demo:
-    def __init__(self, url: str, rows: list[dict[str, Any]], seen: list[str]) -> None:
-        self.url, self.rows, self.images_seen = url, rows, seen
+    def __init__(self, url: str, rows: list[dict[str, Any]], seen: list[str], folder: Path) -> None:
+        self.url, self.rows, self.images_seen, self.folder = url, rows, seen, folder
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def demo(
     assert len(parts) == DEMO_PUBLISHED // DEMO_PART - 1 > 1
     host = static_host(folder)
     try:
-        yield Demo(host.url, rows, seen)
+        yield Demo(host.url, rows, seen, folder)
     finally:
         host.stop()
         images.stop()
@@ -269,6 +269,21 @@ def test_a_withdrawn_projects_address_gives_the_sites_french_404(browser, demo):
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
     browser.find_element(By.LINK_TEXT, "La liste des projets").click()
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li.card"), "the list, from the 404")
+    said = errors(browser)  # the 404 itself, and nothing else
+    assert len(said) == 1 and "404" in said[0]
+
+
+@pytest.mark.parametrize("page", ["index.html", "carte.html"])
+def test_a_site_opened_from_disk_says_how_to_serve_it_and_keeps_its_cards(browser, demo, page):
+    browser.get((demo.folder / page).as_uri())
+    notice = wait_for(
+        lambda: [e for e in browser.find_elements(By.ID, "sans-donnees") if e.is_displayed()],
+        "the notice",
+    )[0]
+    assert "ouverte depuis le disque" in notice.text and "python3 -m http.server" in notice.text
+    if page == "index.html":
+        assert not browser.find_element(By.ID, "filtres").is_displayed()  # no "0 projets"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "li.card")) == DEMO_PUBLISHED
 
 
 def test_the_map_holds_one_point_per_project_with_coordinates(browser, demo):

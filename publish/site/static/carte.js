@@ -40,5 +40,7 @@
     });
     if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 10 }); }
     box.setAttribute("data-placed", String(placed.length));
+  }).catch(function (error) {
+    window.bibiaSansDonnees(error, "la carte");
   });
 })();

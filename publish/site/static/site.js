@@ -122,5 +122,8 @@
     restore();
     apply(false);
     window.__bibiaReady = true;  // the list is the script's from now on (the tests wait for it)
+  }).catch(function (error) {
+    form.hidden = true;  // filters that would find nothing: the cards written in the page stay
+    window.bibiaSansDonnees(error, "la recherche avec ses filtres");
   });
 })();
