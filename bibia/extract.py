@@ -48,15 +48,16 @@ def check_withdrawals(listing: Listing, gone: int, live: int, share: float, allo
         return
     if not listing.complete:
         raise BibiaError(
-            f"Tally's list looks incomplete ({listing.shortfall()}): the {gone} submission(s) "
-            "it did not list are not withdrawn, and nothing changed; run again later"
+            f"la liste de Tally semble incomplète ({listing.shortfall()}) : les {gone} "
+            "soumission(s) qu'elle n'a pas listées ne sont pas retirées, rien n'a changé ; "
+            "relancer plus tard"
         )
     cap = max(1, int(share * live))
     if gone > cap and not allowed:
         raise BibiaError(
-            f"Tally no longer lists {gone} of the {live} submissions ({gone / live:.0%}), more "
-            f"than BIBIA_MAX_WITHDRAWAL_SHARE allows ({share:.0%}): nothing changed; if these "
-            "deletions are real, run `bibia sync --full --allow-withdrawals`"
+            f"Tally ne liste plus {gone} des {live} soumissions ({gone / live:.0%}), plus que "
+            f"BIBIA_MAX_WITHDRAWAL_SHARE ne le permet ({share:.0%}) : rien n'a changé ; si ces "
+            "suppressions sont réelles, lancer `bibia sync --full --allow-withdrawals`"
         )
 
 
@@ -154,8 +155,8 @@ def prefetched_pages(
                 problem = listing.observe(page)
                 if problem is not None:
                     raise TallyError(
-                        f"Tally's list cannot be trusted ({problem}): the run stopped and "
-                        "nothing changed"
+                        f"la liste de Tally n'est pas fiable ({problem}) : l'exécution s'est "
+                        "arrêtée, rien n'a changé"
                     )
                 rows, partial, aside = raw.raw_rows_of(page.submissions)
                 fetched = Fetched(page, rows, partial, not page.submissions, aside)
@@ -163,7 +164,7 @@ def prefetched_pages(
                 if not put(fetched) or not page.has_more or fetched.empty:
                     break
             else:
-                put(TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped"))
+                put(TallyError(f"Tally annonce encore hasMore après {MAX_PAGES} pages : arrêt"))
         except BaseException as exc:  # handed to the consumer, raised there
             put(exc)
         put(None)

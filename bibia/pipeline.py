@@ -346,8 +346,8 @@ def _transaction(
             con.execute("ROLLBACK")
         if committed and isinstance(exc, BibiaError) and not isinstance(exc, PublishedLater):
             raise PublishedLater(  # what the operator needs to know, in the same line
-                f"{exc}; the warehouse is up to date, the exports stay as they were "
-                "and the next run publishes them"
+                f"{exc} ; l'entrepôt est à jour, les exports restent tels qu'ils étaient et "
+                "la prochaine exécution les publie"
             ) from exc
         raise
     finish(con, report, client, None)

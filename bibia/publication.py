@@ -80,7 +80,9 @@ def stage(inputs: RunInputs, changed: bool) -> Staged | None:
         clean_stale_staging(settings.export_dir)
         staged = stage_exports(con, settings.export_dir, report.run_id, inputs.taxonomy)
     except (OSError, duckdb.IOException) as exc:
-        raise BibiaError(f"cannot write the exports in {settings.export_dir}: {exc}") from exc
+        raise BibiaError(
+            f"impossible d'écrire les exports dans {settings.export_dir} : {exc}"
+        ) from exc
     report.exported = staged.rows
     return Staged(staged, fingerprint)
 
@@ -97,7 +99,7 @@ def site(inputs: RunInputs, staged: Staged) -> None:
         stage_site(export, export.staging, inputs.taxonomy, settings.site(), con)
         export.record(con, report.run_id, report.started_at)
     except (OSError, duckdb.IOException) as exc:
-        raise BibiaError(f"cannot write the site in {settings.export_dir}: {exc}") from exc
+        raise BibiaError(f"impossible d'écrire le site dans {settings.export_dir} : {exc}") from exc
     record_export_fingerprint(con, staged.fingerprint, report.run_id)
     report.files_written = len(export.changed) + len(export.removed)
 
@@ -114,8 +116,8 @@ def publish_staged(staged: Staged) -> None:
         staged.export.publish()
     except OSError as exc:
         raise PublishedLater(
-            f"the warehouse is up to date but its exports could not all be published ({exc}); "
-            "the next run publishes them again"
+            f"l'entrepôt est à jour mais ses exports n'ont pas tous pu être publiés ({exc}) ; "
+            "la prochaine exécution les publie"
         ) from exc
 
 

@@ -62,7 +62,7 @@ def with_failpoint(step: Step, failpoint: str | None) -> Step:
         if name == where and how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)  # a crash, as a power cut or the OOM killer
         if name == where:
-            raise BibiaError(f"step {name} failed on purpose (BIBIA_FAILPOINT={failpoint})")
+            raise BibiaError(f"l'étape {name} échoue exprès (BIBIA_FAILPOINT={failpoint})")
         return step(name, fn, *args, **kwargs)
 
     return failing

@@ -481,8 +481,8 @@ class StagedExport:
             checked[folder] = problem is None
             if problem is not None:
                 raise BibiaError(
-                    f"cannot publish the exports: {path} {problem}; nothing changed (fix it and "
-                    "run again)"
+                    f"impossible de publier les exports : {path} {problem} ; rien n'a changé "
+                    "(corriger puis relancer)"
                 )
 
     def new_folders(self) -> list[str]:

@@ -156,7 +156,7 @@ def test_a_batch_that_fails_in_the_worker_fails_the_run_as_in_place(demo_rules):
 def test_a_failing_run_in_batches_stops_its_worker_and_writes_nothing(tmp_path, three_pages):
     before = children()
     settings = make_settings(tmp_path, three_pages.url, batch_size=500, failpoint="load")
-    with pytest.raises(BibiaError, match="step load failed on purpose"):
+    with pytest.raises(BibiaError, match="l'étape load échoue exprès"):
         run_job(settings, "sync_full")
     assert children() == before  # the worker was started, and stopped
     assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(0,)]

@@ -99,7 +99,7 @@ def test_f1_a_list_that_cannot_be_trusted_withdraws_nothing(settings, emulator, 
     done = bibia_cli(settings, "sync", "--full")
     assert done.returncode == 1
     line = one_line(done)
-    assert "incomplete" in line and "nothing changed" in line
+    assert "incomplète" in line and "rien n'a changé" in line
     assert query(settings, "SELECT count(*) FROM projects") == [(DEMO_PUBLISHED,)]
     assert query(
         settings, "SELECT count(*) FROM raw_tally_submissions WHERE deleted_at IS NOT NULL"
@@ -157,7 +157,7 @@ def test_f6_a_repeated_page_or_a_count_past_the_total_stops_the_walk(tmp_path, d
         hostile(server, change)
         settings = make_settings(tmp_path, server.url)
         started = time.monotonic()
-        with pytest.raises(BibiaError, match="cannot be trusted"):
+        with pytest.raises(BibiaError, match="n'est pas fiable"):
             run_job(settings, "sync")
         assert time.monotonic() - started < 10
         assert len(server.submission_requests()) <= 2 + 3  # and the pages fetched ahead
@@ -213,7 +213,8 @@ def test_f3_an_export_folder_that_cannot_be_written_fails_before_the_commit(sett
     emulator.add_submissions("bibiaD", [new_project("f3-new", "Projet du lendemain")])
     done = bibia_cli(settings, "sync")
     assert done.returncode == 1
-    assert "cannot publish the exports" in one_line(done) and "nothing changed" in done.stderr
+    assert "impossible de publier les exports" in one_line(done)
+    assert "rien n'a changé" in done.stderr
     assert query(
         settings, "SELECT count(*) FROM raw_tally_submissions WHERE submission_id = 'f3-new'"
     ) == [(0,)]
@@ -230,10 +231,10 @@ def test_f3_a_failure_after_the_commit_is_repaired_by_the_next_run(settings, emu
     public = files_of(settings.export_dir / "public")
     done = bibia_cli(settings, "sync", BIBIA_FAILPOINT="publish")
     assert done.returncode == 1
-    assert "the next run publishes them" in one_line(done)
+    assert "la prochaine exécution les publie" in one_line(done)
     assert files_of(settings.export_dir / "public") == public  # the previous version, whole
     (error,) = query(settings, "SELECT error FROM sync_runs ORDER BY started_at DESC LIMIT 1")[0]
-    assert "the next run publishes them" in error  # what `bibia status` shows
+    assert "la prochaine exécution les publie" in error  # what `bibia status` shows
     report = run_job(settings, "sync")  # nothing new in Tally: the exports are published
     assert report.new == 0 and report.files_written
     with open(settings.export_dir / "public" / "bibliotheque_ia.csv", encoding="utf-8") as f:

@@ -174,7 +174,7 @@ def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(prefect_server, sett
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "bibia: step export failed on purpose (BIBIA_FAILPOINT=export)"
+        "bibia: l'étape export échoue exprès (BIBIA_FAILPOINT=export)"
     ]
     failed = flow_runs(prefect_server["PREFECT_API_URL"], "bibia-sync", "FAILED")
     assert [r["parameters"] for r in failed if not r["deployment_id"]] == [{"full": True}]
@@ -192,7 +192,7 @@ def test_a_failed_export_without_prefect_exits_1_with_one_line(settings):
     done = bibia_cli(settings, "sync", "--full", BIBIA_FAILPOINT="export")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "bibia: step export failed on purpose (BIBIA_FAILPOINT=export)"
+        "bibia: l'étape export échoue exprès (BIBIA_FAILPOINT=export)"
     ]
     after = files_of(settings.export_dir / "restricted")
     assert after == before

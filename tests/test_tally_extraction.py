@@ -220,7 +220,7 @@ def test_a_garbage_page_fails_the_run_and_leaves_the_raw_table_as_it_was(setting
         "bibiaD", more_submissions({"submissions": emulator.forms["bibiaD"].submissions}, 3)
     )
     emulator.queue(Fault(garbage=True, path_contains="/submissions"))
-    with pytest.raises(TallyError, match="not JSON"):
+    with pytest.raises(TallyError, match="autre chose que du JSON"):
         run_job(settings, "sync")
     assert table_snapshot(settings, "raw_tally_submissions") == before
     assert (
@@ -254,7 +254,7 @@ def test_a_wrong_key_fails_with_one_line_naming_the_key(settings):
     done = bibia_cli(settings, "sync", TALLY_API_KEY=secret)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "bibia: Tally rejected TALLY_API_KEY (HTTP 401): check the key or renew it"
+        "bibia: Tally refuse TALLY_API_KEY (HTTP 401) : vérifier la clé ou la renouveler"
     ]
     assert "Traceback" not in done.stderr and secret not in done.stdout + done.stderr
 

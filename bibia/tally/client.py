@@ -74,11 +74,11 @@ class Listing:
         if page.total_completed is not None:
             self.total = page.total_completed
         if found and not fresh:
-            self.problem = f"page {page.number} lists only submissions listed already"
+            self.problem = f"la page {page.number} ne liste que des soumissions déjà listées"
         elif self.total is not None and self.listed > self.total:
             self.problem = (
-                f"{self.listed} submissions listed by page {page.number}, past the "
-                f"{self.total} Tally counts"
+                f"{self.listed} soumissions listées à la page {page.number}, au-delà des "
+                f"{self.total} que Tally compte"
             )
         if not page.has_more:
             self.ended = True
@@ -98,11 +98,11 @@ class Listing:
         if self.problem:
             return self.problem
         if not self.ended:
-            return f"the walk ended on page {self.pages} without `hasMore: false`"
+            return f"le parcours s'est arrêté page {self.pages} sans `hasMore: false`"
         if self.total is None:
-            return "Tally's pages carry no count of submissions to check the list against"
+            return "les pages de Tally ne donnent aucun total auquel comparer la liste"
         if self.listed != self.total:
-            return f"Tally listed {self.listed} submissions but counts {self.total}"
+            return f"Tally a listé {self.listed} soumissions mais en compte {self.total}"
         return ""
 
 
@@ -155,7 +155,7 @@ class TallyClient:
             response = self.http.get(path, params, what)
         except GaveUp as exc:
             raise TallyError(
-                f"Tally kept failing on {what} after {exc.attempts} attempts ({exc.problem})",
+                f"Tally échoue encore sur {what} après {exc.attempts} essais ({exc.problem})",
                 transient=True,
             ) from None
         return self._decode(response, what)
@@ -163,39 +163,43 @@ class TallyClient:
     def _decode(self, response: Answer, what: str) -> Any:
         status = response.status_code
         if status == 401:
-            raise TallyError("Tally rejected TALLY_API_KEY (HTTP 401): check the key or renew it")
+            raise TallyError(
+                "Tally refuse TALLY_API_KEY (HTTP 401) : vérifier la clé ou la renouveler"
+            )
         if status == 403:
             raise TallyError(
-                f"Tally refused access to form {self.form_id} (HTTP 403): "
-                "the user owning TALLY_API_KEY cannot read it"
+                f"Tally refuse l'accès au formulaire {self.form_id} (HTTP 403) : le compte de "
+                "TALLY_API_KEY ne peut pas le lire"
             )
         if status == 404:
             raise TallyError(
-                f"Tally has no form {self.form_id} for this key (HTTP 404): "
-                "check TALLY_FORM_ID, or the form was deleted"
+                f"Tally ne connaît pas de formulaire {self.form_id} pour cette clé (HTTP 404) : "
+                "vérifier TALLY_FORM_ID, ou le formulaire a été supprimé"
             )
         if status >= 400:
             detail = response.text[:200].replace("\n", " ")
-            raise TallyError(f"Tally rejected {what} (HTTP {status}): {detail}")
+            raise TallyError(f"Tally refuse {what} (HTTP {status}) : {detail}")
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
             kind = response.headers.get("Content-Type", "no content type")
             raise TallyError(
-                f"Tally answered {what} with something that is not JSON ({kind}, "
-                f"{len(response.content)} bytes)"
+                f"Tally a répondu à {what} autre chose que du JSON ({kind}, "
+                f"{len(response.content)} octets)"
             ) from None
 
     # -- endpoints --------------------------------------------------------------------------
     def get_form(self) -> dict[str, Any]:
-        body = self.get_json(f"/forms/{self.form_id}", what=f"form {self.form_id}")
+        body = self.get_json(f"/forms/{self.form_id}", what=f"le formulaire {self.form_id}")
         if not isinstance(body, dict):
-            raise TallyError(f"Tally answered form {self.form_id} with an unexpected shape")
+            raise TallyError(
+                f"Tally a décrit le formulaire {self.form_id} sous une forme inattendue"
+            )
         return body
 
     def page(self, number: int, params: dict[str, Any]) -> Page:
         """One page of submissions (`params`: filter, limit, dates), checked."""
-        what = f"page {number} of form {self.form_id}"
+        what = f"la page {number} du formulaire {self.form_id}"
         body = self.get_json(
             f"/forms/{self.form_id}/submissions", {**params, "page": number}, what=what
         )
@@ -218,11 +222,11 @@ class TallyClient:
             page = self.page(number, params)
             problem = listing.observe(page)
             if problem is not None:
-                raise TallyError(f"Tally's list cannot be trusted ({problem}): stopped")
+                raise TallyError(f"la liste de Tally n'est pas fiable ({problem}) : arrêt")
             yield page
             if not page.has_more or not page.submissions:
                 return
-        raise TallyError(f"Tally kept saying hasMore after {MAX_PAGES} pages: stopped")
+        raise TallyError(f"Tally annonce encore hasMore après {MAX_PAGES} pages : arrêt")
 
 
 def parse_page(body: Any, number: int, what: str) -> Page:
