@@ -47,13 +47,13 @@ def require_prefect_server(url: str) -> None:
         answer = requests.get(f"{url}/health", timeout=5)
     except requests.RequestException as exc:
         raise ConfigError(
-            f"PREFECT_API_URL={url} does not answer ({type(exc).__name__}): start the server "
-            "(`prefect server start`) or unset PREFECT_API_URL to run without it"
+            f"PREFECT_API_URL={url} ne répond pas ({type(exc).__name__}) : démarrer le serveur "
+            "(`prefect server start`) ou retirer PREFECT_API_URL pour s'en passer"
         ) from None
     if answer.status_code != 200:
         raise ConfigError(
-            f"PREFECT_API_URL={url} answered HTTP {answer.status_code} to /health: is it a "
-            "Prefect server's API address (ending in /api)?"
+            f"PREFECT_API_URL={url} a répondu HTTP {answer.status_code} à /health : est-ce "
+            "l'adresse de l'API d'un serveur Prefect (finissant par /api) ?"
         )
 
 
@@ -77,7 +77,7 @@ def last_run(settings: Settings) -> RunReport:
     finally:
         con.close()
     if row is None:
-        raise BibiaError("the flow ended without recording its run")
+        raise BibiaError("le flux s'est terminé sans enregistrer son exécution")
     return RunReport(**dict(zip(names, row, strict=True)))
 
 
@@ -126,7 +126,7 @@ def _restage_site(settings: Settings, everything: bool = False) -> tuple[int, in
 
     export_dir = settings.export_dir
     if not (export_dir / RESTRICTED / f"{EXPORT_NAME}.parquet").exists():
-        raise ConfigError(f"no exports in {export_dir} yet: run `bibia sync` first")
+        raise ConfigError(f"pas encore d'exports dans {export_dir} : lancer d'abord `bibia sync`")
     taxonomy = Taxonomy.load(settings.taxonomy_path)
     with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
         con = connect(settings.db_path)
@@ -163,8 +163,9 @@ def serve(
     serves (no key needed)."""
     if not settings.prefect_api_url:
         raise ConfigError(
-            "bibia serve needs a Prefect server: start one with `prefect server start` and set "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api (see the README, Scheduling)"
+            "bibia serve a besoin d'un serveur Prefect : en démarrer un avec `prefect server "
+            "start` et définir PREFECT_API_URL=http://127.0.0.1:4200/api (le README, "
+            "« Scheduling with Prefect »)"
         )
     require_prefect_server(settings.prefect_api_url)
     if demo:

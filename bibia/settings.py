@@ -40,8 +40,8 @@ def number(low: float, high: float, zero: bool = False) -> Reader:
         except ValueError:
             value = math.nan
         if not (value == 0 and zero) and not (math.isfinite(value) and low <= value <= high):
-            accepted = f"{'0 (off) or ' if zero else ''}a number from {low:g} to {high:g}"
-            raise ConfigError(f"{name} takes {accepted}, got {raw!r}")
+            accepted = f"{'0 (désactivé) ou ' if zero else ''}un nombre de {low:g} à {high:g}"
+            raise ConfigError(f"{name} prend {accepted}, pas {raw!r}")
         return value
 
     return read
@@ -50,7 +50,7 @@ def number(low: float, high: float, zero: bool = False) -> Reader:
 def whole(low: int, high: int) -> Reader:
     def read(name: str, raw: str) -> int:
         if not raw.isdigit() or not low <= int(raw) <= high:
-            raise ConfigError(f"{name} takes a whole number from {low} to {high}, got {raw!r}")
+            raise ConfigError(f"{name} prend un nombre entier de {low} à {high}, pas {raw!r}")
         return int(raw)
 
     return read
@@ -61,14 +61,14 @@ def switch(name: str, raw: str) -> bool:
         return True
     if raw.lower() in {"0", "off", "false", "no"}:
         return False
-    raise ConfigError(f"{name} takes on or off, got {raw!r}")
+    raise ConfigError(f"{name} prend on ou off, pas {raw!r}")
 
 
 def web_address(name: str, raw: str) -> str:
     if not WEB_ADDRESS.match(raw):
         raise ConfigError(
-            f"{name} takes an http:// or https:// address such as "
-            f"https://example.org/path, got {raw!r}"
+            f"{name} prend une adresse http:// ou https:// comme "
+            f"https://example.org/chemin, pas {raw!r}"
         )
     return raw.rstrip("/")
 
@@ -80,7 +80,7 @@ def text(_name: str, raw: str) -> str:
 def token(name: str, raw: str) -> str:
     """A key or a token sent in an HTTP header: printable ASCII, no space."""
     if not all(33 <= ord(c) < 127 for c in raw):
-        raise ConfigError(f"{name} takes printable ASCII characters without spaces (a token)")
+        raise ConfigError(f"{name} prend des caractères ASCII imprimables sans espace (un jeton)")
     return raw
 
 
@@ -91,8 +91,8 @@ def path(_name: str, raw: str) -> Path:
 def form_id(name: str, raw: str) -> str:
     if not FORM_ID.match(raw):
         raise ConfigError(
-            f"{name} takes a Tally form id (letters and digits, as in tally.so/r/mexJoq), "
-            f"got {raw!r}"
+            f"{name} prend l'identifiant d'un formulaire Tally (lettres et chiffres, comme dans "
+            f"tally.so/r/mexJoq), pas {raw!r}"
         )
     return raw
 
@@ -100,15 +100,15 @@ def form_id(name: str, raw: str) -> str:
 def failpoint(name: str, raw: str) -> str:
     if raw.removesuffix(":kill") not in FAILPOINTS:
         raise ConfigError(
-            f"{name} takes one of {', '.join(FAILPOINTS)} (a failure there), or one of them "
-            f"followed by :kill (SIGKILL there), got {raw!r}"
+            f"{name} prend l'une des étapes {', '.join(FAILPOINTS)} (un échec là), ou l'une "
+            f"d'elles suivie de :kill (SIGKILL là), pas {raw!r}"
         )
     return raw
 
 
 def url_path(name: str, raw: str) -> str:
     if not re.match(r"^/[A-Za-z0-9._~/-]*$", raw):
-        raise ConfigError(f"{name} takes a path such as /tally/webhook, got {raw!r}")
+        raise ConfigError(f"{name} prend un chemin comme /tally/webhook, pas {raw!r}")
     return raw
 
 
@@ -761,8 +761,8 @@ class Settings:
         ]
         if missing:
             raise ConfigError(
-                f"{' and '.join(missing)} must be set for `bibia sync` "
-                "(or try `bibia sync --demo`, which needs no key)"
+                f"{' et '.join(missing)} : à définir pour `bibia sync` "
+                "(ou essayer `bibia sync --demo`, qui n'a besoin d'aucune clé)"
             )
 
 

@@ -76,8 +76,8 @@ def with_budget(step: Step, budget_seconds: float) -> Step:
     def bounded(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if time.monotonic() > deadline:
             raise BibiaError(
-                f"the run took more than BIBIA_RUN_BUDGET_SECONDS ({budget_seconds:g} s), "
-                f"stopped before its step {name}: nothing changed"
+                f"l'exécution a duré plus que BIBIA_RUN_BUDGET_SECONDS ({budget_seconds:g} s), "
+                f"arrêtée avant son étape {name} : rien n'a changé"
             )
         return step(name, fn, *args, **kwargs)
 

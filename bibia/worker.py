@@ -169,7 +169,8 @@ class Worker:
             kind, value = pickle.loads(self._channel.recv_bytes())
         except (EOFError, OSError):
             raise BibiaError(
-                "the process deriving the submissions stopped unexpectedly (out of memory?)"
+                "le processus qui dérive les soumissions s'est arrêté brusquement (mémoire "
+                "épuisée ?)"
             ) from None
         self._received += 1
         if kind == "failed":

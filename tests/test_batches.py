@@ -170,7 +170,7 @@ def test_a_worker_that_dies_fails_the_batch_with_one_readable_line(demo_rules):
         pending = worker.submit([], demo_rules, more_to_come=True)
         assert worker.pid is not None
         os.kill(worker.pid, signal.SIGKILL)  # still importing pandas: it dies mid-batch
-        with pytest.raises(BibiaError, match="stopped unexpectedly") as failure:
+        with pytest.raises(BibiaError, match="arrêté brusquement") as failure:
             pending.result()
         assert "\n" not in str(failure.value)
     finally:

@@ -634,7 +634,7 @@ def test_bibia_site_before_any_sync_says_what_to_do(settings):
     done = bibia_cli(settings, "site")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"bibia: no exports in {settings.export_dir} yet: run `bibia sync` first"
+        f"bibia: pas encore d'exports dans {settings.export_dir} : lancer d'abord `bibia sync`"
     ]
 
 
