@@ -286,6 +286,51 @@ def test_a_site_opened_from_disk_says_how_to_serve_it_and_keeps_its_cards(browse
         assert len(browser.find_elements(By.CSS_SELECTOR, "li.card")) == DEMO_PUBLISHED
 
 
+@pytest.fixture
+def phone(browser: WebDriver) -> Iterator[WebDriver]:
+    """The browser at a phone's width, back to its own after the test."""
+    browser.set_window_size(390, 844)
+    try:
+        yield browser
+    finally:
+        browser.set_window_size(1280, 1000)
+
+
+def test_on_a_phone_the_first_cards_come_before_the_folded_filters(phone, demo):
+    open_home(phone, demo)
+    first = phone.find_element(By.CSS_SELECTOR, "li.card")
+    height = phone.execute_script("return window.innerHeight")
+    assert first.location["y"] < height  # a card on the first screen
+    theme = phone.find_element(By.ID, "theme")
+    assert not theme.is_displayed()
+    toggle = phone.find_element(By.ID, "afficher-filtres")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.click()
+    assert theme.is_displayed() and toggle.get_attribute("aria-expanded") == "true"
+    screenshot(phone, "telephone-filtres")
+    phone.get(f"{demo.url}/chiffres.html")
+    svg = phone.find_element(By.CSS_SELECTOR, ".chart svg")
+    assert svg.size["width"] >= 34 * 16 - 1  # not shrunk to the phone's width: it scrolls
+    assert errors(phone) == []
+
+
+def test_no_result_says_how_to_widen_the_search_and_sub_themes_follow_the_theme(browser, demo):
+    open_home(browser, demo, "?q=zzzzzz")
+    none = browser.find_element(By.ID, "aucun")
+    assert none.is_displayed() and "Retirez un filtre" in none.text
+    browser.find_element(By.ID, "tout-voir").click()
+    wait_for(lambda: not none.is_displayed(), "the list back")
+    assert int(browser.find_element(By.ID, "nombre").text) == DEMO_PUBLISHED
+    Select(browser.find_element(By.ID, "theme")).select_by_visible_text("Mobilités")
+    options = browser.find_elements(By.CSS_SELECTOR, "#sous_theme option")
+    offered = [o.text for o in options if o.is_enabled() and o.get_attribute("value")]
+    others = [o for o in options if not o.is_enabled()]
+    assert offered and others  # some sub-themes offered, those of other themes not
+    assert all(o.get_attribute("data-theme") == "Mobilités" for o in options if o.is_enabled()
+               and o.get_attribute("value"))  # fmt: skip
+    assert errors(browser) == []
+
+
 def test_the_map_holds_one_point_per_project_with_coordinates(browser, demo):
     browser.get(f"{demo.url}/carte.html")
     located = sum(1 for r in demo.rows if r["latitude"] is not None)

@@ -742,7 +742,13 @@ class Site:
                 options = [v for v in known if found[v]] + others
                 if name in ("theme", "statut"):
                     options = known + others  # the whole nomenclature
-            out.append({"name": name, "label": label, "options": options})
+            parents: dict[str, str] = {}
+            if name == "sous_theme":  # each sub-theme's theme: the list narrows to the theme's
+                themes = {t.code: t.label for t in self.taxonomy["theme"].terms}
+                for term in self.taxonomy[vocabulary or ""].terms:
+                    if term.parent in themes:
+                        parents[term.label] = themes[term.parent]
+            out.append({"name": name, "label": label, "options": options, "parents": parents})
         return out
 
     # -- the pages ----------------------------------------------------------------------------

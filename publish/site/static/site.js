@@ -7,6 +7,7 @@
   var list = document.getElementById("cartes");
   var count = document.getElementById("nombre");
   var more = document.getElementById("plus");
+  var none = document.getElementById("aucun");
   var moreWrap = document.getElementById("plus-wrap");
   if (!form || !list || !window.bibiaProjets) { return; }
   var root = document.body.getAttribute("data-root") || "";
@@ -92,6 +93,7 @@
     applied = query;
     matching = projects.filter(function (p) { return matches(p, params); });
     count.textContent = matching.length;
+    none.hidden = matching.length > 0;
     count.parentNode.lastChild.textContent = matching.length === 1 ? " projet" : " projets";
     render(true);
     if (push) {
@@ -104,12 +106,48 @@
       if (input.name && params.has(input.name)) { input.value = params.get(input.name); }
     });
   }
+  // the sub-themes of the chosen theme only (those of another theme would find nothing)
+  var themeSelect = document.getElementById("theme");
+  var subSelect = document.getElementById("sous_theme");
+  function narrow() {
+    if (!themeSelect || !subSelect) { return; }
+    var theme = themeSelect.value;
+    Array.prototype.forEach.call(subSelect.options, function (option) {
+      var parent = option.getAttribute("data-theme");
+      option.hidden = Boolean(theme && parent && parent !== theme);
+      option.disabled = option.hidden;
+    });
+    if (subSelect.selectedOptions.length && subSelect.selectedOptions[0].hidden) {
+      subSelect.value = "";
+    }
+  }
+  // on a phone, the filters folded behind a button while none is in use: the cards first
+  var narrowScreen = window.matchMedia && window.matchMedia("(max-width: 40rem)").matches;
+  function fold_filters() {
+    if (!narrowScreen) { return; }
+    var active = Object.keys(wanted()).filter(function (k) { return k !== "q"; }).length;
+    var toggle = document.createElement("button");
+    toggle.type = "button"; toggle.id = "afficher-filtres";
+    toggle.textContent = active ? "Filtres (" + active + " actifs)" : "Filtres";
+    toggle.setAttribute("aria-expanded", String(Boolean(active)));
+    toggle.setAttribute("aria-controls", "filtres");
+    if (!active) { form.classList.add("replie"); }
+    toggle.addEventListener("click", function () {
+      var open = form.classList.toggle("replie") === false;
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+    form.querySelector(".search").appendChild(toggle);
+  }
+  document.getElementById("tout-voir").addEventListener("click", function () { form.reset(); });
+  form.addEventListener("change", function (event) {
+    if (event.target === themeSelect) { narrow(); }
+  });
   form.addEventListener("submit", function (event) { event.preventDefault(); apply(true); });
   form.addEventListener("change", function () { apply(true); });
   form.addEventListener("input", function (event) {
     if (event.target.id === "q") { apply(true); }
   });
-  form.addEventListener("reset", function () { setTimeout(function () { apply(true); }, 0); });
+  form.addEventListener("reset", function () { setTimeout(function () { narrow(); apply(true); }, 0); });
   more.addEventListener("click", function () { render(false); });
   var pagination = document.querySelector(".pagination");
   window.bibiaProjets(root + "data/projets.json").then(function (data) {
@@ -120,6 +158,8 @@
     });
     if (pagination) { pagination.hidden = true; }
     restore();
+    narrow();
+    fold_filters();
     apply(false);
     window.__bibiaReady = true;  // the list is the script's from now on (the tests wait for it)
   }).catch(function (error) {
