@@ -90,10 +90,14 @@ def _runs(con: Any, runs: int) -> list[str]:
     for run_id, kind, status, started, ended, fetched, new, updated, kept, exported, error in rows:
         took = f"{(ended - started).total_seconds():.1f} s" if ended else "en cours"
         state = RUN_STATES.get(status, status)
-        out.append(
-            f"  {started:%Y-%m-%d %H:%M} UTC  {state:<8} {kind:<9} {took:>8}  "
+        counts = (
             f"lues {fetched or 0}, nouvelles {new or 0}, modifiées {updated or 0}, "
-            f"exportés {exported or 0}, en quarantaine {kept or 0}  [{run_id}]"
+            f"exportés {exported or 0}, en quarantaine {kept or 0}"
+            if status in ("succeeded", "running")
+            else "rien de gardé : les exports précédents restent en place"
+        )
+        out.append(
+            f"  {started:%Y-%m-%d %H:%M} UTC  {state:<8} {kind:<9} {took:>8}  {counts}  [{run_id}]"
         )
         if error:
             out.append(f"      erreur : {_shown(error)}")
@@ -314,15 +318,9 @@ def run_summary(settings: Settings, report: Any, error: str | None) -> str:
         ).fetchall()
     finally:
         con.close()
-    if reasons:
-        out += [
-            "",
-            "## Retenues, et pourquoi",
-            "",
-            "| champ | raison | soumissions |",
-            "|---|---|---:|",
-        ]
-        out += [f"| {f} | {_cell(m)} | {n} |" for f, m, n in reasons]
+    if reasons:  # a list, not a table: a reason is read whole (a table's column is cut)
+        out += ["", "## Retenues, et pourquoi", ""]
+        out += [f"- **{f}** ({n} soumission(s)) : {_cell(m)}" for f, m, n in reasons]
     if warnings:
         out += [
             "",

@@ -37,6 +37,9 @@ class StepName(StrEnum):
     DELIVER = "deliver"
 
 
+PER_BATCH = (StepName.LAND, StepName.DERIVE, StepName.ENRICH, StepName.LOAD)  # when new ones came
+
+
 class RunKind(StrEnum):
     """What a run does: the kinds `sync_runs.kind` records."""
 
@@ -57,12 +60,22 @@ def with_failpoint(step: Step, failpoint: str | None) -> Step:
         return step
 
     where, _, how = failpoint.partition(":")
+    met = False
 
     def failing(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        nonlocal met
+        met = met or name == where
         if name == where and how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)  # a crash, as a power cut or the OOM killer
         if name == where:
             raise BibiaError(f"l'étape {name} échoue exprès (BIBIA_FAILPOINT={failpoint})")
+        if name == StepName.EXPORT and where in PER_BATCH and not met and how != "kill":
+            # a run with nothing new never lands, derives or loads: the rehearsal fails where
+            # that step would have come, rather than not at all
+            raise BibiaError(
+                f"l'étape {where} n'a pas eu lieu (rien de nouveau) ; elle échoue exprès à sa "
+                f"place, avant l'export (BIBIA_FAILPOINT={failpoint})"
+            )
         return step(name, fn, *args, **kwargs)
 
     return failing

@@ -642,3 +642,15 @@ def test_the_lock_file_is_ignored_by_git():
         ["git", "check-ignore", "-q", "warehouse/bibia.duckdb.lock"], cwd=ROOT, timeout=10
     )
     assert done.returncode == 0
+
+
+def test_a_rehearsed_failure_of_a_step_a_run_never_reaches_still_fails_the_run(settings):
+    run_job(settings, "sync")
+    done = bibia_cli(settings, "sync", BIBIA_FAILPOINT="load")  # nothing new: no batch to load
+    assert done.returncode == 1
+    line = one_line(done)
+    assert "l'étape load n'a pas eu lieu" in line and "BIBIA_FAILPOINT=load" in line
+    status = bibia_cli(settings, "status").stdout
+    failed = [row for row in status.splitlines() if "échouée" in row]
+    assert failed and "rien de gardé : les exports précédents restent en place" in failed[0]
+    assert "exportés 0" not in status
