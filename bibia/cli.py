@@ -88,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="la démo : son formulaire et les API publiques émulées ici, aucune clé",
     )
+    _tool_parsers(sub)
+    _curate_parser(sub)
+    _members_parser(sub)
+    return parser
+
+
+def _tool_parsers(sub: Any) -> None:
+    """`bibia sql`, `publish`, `webhook` and `status`."""
     sql = sub.add_parser(
         "sql",
         help="une requête SQL en lecture seule sur l'entrepôt (ou un fichier Parquet), "
@@ -108,8 +116,6 @@ def _parser() -> argparse.ArgumentParser:
         "demander une exécution après chaque salve ; les synchronisations prévues restent le "
         "filet de sécurité",
     )
-    _curate_parser(sub)
-    _members_parser(sub)
     status = sub.add_parser(
         "status",
         help="dernières exécutions, quarantaine, livraisons et fraîcheur des exports",
@@ -125,7 +131,6 @@ def _parser() -> argparse.ArgumentParser:
         "all : toutes)",
     )
     status.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
-    return parser
 
 
 def _curate_parser(sub: Any) -> None:
