@@ -7,6 +7,7 @@ never misbehaves: it proves the happy paths and code replay.)"""
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import secrets
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -25,8 +27,11 @@ import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from bibia.emulators.tally import EmulatedForm
 from bibia.members.serve import application, bound_socket, uvicorn_config
+from bibia.pipeline import run_job
 from bibia.settings import Settings
+from tests.conftest import make_settings, start_emulator
 
 CLIENT_ID = "bibia-membres-test"
 CLIENT_SECRET = "s" * 40
@@ -155,6 +160,17 @@ def forging_provider(identity: dict[str, Any]) -> Iterator[Forger]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def published_demo(folder: Path, data: dict[str, Any], **changes: Any) -> Settings:
+    """The demo synced once into `folder`: its members' edition and restricted downloads."""
+    server = start_emulator(EmulatedForm.from_json(copy.deepcopy(data)))
+    try:
+        settings = make_settings(folder, server.url, **changes)
+        run_job(settings, "sync")
+        return settings
+    finally:
+        server.stop()
 
 
 def members_settings(settings: Settings, discovery_url: str, port: int, **more: Any) -> Settings:

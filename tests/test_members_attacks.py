@@ -7,7 +7,6 @@ tests/test_members_login.py.)"""
 
 from __future__ import annotations
 
-import copy
 import html
 import socket
 import time
@@ -18,13 +17,18 @@ from typing import Any
 import httpx
 import pytest
 
-from bibia.emulators.tally import EmulatedForm
 from bibia.members.cookies import SESSION, Signer
-from bibia.pipeline import run_job
 from bibia.settings import Settings
 from schemas.files import write_atomically
-from tests.conftest import make_settings, start_emulator
-from tests.openid import Forger, forging_provider, free_port, login, members_settings, served
+from tests.openid import (
+    Forger,
+    forging_provider,
+    free_port,
+    login,
+    members_settings,
+    published_demo,
+    served,
+)
 
 MEMBER = {
     "email": "agent@membre.fr",
@@ -42,19 +46,11 @@ changes:
 
 
 @pytest.fixture(scope="module")
-def published(
-    tmp_path_factory: pytest.TempPathFactory, demo_form_data: dict[str, Any]
-) -> Iterator[Settings]:
-    """The demo synced once: its members' edition and restricted downloads."""
-    server = start_emulator(EmulatedForm.from_json(copy.deepcopy(demo_form_data)))
-    try:
-        folder = tmp_path_factory.mktemp("members")
-        settings = make_settings(folder, server.url, members_path=folder / "members.yaml")
-        run_job(settings, "sync")
-        write_atomically(settings.members_path, MEMBERSHIP)
-        yield settings
-    finally:
-        server.stop()
+def published(tmp_path_factory: pytest.TempPathFactory, demo_form_data: dict[str, Any]) -> Settings:
+    folder = tmp_path_factory.mktemp("members")
+    settings = published_demo(folder, demo_form_data, members_path=folder / "members.yaml")
+    write_atomically(settings.members_path, MEMBERSHIP)
+    return settings
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ a replayed code; and the curators' commands that change the membership."""
 
 from __future__ import annotations
 
-import copy
 import html
 import os
 import subprocess
@@ -24,16 +23,15 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from bibia.demo.members import ACCOUNTS, membership_text
 from bibia.emulators.openid import Client, OpenIdProvider
-from bibia.emulators.tally import EmulatedForm
-from bibia.pipeline import run_job
 from bibia.settings import Settings
 from schemas.files import write_atomically
-from tests.conftest import DEMO_PUBLISHED, ROOT, cli_env, make_settings, screenshot, start_emulator
+from tests.conftest import DEMO_PUBLISHED, ROOT, cli_env, screenshot
 from tests.openid import (
     CLIENT_ID,
     CLIENT_SECRET,
     free_port,
     members_settings,
+    published_demo,
     served,
     through_provider,
 )
@@ -48,23 +46,16 @@ WAIT = 15.0
 
 
 @pytest.fixture(scope="module")
-def published(
-    tmp_path_factory: pytest.TempPathFactory, demo_form_data: dict[str, Any]
-) -> Iterator[Settings]:
-    server = start_emulator(EmulatedForm.from_json(copy.deepcopy(demo_form_data)))
-    try:
-        folder = tmp_path_factory.mktemp("members")
-        settings = make_settings(
-            folder,
-            server.url,
-            members_path=folder / "members.yaml",
-            members_journal_path=folder / "journal.sqlite",
-        )
-        run_job(settings, "sync")
-        write_atomically(settings.members_path, membership_text())
-        yield settings
-    finally:
-        server.stop()
+def published(tmp_path_factory: pytest.TempPathFactory, demo_form_data: dict[str, Any]) -> Settings:
+    folder = tmp_path_factory.mktemp("members")
+    settings = published_demo(
+        folder,
+        demo_form_data,
+        members_path=folder / "members.yaml",
+        members_journal_path=folder / "journal.sqlite",
+    )
+    write_atomically(settings.members_path, membership_text())
+    return settings
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,11 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from bibia.emulators.loopback import Served
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Dataset:
     resources: list[dict[str, Any]] = field(default_factory=list)
 
 
-class DataGouvEmulator:
+class DataGouvEmulator(Served):
     def __init__(self) -> None:
         self.datasets: dict[str, Dataset] = {}
         self.files: dict[str, bytes] = {}  # path of an uploaded file -> its bytes
@@ -49,12 +51,6 @@ class DataGouvEmulator:
         self.seen: list[tuple[str, str, bool]] = []  # method, path, whether a key came
         self.keys_seen: list[str] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def api_url(self) -> str:
@@ -65,24 +61,8 @@ class DataGouvEmulator:
         self.datasets[made.dataset_id] = made
         return made
 
-    def start(self) -> DataGouvEmulator:
-        handler = type("Handler", (_Handler,), {"portal": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> DataGouvEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"portal": self})
 
     def take_fault(self) -> PortalFault | None:
         with self._lock:

@@ -13,15 +13,17 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bibia.emulators.loopback import Served
+
 HTTP_BACKEND = "http-backend"
 
 
-class GitHost:
+class GitHost(Served):
     """Bare repositories under `root`, served at `url`/NAME.git; `token` required."""
 
     def __init__(self, root: Path, token: str) -> None:
@@ -30,13 +32,7 @@ class GitHost:
         self.before_push: Callable[[], None] | None = None
         self.pushes = 0  # receive-pack requests answered
         self.refused = 0  # requests without the token
-        self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def bare(self, name: str, branch: str = "main") -> Path:
         """A new bare repository `name`.git whose default branch is `branch`."""
@@ -52,24 +48,8 @@ class GitHost:
             hook, self.before_push = self.before_push, None
             return hook
 
-    def start(self) -> GitHost:
-        handler = type("Handler", (_Handler,), {"host": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> GitHost:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"host": self})
 
 
 class _Handler(BaseHTTPRequestHandler):

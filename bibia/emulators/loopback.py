@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 Answer = tuple[int, Any, dict[str, str]]  # status, JSON payload, extra headers
@@ -41,13 +41,14 @@ class Seen:
     tally_version: str | None
 
 
-class LoopbackServer:
-    def __init__(self, delay_seconds: float = 0.0) -> None:
-        self.delay_seconds = delay_seconds  # latency of every answer, to make runs overlap
-        self.faults: deque[Fault] = deque()
-        self.seen: list[Seen] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+class Served:
+    """A server of the emulators: a `ThreadingHTTPServer` on loopback, answering in daemon
+    threads; `start`, `stop`, or `with`. A subclass says which handler answers (`handler`)."""
+
+    _server: ThreadingHTTPServer | None = None
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
 
     @property
     def url(self) -> str:
@@ -55,9 +56,8 @@ class LoopbackServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self, port: int = 0) -> LoopbackServer:
-        handler = type("Handler", (_Handler,), {"server_state": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    def start(self, port: int = 0) -> Self:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self.handler())
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -68,11 +68,22 @@ class LoopbackServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class LoopbackServer(Served):
+    def __init__(self, delay_seconds: float = 0.0) -> None:
+        self.delay_seconds = delay_seconds  # latency of every answer, to make runs overlap
+        self.faults: deque[Fault] = deque()
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"server_state": self})
 
     def queue(self, *faults: Fault) -> None:
         with self._lock:
