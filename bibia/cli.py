@@ -130,6 +130,11 @@ def _tool_parsers(sub: Any) -> None:
         help="combien de soumissions retenues lister, les plus récentes d'abord (défaut : 20 ; "
         "all : toutes)",
     )
+    status.add_argument(
+        "--details",
+        action="store_true",
+        help="aussi les avertissements, les projets retirés et les soumissions remplacées",
+    )
     status.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
 
 
@@ -327,7 +332,7 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
 
         held = None if args.held == "all" else _count("--held", args.held)
         runs = _count("--runs", args.runs)
-        print(status.render(settings, runs=runs, held=held))
+        print(status.render(settings, runs=runs, held=held, more=args.details))
         return 0
     raise ConfigError(f"commande inconnue : {args.command}")  # argparse prevents this
 

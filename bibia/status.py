@@ -36,7 +36,7 @@ def _shown(value: object) -> str:
     return printable(value)
 
 
-def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
+def render(settings: Settings, runs: int = 10, held: int | None = 20, more: bool = False) -> str:
     """Last `runs` runs, the `held` most recent submissions in quarantine (None: all), the
     warnings' count, the exports' freshness."""
     now = now_utc()
@@ -48,6 +48,8 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20) -> str:
     out += _set_aside(con)
     out += _decision_notes(con)
     out += _deliveries(con)
+    if more:
+        out += details(con)
     con.close()
     return "\n".join([*out, "", *_exports(settings, now)])
 
@@ -148,7 +150,7 @@ def _held(con: Any, settings: Settings, held: int | None) -> list[str]:
     if released and released[0]:
         out.append(
             f"  ({released[0]} autre(s) soumission(s) retenue(s) remplacée(s) depuis par une "
-            "version plus récente : voir quarantine.released_by)"
+            "version plus récente : `bibia status --details`)"
         )
     warnings = first_row(
         con,
@@ -158,8 +160,57 @@ def _held(con: Any, settings: Settings, held: int | None) -> list[str]:
     if warnings and warnings[0]:
         out.append(
             f"  ({warnings[0]} avertissement(s) sur {warnings[1]} soumission(s), qui ne retiennent "
-            "rien : SELECT * FROM validation_issues WHERE severity = 'warning')"
+            "rien : `bibia status --details`)"
         )
+    return out
+
+
+def details(con: Any) -> list[str]:
+    """What `--details` adds: the warnings (published all the same, what was typed kept), the
+    projects the curators withdrew, the holds a later submission released."""
+    out = ["", "Avertissements (publiés quand même ; ce qui a été saisi est gardé)"]
+    rows = con.execute(
+        """SELECT i.submission_id, i.field, i.value, i.message,
+                  coalesce(v.nom_projet, q.nom_projet, '')
+           FROM validation_issues i LEFT JOIN project_versions v USING (submission_id)
+           LEFT JOIN quarantine q USING (submission_id)
+           WHERE i.severity = 'warning' ORDER BY i.submission_id, i.field"""
+    ).fetchall()
+    for sid, field, value, message, name in rows:
+        typed = f" = « {value} »" if value is not None and value not in message else ""
+        out.append(
+            f"  {sid} ({_shown(name) or 'sans nom'}) {field}{_shown(typed)} : {_shown(message)}"
+        )
+    if not rows:
+        out.append("  (aucun)")
+    out += ["", "Projets retirés par les curateurs"]
+    rows = con.execute(
+        """SELECT d.decision_id, w.projet_id, coalesce(p.nom_projet, ''), d.decided_by,
+                  d.decided_at, d.reason
+           FROM curator_decisions d JOIN withdrawn_projects w ON w.decision_id = d.decision_id
+           LEFT JOIN (SELECT projet_id, any_value(nom_projet) AS nom_projet
+                      FROM project_versions GROUP BY ALL) p ON p.projet_id = w.projet_id
+           ORDER BY d.decided_at DESC"""
+    ).fetchall()
+    for decision_id, projet_id, name, by, at, reason in rows:
+        out.append(
+            f"  {projet_id} ({_shown(name) or 'sans nom'}) : retiré le {at:%Y-%m-%d} par "
+            f"{_shown(by)} ({_shown(reason)}) [{decision_id}]"
+        )
+    if not rows:
+        out.append("  (aucun)")
+    out += ["", "Soumissions retenues puis remplacées par une version plus récente"]
+    rows = con.execute(
+        """SELECT submission_id, released_by, coalesce(nom_projet, ''), since_at
+           FROM quarantine WHERE released_by IS NOT NULL ORDER BY since_at DESC"""
+    ).fetchall()
+    for sid, by, name, since in rows:
+        out.append(
+            f"  {sid} ({_shown(name) or 'sans nom'}), retenue depuis le {since:%Y-%m-%d}, "
+            f"remplacée par {by}"
+        )
+    if not rows:
+        out.append("  (aucune)")
     return out
 
 

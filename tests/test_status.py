@@ -8,7 +8,14 @@ import sys
 import pytest
 
 from bibia.pipeline import run_job
-from tests.conftest import DEMO_COMPLETED, DEMO_HELD, DEMO_PUBLISHED, ROOT, bibia_cli, cli_env
+from tests.conftest import (
+    DEMO_COMPLETED,
+    DEMO_HELD,
+    DEMO_PUBLISHED,
+    ROOT,
+    bibia_cli,
+    cli_env,
+)
 
 
 def status(settings) -> subprocess.CompletedProcess[str]:
@@ -97,3 +104,25 @@ def test_bibia_sql_prints_a_table_refuses_in_one_line_and_never_holds_the_wareho
     assert wrong.stderr.strip().startswith("bibia: requête refusée par DuckDB : Parser Error")
     again = bibia_cli(settings, "sync", BIBIA_READER_WAIT_SECONDS="0")  # nothing left open
     assert again.returncode == 0, again.stderr
+
+
+def test_status_details_shows_warnings_withdrawn_projects_and_replaced_holds(settings):
+    run_job(settings, "sync")
+    ((projet_id, name),) = [
+        tuple(row)
+        for row in __import__("tests.conftest", fromlist=["query"]).query(
+            settings, "SELECT projet_id, nom_projet FROM projects ORDER BY projet_id LIMIT 1"
+        )
+    ]
+    done = bibia_cli(settings, "curate", "withdraw", projet_id, "--reason", "doublon signalé")
+    assert done.returncode == 0, done.stderr
+    run_job(settings, "sync")
+    plain = bibia_cli(settings, "status").stdout
+    assert "`bibia status --details`" in plain and "SELECT" not in plain
+    text = bibia_cli(settings, "status", "--details").stdout
+    withdrawn = text.split("Projets retirés par les curateurs\n", 1)[1].splitlines()[0]
+    assert projet_id in withdrawn and name in withdrawn and "doublon signalé" in withdrawn
+    warnings = text.split("Avertissements (publiés quand même", 1)[1].split("\n\n", 1)[0]
+    assert "valeur conservée" in warnings
+    replaced = text.split("remplacées par une version plus récente\n", 1)[1].splitlines()[0]
+    assert "remplacée par" in replaced
