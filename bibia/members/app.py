@@ -158,6 +158,19 @@ class Handlers:
             samesite="lax",
         )
 
+    def begin(self, response: Response, kind: str, values: dict[str, Any], path: str) -> None:
+        """A login or a logout under way: its `state` (and more) in a short-lived cookie."""
+        cookie = self.space.signer.sign(kind, values, LOGIN_SECONDS)
+        self.set_cookie(response, kind, cookie, LOGIN_SECONDS, path)
+
+    def begun(self, request: Request, kind: str) -> dict[str, Any] | None:
+        """What the login or logout under way kept, when the `state` coming back is its own."""
+        kept = self.space.signer.read(kind, request.cookies.get(kind))
+        state = request.query_params.get("state", "")
+        if kept is None or not secrets.compare_digest(str(kept.get("state")), state):
+            return None
+        return kept
+
     async def login(self, request: Request) -> Response:
         state, nonce = secrets.token_urlsafe(STATE_BYTES), secrets.token_urlsafe(STATE_BYTES)
         back = local_path(request.query_params.get("next"))
@@ -166,20 +179,13 @@ class Handlers:
         except LoginRefused as exc:
             return page("Connexion impossible", f"<p>{html.escape(str(exc))}</p>", 503)
         response = RedirectResponse(url, status_code=303)
-        values = {"state": state, "nonce": nonce, "next": back}
-        self.set_cookie(
-            response,
-            LOGIN,
-            self.space.signer.sign(LOGIN, values, LOGIN_SECONDS),
-            LOGIN_SECONDS,
-            "/connexion",
-        )
+        self.begin(response, LOGIN, {"state": state, "nonce": nonce, "next": back}, "/connexion")
         return response
 
     async def login_back(self, request: Request) -> Response:
-        begun = self.space.signer.read(LOGIN, request.cookies.get(LOGIN))
+        begun = self.begun(request, LOGIN)
         state = request.query_params.get("state", "")
-        if begun is None or not secrets.compare_digest(str(begun.get("state")), state):
+        if begun is None:
             return _again("Cette connexion n'a pas été commencée ici, ou a expiré.", 400)
         self.forget_old(self.used_states)
         if state in self.used_states:
@@ -224,20 +230,11 @@ class Handlers:
             url = None
         response = RedirectResponse(url or "/deconnexion/fin", status_code=303)
         response.delete_cookie(SESSION, path="/")
-        values = {"state": state}
-        self.set_cookie(
-            response,
-            LOGOUT,
-            self.space.signer.sign(LOGOUT, values, LOGIN_SECONDS),
-            LOGIN_SECONDS,
-            "/deconnexion",
-        )
+        self.begin(response, LOGOUT, {"state": state}, "/deconnexion")
         return response
 
     async def logout_back(self, request: Request) -> Response:
-        begun = self.space.signer.read(LOGOUT, request.cookies.get(LOGOUT))
-        state = request.query_params.get("state", "")
-        if begun is None or not secrets.compare_digest(str(begun.get("state")), state):
+        if self.begun(request, LOGOUT) is None:
             return page(
                 "Déconnexion inattendue",
                 "<p>Ce retour de ProConnect ne correspond à aucune déconnexion commencée ici. "
