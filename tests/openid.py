@@ -11,7 +11,6 @@ import copy
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -184,12 +183,6 @@ def members_settings(settings: Settings, discovery_url: str, port: int, **more: 
         members_port=port,
         **more,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -23,12 +23,12 @@ from schemas.files import write_atomically
 from tests.openid import (
     Forger,
     forging_provider,
-    free_port,
     login,
     members_settings,
     published_demo,
     served,
 )
+from tests.web import free_port
 
 MEMBER = {
     "email": "agent@membre.fr",

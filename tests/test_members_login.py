@@ -29,12 +29,12 @@ from tests.conftest import DEMO_PUBLISHED, ROOT, cli_env, screenshot
 from tests.openid import (
     CLIENT_ID,
     CLIENT_SECRET,
-    free_port,
     members_settings,
     published_demo,
     served,
     through_provider,
 )
+from tests.web import free_port
 from transforms.membership import Membership
 
 MEMBER = "agente@demo-commune.fr"

@@ -8,7 +8,6 @@ import os
 import pty
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,14 +33,9 @@ from tests.conftest import (
     screenshot,
     start_emulator,
 )
+from tests.web import free_port
 
 BIBIA = [sys.executable, "-m", "bibia.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stop_group(proc: subprocess.Popen, sig: int, timeout: float) -> None:

@@ -43,10 +43,10 @@ from tests.test_webhook import (
     SECRET,
     Receiver,
     exported_names,
-    free_port,
     start_receiver,
     wait_until,
 )
+from tests.web import free_port
 from warehouse import raw
 from warehouse.db import connect
 from warehouse.load import raw_rows

@@ -28,16 +28,11 @@ from tests.conftest import (
     query,
     tally_submission,
 )
+from tests.web import free_port
 from warehouse.db import lock_holder
 
 SECRET = "whsec-test-secret"
 PATH = "/tally/webhook"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Receiver:

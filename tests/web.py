@@ -5,6 +5,7 @@ that holds contributors' logos (the real ones are on the internet, which tests n
 from __future__ import annotations
 
 import functools
+import socket
 import struct
 import threading
 import zlib
@@ -86,6 +87,13 @@ class Server:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's choice), for a server started later."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def static_host(folder: Path) -> Server:
