@@ -258,6 +258,8 @@ class Receiver:
                 "signé n'est jamais accepté"
             )
         from transforms.webhook import NotForThisForm
+        from warehouse import raw  # noqa: F401 - the landing's reader loaded now, not on the
+        # first event (DuckDB and Arrow: seconds on a busy machine, past a sender's timeout)
 
         self.not_for_us = NotForThisForm
         self.secret = settings.webhook_secret
