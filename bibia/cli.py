@@ -287,7 +287,7 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
 
         if args.allow_withdrawals:
             if not args.full:
-                raise ConfigError("--allow-withdrawals goes with --full")
+                raise ConfigError("--allow-withdrawals ne va qu'avec --full")
             settings = settings.with_(allow_withdrawals=True)
 
         if args.demo:
@@ -343,8 +343,8 @@ def _count(option: str, text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        also = ", or `all`" if option == "--held" else ""
-        raise ConfigError(f"{option} takes a whole number of 0 or more{also} (got {text!r})")
+        also = ", ou `all`" if option == "--held" else ""
+        raise ConfigError(f"{option} prend un nombre entier de 0 ou plus{also}, pas {text!r}")
     return value
 
 

@@ -179,24 +179,36 @@ def serve(
 
 
 def _serve(settings: Settings, cron: str | None, interval: float | None, full: bool) -> int:
+    import asyncio
+
+    from prefect.deployments import run_deployment
     from prefect.deployments.runner import EntrypointType
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
 
     from flows.sync import sync_flow
 
     schedule: dict[str, object] = {"cron": cron} if cron else {"interval": interval}
     log.info(
-        "serving bibia-sync on %s (%s)",
+        "bibia-sync programmé sur %s (%s) ; Ctrl+C pour arrêter",
         settings.prefect_api_url,
-        f"cron {cron}" if cron else f"every {interval:g} s",
+        f"cron {cron}" if cron else f"toutes les {interval:g} s",
     )
-    sync_flow.serve(
+    # never two runs of the deployment at once (the warehouse lock backs this)
+    runner = Runner(name="scheduled", limit=1)
+    deployment_id = runner.add_flow(
+        sync_flow,
         name="scheduled",
         parameters={"full": full},
-        limit=1,  # never two runs of the deployment at once (the warehouse lock backs this)
         entrypoint_type=EntrypointType.MODULE_PATH,
-        print_starting_message=False,
         **schedule,  # type: ignore[arg-type]
     )
+    if not cron:  # an interval's first run: now, not one whole interval later
+        run_deployment(deployment_id, timeout=0)  # type: ignore[arg-type]  # sync here
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        log.info("bibia serve : arrêt demandé")
     return 0
 
 

@@ -81,7 +81,7 @@ class GaveUp(Exception):
     """The service kept failing (429, 5xx, no connection) through every retry."""
 
     def __init__(self, attempts: int, problem: str) -> None:
-        super().__init__(f"{attempts} attempts, last: {problem}")
+        super().__init__(f"{attempts} essais, le dernier : {problem}")
         self.attempts, self.problem = attempts, problem
 
 
@@ -147,14 +147,14 @@ class PacedSession:
             except (requests.ConnectionError, requests.Timeout, TooSlow) as exc:
                 if _refused(exc):
                     refused += 1
-                    problem = "connection refused (is the address right, the service up?)"
+                    problem = "connexion refusée (l'adresse est-elle juste, le service en marche ?)"
                     if refused > REFUSED_RETRIES:
                         break
                 else:
-                    problem = f"connection failed ({type(exc).__name__})"
+                    problem = f"connexion impossible ({type(exc).__name__})"
                 delay = self.backoff(attempt)
             except requests.RequestException as exc:  # a body cut short, a bad redirect...
-                problem = f"broken answer ({type(exc).__name__})"
+                problem = f"réponse cassée ({type(exc).__name__})"
                 delay = self.backoff(attempt)
             else:
                 if response.status_code not in RETRYABLE_STATUS:
@@ -162,14 +162,19 @@ class PacedSession:
                 problem = f"HTTP {response.status_code}"
                 told = retry_after_seconds(response.headers.get("Retry-After"))
                 if told is not None and told > MAX_RETRY_AFTER_SECONDS:
-                    problem += f", asked to wait {told:.0f} s (Retry-After): not waited"
+                    problem += f", attente demandée de {told:.0f} s (Retry-After) : pas attendu"
                     break
                 delay = self.backoff(attempt) if told is None else told
             if attempt == self.max_retries:
                 break
             self.retries += 1
             log.warning(
-                "%s %s: %s, retry %d in %.1f s", self.label, what, problem, attempt + 1, delay
+                "%s %s : %s, nouvel essai %d dans %.1f s",
+                self.label,
+                what,
+                problem,
+                attempt + 1,
+                delay,
             )
             self.sleep(delay)
         raise GaveUp(attempts, problem)
@@ -185,9 +190,9 @@ class PacedSession:
                 while chunk := response.raw.read1(CHUNK, decode_content=True):
                     chunks.append(chunk)
                     if time.monotonic() > deadline:
-                        raise TooSlow(f"the answer took more than {self.timeout:g} s")
+                        raise TooSlow(f"la réponse a pris plus de {self.timeout:g} s")
             except (urllib3.exceptions.HTTPError, OSError) as exc:  # cut short, reset...
-                raise requests.ConnectionError(f"the answer broke off ({exc})") from exc
+                raise requests.ConnectionError(f"la réponse s'est interrompue ({exc})") from exc
             return Answer(response.status_code, response.headers, b"".join(chunks))
 
 

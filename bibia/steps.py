@@ -52,6 +52,15 @@ def run_directly(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> 
     return fn(*args, **kwargs)
 
 
+def _fails(why: str) -> Callable[..., Any]:
+    """A step's function that fails with `why`, whatever it is given."""
+
+    def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise BibiaError(why)
+
+    return failing
+
+
 def with_failpoint(step: Step, failpoint: str | None) -> Step:
     """`step`, except that the step named `failpoint` fails, or (`name:kill`) kills the process
     (BIBIA_FAILPOINT): a way to rehearse a failure or a crash in a real process, a served flow
@@ -68,14 +77,16 @@ def with_failpoint(step: Step, failpoint: str | None) -> Step:
         if name == where and how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)  # a crash, as a power cut or the OOM killer
         if name == where:
-            raise BibiaError(f"l'étape {name} échoue exprès (BIBIA_FAILPOINT={failpoint})")
+            why = f"l'étape {name} échoue exprès (BIBIA_FAILPOINT={failpoint})"
+            return step(name, _fails(why), *args, **kwargs)  # inside the step: its task fails
         if name == StepName.EXPORT and where in PER_BATCH and not met and how != "kill":
             # a run with nothing new never lands, derives or loads: the rehearsal fails where
             # that step would have come, rather than not at all
-            raise BibiaError(
+            why = (
                 f"l'étape {where} n'a pas eu lieu (rien de nouveau) ; elle échoue exprès à sa "
                 f"place, avant l'export (BIBIA_FAILPOINT={failpoint})"
             )
+            return step(name, _fails(why), *args, **kwargs)
         return step(name, fn, *args, **kwargs)
 
     return failing

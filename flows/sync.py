@@ -13,6 +13,7 @@ runs the flow (`bibia serve`, a worker), or from the `bibia` command that starte
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -23,7 +24,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
+from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 from bibia.extract import PageCallback
@@ -56,8 +57,25 @@ def worth_retrying(_task: Any, _run: TaskRun, state: State) -> bool:
     return True
 
 
+def one_line(fn: Callable[..., T]) -> Callable[..., T | State]:
+    """`fn`, a bibia failure (a `BibiaError`: the line a person reads) returned as the task's
+    or flow's Failed state, that line its message, instead of raised: Prefect then logs the
+    line, not a Python traceback; whoever called the task or flow still gets the error itself
+    (the state holds it). Anything else is a bug, raised as it is, with its traceback."""
+
+    @functools.wraps(fn)
+    def failing_in_one_line(*args: Any, **kwargs: Any) -> T | State:
+        try:
+            return fn(*args, **kwargs)
+        except BibiaError as exc:
+            return Failed(message=str(exc), data=exc)
+
+    return failing_in_one_line
+
+
 def run_as_task(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """The `step` of run_job: one Prefect task per step; retries on the HTTP one only."""
+    fn = one_line(fn)  # type: ignore[assignment]  # a Failed state is the task's, not a value
     if name in HTTP_STEPS:
         step = task(
             name=name,
@@ -71,7 +89,24 @@ def run_as_task(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
         step = task(name=name, cache_policy=NO_CACHE, persist_result=False)(fn)
     # quote(): Prefect would otherwise walk every argument (a batch of submissions, the run's
     # context) looking for futures, on every call: seconds per task at 50,000 submissions
-    return step(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
+    out = step(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
+    if isinstance(out, State):  # the step failed in one line (`one_line`): its error, here
+        out.result(raise_on_failure=True)
+        raise BibiaError(out.message or f"l'étape {name} a échoué")
+    return out
+
+
+class WithoutEmptyTraceback(logging.Filter):
+    """Prefect logs a task that ended in a Failed state it returned with `exc_info=True` and no
+    exception: "NoneType: None" under the line. The line stays, the noise goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is not None and record.exc_info[0] is None:
+            record.exc_info = None
+        return True
+
+
+logging.getLogger("prefect.task_runs").addFilter(WithoutEmptyTraceback())
 
 
 class ToRunLogger(logging.Handler):
@@ -86,7 +121,7 @@ class ToRunLogger(logging.Handler):
         self.run_logger.log(record.levelno, "%s", record.getMessage())
 
 
-def _run(kind: str) -> dict[str, Any]:
+def _run(kind: str) -> dict[str, Any] | State:
     context = CONTEXT.get() or FlowContext(Settings.from_env())
     settings = context.settings
     run_logger = get_run_logger()
@@ -104,7 +139,8 @@ def _run(kind: str) -> dict[str, Any]:
             markdown=run_summary(settings, None, str(exc)),
             description="Résumé de l'exécution bibia",
         )
-        raise
+        run_logger.error("%s", exc)
+        return Failed(message=str(exc), data=exc)  # the line, without a traceback
     finally:
         ours.removeHandler(forward)
         ours.propagate = propagated
@@ -124,12 +160,12 @@ ARTIFACT_KEY = "bibia-run-summary"  # the latest one per key is shown in the UI'
 @flow(
     name="bibia-sync", description="Pull new Tally submissions, normalise, validate, load, export."
 )
-def sync_flow(full: bool = False) -> dict[str, Any]:
+def sync_flow(full: bool = False) -> dict[str, Any] | State:
     return _run("sync_full" if full else "sync")
 
 
 @flow(name="bibia-rebuild", description="Re-derive every table and export from raw.")
-def rebuild_flow() -> dict[str, Any]:
+def rebuild_flow() -> dict[str, Any] | State:
     return _run("rebuild")
 
 

@@ -44,25 +44,26 @@ def load_yaml(path: Path, what: str, missing_ok: bool = False) -> dict[str, Any]
     except FileNotFoundError:
         if missing_ok:
             return {}
-        raise ConfigError(f"{what} not found: {path}") from None
+        raise ConfigError(f"{what} introuvable : {path}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{what} {path} is not UTF-8 text") from None
+        raise ConfigError(f"{what} {path} n'est pas un texte UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
+        raise ConfigError(f"{what} {path} illisible : {exc.strerror}") from None
     try:
         data = yaml.load(text, Loader=_PlainLoader)
     except _Refused as exc:
-        raise ConfigError(f"{what} {path}: {exc}") from None
+        raise ConfigError(f"{what} {path} : {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
+        where = f" (ligne {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{what} {path} is not valid YAML{where}: {problem}") from None
+        raise ConfigError(f"{what} {path} n'est pas un YAML valide{where} : {problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{what} {path} must hold a YAML mapping (name: value), not a {type(data).__name__}"
+            f"{what} {path} doit contenir un dictionnaire YAML (nom: valeur), "
+            f"pas un {type(data).__name__}"
         )
     return data
 

@@ -41,8 +41,8 @@ class Vocabulary:
                 other = self._index.get(key)
                 if other is not None and other.code != term.code:
                     raise ConfigError(
-                        f"taxonomy: {self.name} spelling {spelling!r} means both "
-                        f"{other.label!r} and {term.label!r}"
+                        f"taxonomie : dans {self.name}, l'écriture {spelling!r} désigne à la fois "
+                        f"{other.label!r} et {term.label!r}"
                     )
                 self._index[key] = term
 
@@ -69,7 +69,7 @@ class Taxonomy:
 
     @classmethod
     def load(cls, path: Path) -> Taxonomy:
-        return cls.from_dict(load_yaml(path, "taxonomy file"), path)
+        return cls.from_dict(load_yaml(path, "fichier de taxonomie"), path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> Taxonomy:
@@ -104,8 +104,8 @@ class Taxonomy:
                 legal_categories=categories,
             )
         except (KeyError, TypeError) as exc:
-            where = path or "taxonomy"
-            raise ConfigError(f"{where}: malformed taxonomy ({exc!r} missing or wrong)") from None
+            where = path or "taxonomie"
+            raise ConfigError(f"{where} : taxonomie mal formée ({exc!r} absent ou faux)") from None
 
     def rows(self) -> list[dict[str, Any]]:
         """The taxonomy as table rows, for the warehouse's `taxonomy_terms`."""

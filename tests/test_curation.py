@@ -292,8 +292,8 @@ def test_a_decisions_file_that_names_no_field_of_the_form_fails_the_run(settings
     done = bibia(settings, "sync")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"bibia: {settings.decisions_path}: decision c-1 corrects 'couleur', which is not a "
-        "field of the form"
+        f"bibia: {settings.decisions_path} : la décision c-1 corrige 'couleur', qui n'est pas un "
+        "champ du formulaire"
     ]
 
 

@@ -422,5 +422,5 @@ def test_two_deliveries_to_one_target_at_once_never_race(tmp_path):
                 sources,
             )
         )
-    assert all(d.commit for d in done)  # one after the other, in the same clone
+    assert all(d.commit for d in done), done  # one after the other, in the same clone
     assert len(commits(repo, "gh-pages")) == 2

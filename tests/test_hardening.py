@@ -401,8 +401,8 @@ def test_f7_a_refused_connection_is_reported_within_seconds(tmp_path):
         assert time.monotonic() - started < 20
         assert done.returncode == 1 and "Traceback" not in done.stderr
         *retries, last = done.stderr.strip().splitlines()
-        assert len(retries) == 2 and all("retry" in line for line in retries)  # said while waiting
-        assert last.startswith("bibia: ") and "connection refused" in last
+        assert len(retries) == 2 and all("nouvel essai" in r for r in retries)  # said meanwhile
+        assert last.startswith("bibia: ") and "connexion refusée" in last
 
 
 def test_f7_a_run_past_its_budget_stops_with_one_line(tmp_path, demo_form):
@@ -474,7 +474,7 @@ def test_f8_a_mapping_file_that_is_not_a_mapping_is_one_line(settings, tmp_path,
     path = tmp_path / "mapping.yaml"
     path.write_bytes(content)
     done = bibia_cli(settings, "sync", BIBIA_MAPPING=str(path))
-    assert done.returncode == 2 and "mapping file" in one_line(done)
+    assert done.returncode == 2 and "fichier de correspondance" in one_line(done)
 
 
 def test_f8_a_damaged_warehouse_is_one_line(settings):
@@ -482,7 +482,7 @@ def test_f8_a_damaged_warehouse_is_one_line(settings):
     data = settings.db_path.read_bytes()
     settings.db_path.write_bytes(data[: len(data) // 2])
     done = bibia_cli(settings, "sync")
-    assert done.returncode == 1 and "damaged" in one_line(done)
+    assert done.returncode == 1 and "abîmé" in one_line(done)
 
 
 def test_f8_status_with_a_negative_count_is_one_line(settings):

@@ -133,7 +133,7 @@ def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, se
     log_path = tmp_path / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
-        [*BIBIA, "serve", "--interval", "5"],
+        [*BIBIA, "serve", "--interval", "3600"],  # the first run comes now, not in an hour
         cwd=tmp_path,
         env=env,
         stdout=log,
@@ -370,6 +370,16 @@ def test_a_failed_flow_run_says_why_in_its_artifact(prefect_server, settings):
     )
     (artifact,) = [a for a in artifacts if a["key"] == "bibia-run-summary"]
     assert "**Échec**" in artifact["data"] and "BIBIA_FAILPOINT=load" in artifact["data"]
+    line = "l'étape load échoue exprès (BIBIA_FAILPOINT=load)"
+    assert run["state"]["message"] == line  # the run says why in one line
+    tasks = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
+    states = {t["name"].rsplit("-", 1)[0]: t["state"]["type"] for t in tasks}
+    assert states["load"] == "FAILED" and states["derive"] == "COMPLETED", states
+    (load,) = [t for t in tasks if t["name"].startswith("load")]
+    assert load["state"]["message"] == line
+    logs = post(api, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+    assert not [e for e in logs if "Traceback" in e["message"]]  # a line, not a traceback
+    assert any(e["message"] == line for e in logs)
 
 
 @pytest.mark.prefect_server

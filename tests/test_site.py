@@ -25,6 +25,7 @@ from bibia.pipeline import run_job
 from bibia.settings import Settings
 from publish.site import build
 from publish.site.build import (
+    CLUSTERS,
     EMPTY,
     LEAFLET,
     NOT_ON_PAGE,
@@ -143,10 +144,27 @@ def all_cards(settings: Settings, access: str = PUBLIC) -> list[dict[str, Any]]:
     of `data/projets.json`, then each older part it names, in its order."""
     folder = site(settings, access) / "data"
     index = json.loads((folder / "projets.json").read_bytes())
-    cards = list(index["projets"])
+    rows = list(index["projets"])
     for name in index["parties"]:
-        cards += json.loads((folder / name.partition("?")[0]).read_bytes())
-    return cards
+        rows += json.loads((folder / name.partition("?")[0]).read_bytes())
+    return [read_card(index, row) for row in rows]
+
+
+def read_card(manifest: dict[str, Any], row: list[Any]) -> dict[str, Any]:
+    """A card of the data as `projets.js` reads it: the manifest's fields, a term's number
+    read in its vocabulary, the theme's colour and the page's address from the manifest."""
+    card = {}
+    for name, value in zip(manifest["champs"], row, strict=True):
+        labels = manifest["vocabulaires"].get(name, [])
+
+        def read(v: Any, labels: list[str] = labels) -> Any:  # text: a value kept as typed
+            return labels[v] if isinstance(v, int) else v
+
+        card[name] = [read(v) for v in value] if isinstance(value, list) else read(value)
+    theme = row[manifest["champs"].index("theme")]
+    card["couleur"] = manifest["couleurs"][theme] if isinstance(theme, int) else None
+    card["page"] = manifest["fiche"].replace("{}", card["id"])
+    return card
 
 
 def card_ids(page: Path) -> list[str]:
@@ -395,14 +413,17 @@ def test_the_data_page_documents_each_field_from_the_contract(read_only):
             assert copy == (read_only.export_dir / access / Path(link).name).read_bytes()
 
 
-def test_the_map_library_is_shipped_pinned_and_nothing_loads_from_elsewhere(read_only):
-    vendor = site(read_only) / "assets" / LEAFLET
-    source = (SITE / "static" / LEAFLET / "SOURCE.md").read_text()
+@pytest.mark.parametrize(("library", "files"), [(LEAFLET, 7), (CLUSTERS, 2)])
+def test_the_map_libraries_are_shipped_pinned_and_nothing_loads_from_elsewhere(
+    read_only, library, files
+):
+    vendor = site(read_only) / "assets" / library
+    source = (SITE / "static" / library / "SOURCE.md").read_text()
     digests = dict(
         (name, digest)
         for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", source, re.MULTILINE)
     )
-    assert len(digests) == 7
+    assert len(digests) == files
     for name, digest in digests.items():
         assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
     for path in site(read_only).rglob("*.html"):

@@ -11,6 +11,7 @@ import copy
 import json
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from bibia.emulators.government import GovApisEmulator
@@ -331,18 +333,121 @@ def test_no_result_says_how_to_widen_the_search_and_sub_themes_follow_the_theme(
     assert errors(browser) == []
 
 
-def test_the_map_holds_one_point_per_project_with_coordinates(browser, demo):
-    browser.get(f"{demo.url}/carte.html")
-    located = sum(1 for r in demo.rows if r["latitude"] is not None)
-    assert located >= DEMO_PUBLISHED - 2
-    box = browser.find_element(By.ID, "carte")
+def open_map(driver: WebDriver, demo: Demo, query: str = "") -> WebElement:
+    driver.get(f"{demo.url}/carte.html{query}")
+    wait_for(lambda: driver.execute_script("return window.__bibiaReady === true"), "the map")
+    box = driver.find_element(By.ID, "carte")
     wait_for(lambda: box.get_attribute("data-placed"), "the points")
-    assert int(box.get_attribute("data-placed") or 0) == located
-    points = browser.find_elements(By.CSS_SELECTOR, "#carte path.leaflet-interactive")
-    assert len(points) == located
+    return box
+
+
+def on_map(driver: WebDriver) -> int:
+    """The projects the map shows at this zoom: a marker each, or counted in its group (read
+    at once: the map redraws while it moves)."""
+    return int(
+        driver.execute_script(
+            "var n = document.querySelectorAll('#carte .point').length;"
+            "document.querySelectorAll('#carte .grappe span[aria-hidden]')"
+            ".forEach(function (g) { n += parseInt(g.textContent, 10); });"
+            "return n;"
+        )
+    )
+
+
+def popup_title(driver: WebDriver) -> str:
+    return str(
+        driver.execute_script(
+            "var a = document.querySelector('#carte .leaflet-popup a');"
+            "return a && document.activeElement === a ? a.textContent : '';"
+        )
+    )
+
+
+def test_the_map_groups_projects_and_reaches_each_one_even_on_a_shared_seat(browser, demo):
+    located = [r for r in demo.rows if r["latitude"] is not None]
+    assert len(located) >= DEMO_PUBLISHED - 2
+    box = open_map(browser, demo)
+    assert int(box.get_attribute("data-placed") or 0) == len(located)
+    wait_for(lambda: on_map(browser) == len(located), "every project, in a group or alone")
+    assert browser.find_elements(By.CSS_SELECTOR, "#carte .grappe")  # nearby ones grouped
     wait_for(lambda: any("/tiles/" in p for p in demo.images_seen), "the tiles")
-    assert errors(browser) == []
     screenshot(browser, "carte")
+    listed = browser.find_elements(By.CSS_SELECTOR, "#points li a")
+    assert sorted(a.text for a in listed) == sorted(r["nom_projet"] for r in located)
+    seats = Counter((r["latitude"], r["longitude"]) for r in located)
+    shared = [r for r in located if seats[(r["latitude"], r["longitude"])] > 1]
+    assert len(shared) >= 9  # the demo's authorities with several projects: one seat each
+    for row in shared:  # each reached from the list: the map opens its group, its popup
+        button = next(
+            li.find_element(By.TAG_NAME, "button")
+            for li in browser.find_elements(By.CSS_SELECTOR, "#points li")
+            if li.find_element(By.TAG_NAME, "a").text == row["nom_projet"]
+        )
+        assert button.get_attribute("aria-label") == f"Montrer « {row['nom_projet']} » sur la carte"
+        button.click()
+        wait_for(lambda row=row: popup_title(browser) == row["nom_projet"], row["nom_projet"])
+    assert errors(browser) == []
+
+
+def test_the_maps_groups_and_markers_open_with_the_keyboard_alone(browser, demo):
+    open_map(browser, demo)
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.click()
+
+    def tab_to(selector: str) -> None:
+        for _ in range(300):
+            ActionChains(browser).send_keys(Keys.TAB).perform()
+            if browser.execute_script(f"return document.activeElement.matches({selector!r})"):
+                return
+        raise AssertionError(f"no {selector} reached with the Tab key")
+
+    def drawn() -> tuple[int, list[str]]:  # read at once: the map redraws while it zooms
+        found = browser.execute_script(
+            "return [document.querySelectorAll('#carte .point').length,"
+            " Array.from(document.querySelectorAll('#carte .grappe'), g => g.textContent)]"
+        )
+        return int(found[0]), list(found[1])
+
+    for _ in range(6):  # a group opens into smaller ones, then into its markers
+        tab_to("#carte .grappe")
+        name = browser.execute_script("return document.activeElement.textContent")
+        assert "Groupe de" in name and "projets : l'ouvrir" in name
+        before = drawn()
+        ActionChains(browser).send_keys(Keys.ENTER).perform()
+        wait_for(lambda before=before: drawn() != before, "the group opened")
+        if drawn()[0]:
+            break
+    else:
+        raise AssertionError("no group opened into its markers")
+    tab_to("#carte .point")
+    title = browser.execute_script("return document.activeElement.title")
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#carte .leaflet-popup a"), "the popup")
+    popup = browser.find_element(By.CSS_SELECTOR, "#carte .leaflet-popup a").text
+    assert title.startswith(popup + " (")
+    assert errors(browser) == []
+
+
+def test_the_lists_filters_apply_to_the_map_and_travel_between_them(browser, demo):
+    theme = Counter(r["theme"] for r in demo.rows if r["latitude"] is not None).most_common()[1][0]
+    placed = sum(1 for r in demo.rows if r["latitude"] is not None and r["theme"] == theme)
+    everyone = sum(1 for r in demo.rows if r["theme"] == theme)
+    box = open_map(browser, demo)
+    Select(browser.find_element(By.ID, "theme")).select_by_visible_text(theme)
+    wait_for(lambda: box.get_attribute("data-placed") == str(placed), "the theme's points")
+    wait_for(lambda: on_map(browser) == placed, "the map redrawn")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#points li")) == placed
+    assert browser.find_element(By.ID, "nombre").text == str(placed)
+    link = browser.find_element(By.ID, "vers-liste")
+    assert "theme=" in (link.get_attribute("href") or "")
+    link.click()  # the list, with the same filter
+    wait_for(lambda: browser.execute_script("return window.__bibiaReady === true"), "the list")
+    settle(browser, everyone)
+    assert Select(browser.find_element(By.ID, "theme")).first_selected_option.text == theme
+    browser.find_element(By.ID, "vers-carte").click()  # and back
+    box = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#carte[data-placed]"), "map")[0]
+    assert box.get_attribute("data-placed") == str(placed)
+    assert errors(browser) == []
 
 
 def test_the_key_figures_page_draws_its_charts_without_a_script(browser, demo):

@@ -243,7 +243,7 @@ def test_an_undocumented_shape_fails_with_one_line(tmp_path, body):
 
     server = Odd([EmulatedForm.from_json(synthetic_form(3))], api_key=DEMO_API_KEY).start()
     try:
-        with pytest.raises(TallyError, match="undocumented shape"):
+        with pytest.raises(TallyError, match="forme non documentée"):
             run_job(make_settings(tmp_path, server.url), "sync")
     finally:
         server.stop()

@@ -261,5 +261,5 @@ def test_an_alias_claimed_by_two_values_is_refused():
             }
         },
     }
-    with pytest.raises(ConfigError, match="means both"):
+    with pytest.raises(ConfigError, match="désigne à la fois"):
         Taxonomy.from_dict(data)

@@ -74,7 +74,7 @@ def test_an_edited_migration_is_refused(con, tmp_path: Path):
     edited.mkdir()
     for path in MIGRATIONS_DIR.glob("*.sql"):
         (edited / path.name).write_text(path.read_text() + "\n-- edited\n")
-    with pytest.raises(BibiaError, match="edited after it was applied"):
+    with pytest.raises(BibiaError, match="modifiée après avoir été appliquée"):
         migrate(con, edited)
 
 

@@ -31,7 +31,7 @@ def parse_moment(text: Any, where: str) -> datetime:
     try:
         return utc_naive(text if isinstance(text, datetime) else str(text))
     except ValueError:
-        raise ConfigError(f"{where}: {text!r} is not an ISO-8601 date and time") from None
+        raise ConfigError(f"{where} : {text!r} n'est pas une date et heure ISO-8601") from None
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Decision:
     @classmethod
     def from_yaml(cls, item: Any, where: str) -> Decision:
         if not isinstance(item, dict):
-            raise ConfigError(f"{where}: each decision must be a mapping")
+            raise ConfigError(f"{where} : chaque décision est un dictionnaire (nom: valeur)")
         try:
             action = str(item["action"])
             ended = item.get("ended")
@@ -110,13 +110,13 @@ class Decision:
                 ),
             )
         except KeyError as missing:
-            raise ConfigError(f"{where}: a decision lacks {missing}") from None
+            raise ConfigError(f"{where} : il manque {missing} à une décision") from None
         if action not in (CORRECT, WITHDRAW):
-            raise ConfigError(f"{where}: unknown action {action!r} (correct or withdraw)")
+            raise ConfigError(f"{where} : action inconnue {action!r} (correct ou withdraw)")
         if action == CORRECT and decision.field not in form_fields():
             raise ConfigError(
-                f"{where}: decision {decision.decision_id} corrects {decision.field!r}, "
-                "which is not a field of the form"
+                f"{where} : la décision {decision.decision_id} corrige {decision.field!r}, "
+                "qui n'est pas un champ du formulaire"
             )
         return decision
 
@@ -126,7 +126,9 @@ def _submissions(value: Any, where: str) -> tuple[str, ...]:
         return ()
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"{where}: a withdrawal's `submissions` is a list of submission ids")
+    raise ConfigError(
+        f"{where} : les `submissions` d'un retrait sont une liste d'identifiants de soumission"
+    )
 
 
 def _value(value: Any, where: str) -> Value:
@@ -136,7 +138,7 @@ def _value(value: Any, where: str) -> Value:
         return list(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise ConfigError(f"{where}: a corrected value is a text or a list of texts")
+    raise ConfigError(f"{where} : une valeur corrigée est un texte ou une liste de textes")
 
 
 @dataclass(frozen=True)
@@ -158,13 +160,15 @@ class Decisions:
     @classmethod
     def load(cls, path: Path) -> Decisions:
         """The file's decisions; no file yet means no decision."""
-        data = load_yaml(path, "decisions file", missing_ok=True)
+        data = load_yaml(path, "fichier des décisions", missing_ok=True)
         if not isinstance(data, dict) or not isinstance(data.get("decisions") or [], list):
-            raise ConfigError(f"decisions file {path}: expected a `decisions:` list")
+            raise ConfigError(f"fichier des décisions {path} : une liste `decisions:` est attendue")
         items = tuple(Decision.from_yaml(d, str(path)) for d in data.get("decisions") or [])
         ids = [d.decision_id for d in items]
         if len(set(ids)) != len(ids):
-            raise ConfigError(f"decisions file {path}: two decisions share an id")
+            raise ConfigError(
+                f"fichier des décisions {path} : deux décisions ont le même identifiant"
+            )
         return cls(items, path)
 
     def text(self) -> str:

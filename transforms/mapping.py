@@ -45,12 +45,14 @@ class FieldMapping:
 
     @classmethod
     def load(cls, path: Path) -> FieldMapping:
-        data = load_yaml(path, "mapping file")
+        data = load_yaml(path, "fichier de correspondance")
         known = form_fields()
         titles: dict[str, str] = {}
         for name, spellings in (data.get("titles") or {}).items():
             if name not in known:
-                raise ConfigError(f"mapping file {path}: {name!r} is not a field of the model")
+                raise ConfigError(
+                    f"fichier de correspondance {path} : {name!r} n'est pas un champ du modèle"
+                )
             for spelling in [known[name].metadata["form_title"], *(spellings or [])]:
                 titles[fold(str(spelling))] = name
         for name, col in known.items():  # the data model's own titles always match
@@ -58,17 +60,26 @@ class FieldMapping:
         pinned = {str(k): str(v) for k, v in (data.get("questions") or {}).items()}
         for qid, name in pinned.items():
             if name not in known:
-                raise ConfigError(f"mapping file {path}: question {qid} pinned to unknown {name!r}")
+                raise ConfigError(
+                    f"fichier de correspondance {path} : question {qid} attachée à un champ "
+                    f"inconnu {name!r}"
+                )
         hidden = {str(c.metadata["hidden_field"]): n for n, c in hidden_fields().items()}
         for name, spelling in (data.get("hidden_fields") or {}).items():
             if name not in hidden_fields():
-                raise ConfigError(f"mapping file {path}: {name!r} cannot come from a hidden field")
+                raise ConfigError(
+                    f"fichier de correspondance {path} : {name!r} ne peut pas venir d'un champ "
+                    "caché"
+                )
             hidden = {h: f for h, f in hidden.items() if f != name}
             hidden[str(spelling)] = name
         prefill = {str(k): str(v) for k, v in (data.get("prefill") or {}).items()}
         for name in prefill:
             if name not in known:
-                raise ConfigError(f"mapping file {path}: prefill of {name!r}, not a form field")
+                raise ConfigError(
+                    f"fichier de correspondance {path} : pré-remplissage de {name!r}, qui n'est "
+                    "pas un champ du formulaire"
+                )
         return cls(titles=titles, pinned=pinned, hidden=hidden, prefill=prefill)
 
 
@@ -183,7 +194,8 @@ def plan_fields(form: FormShape, mapping: FieldMapping) -> FieldPlan:
     for qid, pinned in mapping.pinned.items():
         if qid not in form.questions or not form.questions[qid].current:
             raise MappingError(
-                f"question {qid}, pinned to {pinned} in the mapping file, is no longer in the form"
+                f"la question {qid}, attachée à {pinned} dans le fichier de correspondance, "
+                "n'est plus dans le formulaire"
             )
     plan = FieldPlan(
         by_question={}, hidden=dict(mapping.hidden), echoes=frozenset(mapping.prefill.values())
@@ -208,8 +220,8 @@ def plan_fields(form: FormShape, mapping: FieldMapping) -> FieldPlan:
         if col.metadata["required"] and name not in live:
             title = col.metadata["form_title"]
             raise MappingError(
-                f"no question of the form feeds required field {name} (title {title!r}): "
-                "add the form's wording to schemas/mapping.yaml"
+                f"aucune question du formulaire ne nourrit le champ obligatoire {name} (titre "
+                f"{title!r}) : ajouter la formulation du formulaire à schemas/mapping.yaml"
             )
         if name not in fed:
             plan.missing_optional.append(name)

@@ -102,18 +102,20 @@ class Membership:
     def load(cls, path: Path) -> Membership:
         """The file (an absent one: nobody is a member yet); a `ConfigError` naming the change
         for anything it cannot hold."""
-        data = load_yaml(path, "membership file", missing_ok=True)
+        data = load_yaml(path, "fichier des membres", missing_ok=True)
         contact = data.get("contact")
         if contact is not None and not isinstance(contact, str):
-            raise ConfigError(f"{path}: `contact` takes a text (an address, a page)")
+            raise ConfigError(f"{path} : `contact` prend un texte (une adresse, une page)")
         items = data.get("changes") or []
         if not isinstance(items, list):
-            raise ConfigError(f"{path}: `changes` takes a list")
-        changes = tuple(_change(item, f"{path}: change {i + 1}") for i, item in enumerate(items))
+            raise ConfigError(f"{path} : `changes` prend une liste")
+        changes = tuple(
+            _change(item, f"{path} : changement {i + 1}") for i, item in enumerate(items)
+        )
         seen: set[str] = set()
         for change in changes:
             if change.change_id in seen:
-                raise ConfigError(f"{path}: change_id {change.change_id} is given twice")
+                raise ConfigError(f"{path} : change_id {change.change_id} est donné deux fois")
             seen.add(change.change_id)
         return cls(changes, contact)
 
@@ -168,19 +170,19 @@ class Membership:
 
 def _change(item: Any, where: str) -> Change:
     if not isinstance(item, dict):
-        raise ConfigError(f"{where} must be a mapping")
+        raise ConfigError(f"{where} doit être un dictionnaire (nom: valeur)")
     action = item.get("action")
     if action not in ACTIONS:
-        raise ConfigError(f"{where}: action takes one of {', '.join(ACTIONS)}, got {action!r}")
+        raise ConfigError(f"{where} : action prend l'une de {', '.join(ACTIONS)}, pas {action!r}")
     for key in ("change_id", "target", "by", "at", "reason"):
         if not isinstance(item.get(key), str | int | datetime) or not str(item[key]).strip():
-            raise ConfigError(f"{where}: `{key}` is missing")
+            raise ConfigError(f"{where} : `{key}` manque")
     target = str(item["target"])
     target = organisation_key(target) if action in (ADD, REMOVE) else email_key(target)
     try:
         at = utc_naive(item["at"] if isinstance(item["at"], datetime) else str(item["at"]))
     except ValueError:
-        raise ConfigError(f"{where}: `at` {item['at']!r} is not an ISO-8601 instant") from None
+        raise ConfigError(f"{where} : `at` {item['at']!r} n'est pas un instant ISO-8601") from None
     name = item.get("name")
     return Change(
         change_id=str(item["change_id"]),

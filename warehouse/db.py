@@ -24,7 +24,7 @@ def make_folder(folder: Path, setting: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"{setting}: cannot create the folder {folder}: {exc.strerror or exc}"
+            f"{setting} : impossible de créer le dossier {folder} : {exc.strerror or exc}"
         ) from None
 
 
@@ -139,11 +139,15 @@ def _connect(db_path: Path, read_only: bool, memory_limit: str) -> duckdb.DuckDB
                 "lecture, empêche une exécution d'écrire) : fermer cette connexion et "
                 "relancer, ou laisser plus de temps (BIBIA_READER_WAIT_SECONDS)"
             ) from None
-        raise BibiaError(f"cannot open the warehouse {db_path}: {text}") from None
+        raise BibiaError(
+            f"impossible d'ouvrir l'entrepôt {db_path}, abîmé ? ({text}) ; restaurer une copie, "
+            "ou le mettre de côté et lancer `bibia sync --full` pour le refaire"
+        ) from None
     except duckdb.Error as exc:
         raise BibiaError(
-            f"cannot open the warehouse {db_path}, damaged? ({str(exc).splitlines()[0]}); "
-            "restore a copy, or move it aside and run `bibia sync --full` to make it again"
+            f"impossible d'ouvrir l'entrepôt {db_path}, abîmé ? ({str(exc).splitlines()[0]}) ; "
+            "restaurer une copie, ou le mettre de côté et lancer `bibia sync --full` pour le "
+            "refaire"
         ) from None
     return con
 

@@ -34,11 +34,11 @@ def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
         if not match:
-            raise BibiaError(f"migration file {path.name} is not named NNN_name.sql")
+            raise BibiaError(f"le fichier de migration {path.name} n'est pas nommé NNN_nom.sql")
         found.append(Migration(int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
-        raise BibiaError("two migration files share a version number")
+        raise BibiaError("deux fichiers de migration ont le même numéro de version")
     return found
 
 
@@ -61,8 +61,8 @@ def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) ->
             name, checksum = applied[migration.version]
             if checksum != migration.checksum:
                 raise BibiaError(
-                    f"migration {name} was edited after it was applied to this warehouse: "
-                    "add a new migration instead"
+                    f"la migration {name} a été modifiée après avoir été appliquée à cet "
+                    "entrepôt : ajouter plutôt une nouvelle migration"
                 )
             continue
         con.execute("BEGIN TRANSACTION")

@@ -8,6 +8,7 @@ names and categories are the register's as documented, addresses and points are 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +159,19 @@ def _siege(r: Registered, siret: str) -> dict[str, Any]:
     }
 
 
-def search_result(siret: str) -> dict[str, Any]:
-    r = REGISTRY.get(siret[:9])
+def anyone(siren: str) -> Registered:
+    """An authority for any SIREN (`GovApisEmulator(anyone=True)`, for the benchmarks: a
+    register of thousands of authorities placed on the map): a commune whose seat is a point of
+    metropolitan France drawn from its SIREN."""
+    seed = int(hashlib.sha256(siren.encode()).hexdigest()[:12], 16)
+    lat = 42.6 + (seed % 10_000) / 10_000 * 8.2
+    lon = -4.4 + (seed // 10_000 % 10_000) / 10_000 * 12.0
+    insee = f"{seed % 95 + 1:02d}{seed % 900 + 100:03d}"
+    return Registered(siren, f"COMMUNE {siren}", "7210", insee, round(lat, 4), round(lon, 4))
+
+
+def search_result(siret: str, everyone: bool = False) -> dict[str, Any]:
+    r = REGISTRY.get(siret[:9]) or (anyone(siret[:9]) if everyone else None)
     if r is None:
         return {"results": [], "total_results": 0, "page": 1, "per_page": 1, "total_pages": 0}
     seat = _siege(r, siret)
@@ -196,6 +208,10 @@ def search_result(siret: str) -> dict[str, Any]:
 class GovApisEmulator(LoopbackServer):
     """The three services behind one loopback port; see `urls`."""
 
+    def __init__(self, delay_seconds: float = 0.0, anyone: bool = False) -> None:
+        super().__init__(delay_seconds)
+        self.anyone = anyone  # any SIREN is an authority (`anyone`), not only the registry's
+
     def start(self, port: int = 0) -> GovApisEmulator:
         super().start(port)
         return self
@@ -220,7 +236,7 @@ class GovApisEmulator(LoopbackServer):
             q = "".join(query.get("q", "").split())
             if not (q.isdigit() and len(q) in (9, 14)):
                 return 400, {"erreur": "q doit être un SIREN ou un SIRET"}, {}
-            return 200, search_result(q if len(q) == 14 else q + "00000"), {}
+            return 200, search_result(q if len(q) == 14 else q + "00000", self.anyone), {}
         if parts[:2] == ["geo", "communes"] and len(parts) == 3:
             r = next((x for x in REGISTRY.values() if x.insee == parts[2]), None)
             if r is None:

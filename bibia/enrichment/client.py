@@ -88,15 +88,17 @@ class EnrichmentClient:
         try:
             response = session.get(path, params, what)
         except GaveUp as exc:
-            raise EnrichmentUnavailable(f"{session.label}: {exc}") from None
+            raise EnrichmentUnavailable(f"{session.label} : {exc}") from None
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise EnrichmentUnavailable(f"{session.label}: HTTP {response.status_code} on {what}")
+            raise EnrichmentUnavailable(
+                f"{session.label} : HTTP {response.status_code} pour {what}"
+            )
         try:
             return json.loads(response.content)
         except ValueError:
-            raise EnrichmentUnavailable(f"{session.label}: {what} is not JSON") from None
+            raise EnrichmentUnavailable(f"{session.label} : {what} n'est pas du JSON") from None
 
     def lookup(self, siret: str, now: datetime) -> Authority:
         """What the register says of this SIRET (raises EnrichmentUnavailable)."""
@@ -113,7 +115,9 @@ class EnrichmentClient:
         )
         results = (body or {}).get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
-            raise EnrichmentUnavailable(f"Recherche d'entreprises: unexpected answer for {siret}")
+            raise EnrichmentUnavailable(
+                f"Recherche d'entreprises : réponse inattendue pour {siret}"
+            )
         if not results:
             return Authority(
                 siret, siret[:9], found=False, fetched_at=now, expires_at=now + MISS_TTL

@@ -200,7 +200,7 @@ class Handlers:
         try:
             identity = await self.space.proconnect.identity(code, str(begun["nonce"]))
         except LoginRefused as exc:
-            log.info("login refused: %s", exc)
+            log.info("connexion refusée : %s", exc)
             return _again(f"Connexion refusée : {exc}.", 403)
         response = RedirectResponse(local_path(str(begun.get("next"))), status_code=303)
         response.delete_cookie(LOGIN, path="/connexion")
@@ -212,7 +212,7 @@ class Handlers:
             self.space.journal.request(
                 identity.email, identity.given_name, identity.usual_name, identity.siret
             )
-        log.info("login: %s (%s)", identity.email, access.why)
+        log.info("connexion : %s (%s)", identity.email, access.why)
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -295,7 +295,9 @@ class Handlers:
 
     async def failed(self, _request: Request, exc: Exception) -> Response:
         log.error(
-            "members: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""
+            "espace des membres : %s : %s",
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
         )
         return page(
             "Erreur de l'espace des membres",

@@ -39,7 +39,7 @@ class MembershipWatch:
                     self._membership, self._problem = Membership.load(self.path), None
                 except ConfigError as exc:
                     self._membership, self._problem = None, str(exc)
-                    log.error("membership file unreadable, nobody is let in: %s", exc)
+                    log.error("fichier des membres illisible, personne n'entre : %s", exc)
                 self._seen = stamp
             return self._membership
 

@@ -233,19 +233,19 @@ def parse_page(body: Any, number: int, what: str) -> Page:
     """Check a submissions page against the documented shape."""
 
     def bad(reason: str) -> TallyError:
-        return TallyError(f"Tally answered {what} with an undocumented shape: {reason}")
+        return TallyError(f"Tally a répondu à {what} sous une forme non documentée : {reason}")
 
     if not isinstance(body, dict):
-        raise bad(f"a {type(body).__name__} instead of an object")
+        raise bad(f"un {type(body).__name__} au lieu d'un objet")
     submissions = body.get("submissions")
     if not isinstance(submissions, list):
-        raise bad("no `submissions` list")
+        raise bad("pas de liste `submissions`")
     has_more = body.get("hasMore")
     if not isinstance(has_more, bool):
-        raise bad("no boolean `hasMore`")
+        raise bad("pas de booléen `hasMore`")
     questions = body.get("questions") or []
     if not isinstance(questions, list):
-        raise bad("`questions` is not a list")
+        raise bad("`questions` n'est pas une liste")
     # an item that cannot be named is left out (and counted: the list is then not complete);
     # one with an id is kept whatever else it holds: derivation holds it back with the reason
     named = [i for i in submissions if isinstance(i, dict) and isinstance(i.get("id"), str)]

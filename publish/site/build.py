@@ -51,6 +51,7 @@ from warehouse.db import in_parts, insert_rows
 
 HERE = Path(__file__).resolve().parent
 LEAFLET = "vendor/leaflet-1.9.4"
+CLUSTERS = "vendor/leaflet.markercluster-1.5.3"  # the map's groups of nearby projects
 PAGE_SIZE = 100  # cards on each page of the list readable without JavaScript
 DATA_PART = 2_000  # cards in each older part of the list's and the map's data (1.2 MB)
 LIST_PAGES = "page-{}.html"  # the list's older pages (`list_page`)
@@ -359,6 +360,82 @@ def card_of(row: dict[str, Any], colour: Callable[[str], str]) -> dict[str, Any]
     }
 
 
+# The cards' data as the browser reads it (`projets.js`), compact at 50,000 projects: a card
+# is a JSON array of these fields, in this order; a field the filters take from a vocabulary
+# holds the number of its term in `data/projets.json`'s `vocabulaires` (a value outside the
+# taxonomy, kept as it was typed, stays text); a theme's colour and a project's page are made
+# in the browser from the manifest (`couleurs`, `fiche`).
+DATA_FIELDS = (
+    "id",
+    "nom",
+    "porteur",
+    "initiales",
+    "theme",
+    "sous_theme",
+    "statut",
+    "type",
+    "audience",
+    "annee",
+    "logo",
+    "extrait",
+    "lat",
+    "lon",
+)
+DEGREES = 5  # decimals kept of a seat's coordinates (about a metre)
+
+
+@dataclass(frozen=True)
+class DataCodes:
+    """The numbers of the vocabularies' terms in the cards' data, from the taxonomy."""
+
+    labels: dict[str, tuple[str, ...]]  # card key -> its vocabulary's labels, in order
+    colours: tuple[str, ...]  # of the themes, in the same order
+    other_colour: str = OTHER_COLOUR
+
+    @classmethod
+    def of(cls, taxonomy: Taxonomy) -> DataCodes:
+        labels = {
+            key: tuple(taxonomy[vocabulary].labels)
+            for key, (_, vocabulary) in FILTERS.items()
+            if vocabulary is not None
+        }
+        colour = colours(taxonomy)
+        return cls(labels, tuple(colour(label) for label in labels["theme"]))
+
+    @functools.cached_property
+    def numbers(self) -> dict[str, dict[str, int]]:
+        return {key: {label: i for i, label in enumerate(ls)} for key, ls in self.labels.items()}
+
+    def row(self, card: dict[str, Any]) -> bytes:
+        """A card as the browser reads it (`DATA_FIELDS`)."""
+        values = []
+        for name in DATA_FIELDS:
+            value = card[name]
+            numbers = self.numbers.get(name)
+            if numbers is not None:
+                value = (
+                    [numbers.get(v, v) for v in value]
+                    if isinstance(value, list)
+                    else numbers.get(value, value)
+                )
+            elif name in ("lat", "lon") and value is not None:
+                value = round(value, DEGREES)
+            values.append(value)
+        return orjson.dumps(values)
+
+    def manifest(self) -> bytes:
+        """What `data/projets.json` says of the cards besides them (its start, as JSON)."""
+        return orjson.dumps(
+            {
+                "champs": DATA_FIELDS,
+                "vocabulaires": self.labels,
+                "couleurs": self.colours,
+                "autre_couleur": self.other_colour,
+                "fiche": page_path("{}"),
+            }
+        )[:-1]
+
+
 def pagination(number: int, older: int) -> str:
     """The links of a list page (`number`, 0 for the first) to the pages beside it, when there
     are `older` pages after the first (none when there are none). A page says nothing of how
@@ -411,6 +488,7 @@ class Listing:
     when what they show changed."""
 
     con: duckdb.DuckDBPyConnection
+    codes: DataCodes  # the vocabularies' numbers in the cards' data
     total: int = 0
     authorities: int = 0  # distinct SIREN
     latest: str | None = None  # the most recent `date`
@@ -423,7 +501,7 @@ class Listing:
         """The listing of the public `export`, its cards made where they changed. The figures
         are counted in Arrow, a row group at a time (not in DuckDB: its share of memory, in a
         run, is mostly taken by the run's uncommitted rows)."""
-        listing = cls(con)
+        listing = cls(con, DataCodes.of(taxonomy))
         listing.found = {name: Counter() for name in FILTERS}
         sirens: set[str] = set()
         columns = ["coll_siret", "date", "latitude", "longitude", *FILTER_COLUMNS.values()]
@@ -450,7 +528,8 @@ class Listing:
                     listing.found[name][counted["values"]] += counted["counts"]
         listing.authorities = len(sirens)
         listing.joiner = datami.joiner_of(con, export)
-        salt = salt_of("card", taxonomy.version, listing.joiner)
+        # a card's data holds numbers of the taxonomy's terms: made again when they change
+        salt = salt_of("card", taxonomy.version, listing.joiner, listing.codes.manifest().decode())
         listing._update_cards(export, colours(taxonomy), salt)
         con.execute(  # the list's order (rank 0: the first published), see `older_pages`
             "CREATE OR REPLACE TEMP TABLE card_order AS SELECT projet_id, row_number() OVER "
@@ -501,7 +580,7 @@ class Listing:
                         "projet_id": card["id"],
                         "made_from": missing[card["id"]],
                         "html": card_html(card),
-                        "point": orjson.dumps(card).decode(),
+                        "point": self.codes.row(card).decode(),
                         "feed": line,
                     }
                 )
@@ -667,7 +746,7 @@ def data_parts(
         for number in sorted(map(int, every), reverse=True)
     ]
     older = older_pages(listing.total, DATA_PART)
-    head = b'{"parties":' + orjson.dumps(names) + b',"projets":'
+    head = listing.codes.manifest() + b',"parties":' + orjson.dumps(names) + b',"projets":'
     latest = listing.json(older * DATA_PART, listing.total)
     content = itertools.chain([head], latest, [b"}"])
     yield first.edition, Page("data/projets.json", content, also=also)
@@ -804,7 +883,9 @@ class Site:
                 tiles=self.settings.tiles,
                 attribution=self.settings.attribution,
                 leaflet=LEAFLET,
+                clusters=CLUSTERS,
                 legend=self.legend(),
+                filters=self.filters(),
             ),
         )
         figures = self.render("chiffres.html", "", page="chiffres", **self.figures())
