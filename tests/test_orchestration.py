@@ -38,6 +38,13 @@ from tests.web import free_port
 BIBIA = [sys.executable, "-m", "bibia.cli"]
 
 
+def ctrl_c_heard() -> None:
+    """In a child before it runs: SIGINT as a terminal gives it. A test process may ignore
+    SIGINT (an ignored signal stays ignored across `exec`), and Python then never raises
+    KeyboardInterrupt: `bibia serve` would not hear the Ctrl-C the test sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop_group(proc: subprocess.Popen, sig: int, timeout: float) -> None:
     """Signal a process started with start_new_session, then kill it if it lingers."""
     os.killpg(proc.pid, sig)
@@ -139,6 +146,7 @@ def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, se
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=ctrl_c_heard,
     )
     api = prefect_server["PREFECT_API_URL"]
     try:
@@ -395,6 +403,7 @@ def test_serve_demo_serves_the_demo_without_a_key(prefect_server, tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=ctrl_c_heard,
     )
     public = tmp_path / "demo-output" / "exports" / "public" / "bibliotheque_ia.csv"
     try:
@@ -492,6 +501,7 @@ def test_a_webhook_event_asks_prefect_for_a_deployment_run(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=ctrl_c_heard,
     )
     receiver = start_receiver(settings, tmp_path, **prefect_server)
     try:
