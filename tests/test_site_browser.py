@@ -450,6 +450,21 @@ def test_the_lists_filters_apply_to_the_map_and_travel_between_them(browser, dem
     assert errors(browser) == []
 
 
+def test_the_map_draws_every_project_without_tiles(browser, demo):
+    """`BIBIA_SITE_TILES=` (empty): no background, the groups and markers all the same (the
+    map once threw "Map has no maxZoom" and drew nothing)."""
+    page = (demo.folder / "carte.html").read_text(encoding="utf-8")
+    assert 'data-tiles="http' in page
+    without = page.replace(page.split('data-tiles="')[1].split('"')[0], "", 1)
+    (demo.folder / "carte-sans-fond.html").write_text(without, encoding="utf-8")
+    located = sum(1 for r in demo.rows if r["latitude"] is not None)
+    browser.get(f"{demo.url}/carte-sans-fond.html")
+    wait_for(lambda: browser.execute_script("return window.__bibiaReady === true"), "the map")
+    wait_for(lambda: on_map(browser) == located, "every project, in a group or alone")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#carte .leaflet-tile")
+    assert errors(browser) == []
+
+
 def test_the_key_figures_page_draws_its_charts_without_a_script(browser, demo):
     browser.get(f"{demo.url}/chiffres.html")
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg[role=img]")) == 4

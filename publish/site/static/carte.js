@@ -19,8 +19,7 @@
   var moreWrap = document.getElementById("plus-wrap");
   var unplaced = document.getElementById("sans-position");
   var STEP = 50;
-  var matching = [];
-  var shown = 0;
+  var el = window.bibiaEl;
   Array.prototype.forEach.call(document.querySelectorAll(".legend .dot"), function (dot) {
     dot.style.background = dot.getAttribute("data-colour");
   });
@@ -28,12 +27,6 @@
     var node = document.createElement("span");
     node.textContent = text || "";
     return node.innerHTML;
-  }
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) { node.className = cls; }
-    if (text !== undefined) { node.textContent = text; }
-    return node;
   }
   var map = L.map(box, { maxZoom: 18 }).setView([46.6, 2.4], 6);  // with or without tiles
   var tiles = box.getAttribute("data-tiles");
@@ -112,17 +105,9 @@
     li.appendChild(button);
     return li;
   }
-  function render(reset) {
-    if (reset) { list.textContent = ""; shown = 0; }
-    var next = matching.slice(shown, shown + STEP);
-    var fragment = document.createDocumentFragment();
-    next.forEach(function (p) { fragment.appendChild(item(p)); });
-    list.appendChild(fragment);
-    shown += next.length;
-    moreWrap.hidden = shown >= matching.length;
-  }
+  var draw = window.bibiaPages(list, more, moreWrap, STEP, item);
   function show(found, query) {
-    matching = found.filter(located);
+    var matching = found.filter(located);
     groups.clearLayers();
     groups.addLayers(matching.map(markerOf));
     count.textContent = matching.length;
@@ -131,7 +116,7 @@
     var elsewhere = found.length - matching.length;
     unplaced.textContent = elsewhere ? " (et " + elsewhere + " sans position connue)" : "";
     none.hidden = matching.length > 0;
-    render(true);
+    draw(matching);
     if (matching.length) {  // the map frames what the filters found (groups are still
       // being made when there are many: the bounds come from the projects themselves)
       var bounds = L.latLngBounds(matching.map(function (p) { return [p.lat, p.lon]; }));
@@ -140,7 +125,6 @@
     box.setAttribute("data-placed", String(matching.length));
     window.bibiaVers("vers-liste", query);
   }
-  more.addEventListener("click", function () { render(false); });
   window.bibiaProjets(box.getAttribute("data-points")).then(function (projects) {
     window.bibiaFiltres(form, projects, show);
     window.__bibiaReady = true;

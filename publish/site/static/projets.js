@@ -187,6 +187,30 @@
     apply(false);
   };
 
+  // A list drawn `step` items at a time, the next ones behind the "more" button (`wrap`
+  // hidden when there are no more): `draw(items)` starts again from the first.
+  window.bibiaPages = function (list, more, wrap, step, item) {
+    var items = [], shown = 0;
+    function next(reset) {
+      if (reset) { list.textContent = ""; shown = 0; }
+      var fragment = document.createDocumentFragment();
+      items.slice(shown, shown + step).forEach(function (p) { fragment.appendChild(item(p)); });
+      list.appendChild(fragment);
+      shown = Math.min(items.length, shown + step);
+      wrap.hidden = shown >= items.length;
+    }
+    more.addEventListener("click", function () { next(false); });
+    return function draw(found) { items = found; next(true); };
+  };
+
+  // An element with its class and its text (never read as HTML).
+  window.bibiaEl = function (tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  };
+
   // A link to the same projects on the other page (the list, the map), filters kept.
   window.bibiaVers = function (id, query) {
     var link = document.getElementById(id);

@@ -12,16 +12,9 @@
   if (!form || !list || !window.bibiaProjets) { return; }
   var root = document.body.getAttribute("data-root") || "";
   var STEP = 60;
-  var shown = 0;
-  var matching = [];
+  var el = window.bibiaEl;
 
   function web(url) { return typeof url === "string" && /^https?:\/\//i.test(url); }
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) { node.className = cls; }
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
   function card(p) {
     var li = el("li", "card");
     var article = el("article");
@@ -48,24 +41,14 @@
     li.appendChild(article);
     return li;
   }
-  function render(reset) {
-    if (reset) { list.textContent = ""; shown = 0; }
-    var next = matching.slice(shown, shown + STEP);
-    var fragment = document.createDocumentFragment();
-    next.forEach(function (p) { fragment.appendChild(card(p)); });
-    list.appendChild(fragment);
-    shown += next.length;
-    moreWrap.hidden = shown >= matching.length;
-  }
+  var draw = window.bibiaPages(list, more, moreWrap, STEP, card);
   function show(found, query) {
-    matching = found;
-    count.textContent = matching.length;
-    none.hidden = matching.length > 0;
-    count.parentNode.lastChild.textContent = matching.length === 1 ? " projet" : " projets";
-    render(true);
+    count.textContent = found.length;
+    none.hidden = found.length > 0;
+    count.parentNode.lastChild.textContent = found.length === 1 ? " projet" : " projets";
+    draw(found);
     window.bibiaVers("vers-carte", query);
   }
-  more.addEventListener("click", function () { render(false); });
   var pagination = document.querySelector(".pagination");
   window.bibiaProjets(root + "data/projets.json").then(function (projects) {
     if (pagination) { pagination.hidden = true; }
