@@ -424,3 +424,27 @@ def test_two_deliveries_to_one_target_at_once_never_race(tmp_path):
         )
     assert all(d.commit for d in done), done  # one after the other, in the same clone
     assert len(commits(repo, "gh-pages")) == 2
+
+
+def test_a_file_changed_within_one_clock_tick_is_delivered(tmp_path):
+    """Same size, same modification time, other bytes: still a change (seen in CI, where two
+    files written in one tick looked alike to a size-and-time check)."""
+    import os
+
+    from publish.deliver.git import Author, GitTarget, deliver
+
+    repo = bare(tmp_path / "site.git", "gh-pages")
+    target = GitTarget("site", repo.as_uri(), "gh-pages", mirror=True)
+    page = tmp_path / "source" / "index.html"
+    page.parent.mkdir()
+    page.write_text("version 0", encoding="utf-8")
+    when = page.stat().st_mtime_ns
+    first = deliver(target, {"index.html": page}, "m", Author("b", "b@b.fr"), tmp_path / "c", None)
+    page.write_text("version 1", encoding="utf-8")
+    os.utime(page, ns=(when, when))
+    second = deliver(target, {"index.html": page}, "m", Author("b", "b@b.fr"), tmp_path / "c", None)
+    assert first.commit and second.commit and second.changed == 1
+    shown = subprocess.run(
+        ["git", "-C", str(repo), "show", "gh-pages:index.html"], capture_output=True, text=True
+    )
+    assert shown.stdout == "version 1"

@@ -2,10 +2,10 @@
 the Datami feed to the repository the association's current site reads.
 
 A target keeps a working clone of its own (`clone`), fetched shallow before each delivery.
-The files are copied in only when they differ from the clone's (size and modification time:
-the published files keep theirs while their bytes do not change), `git add` finds what
-changed, one commit is made (none when nothing changed) and pushed. When the remote moved on
-meanwhile (someone else committed), the commit is made again on top of theirs and pushed again:
+The files are copied in only when their bytes differ from the clone's (the others keep their
+times, so git does not read them again), `git add` finds what changed, one commit is made
+(none when nothing changed) and pushed. When the remote moved on meanwhile (someone else
+committed), the commit is made again on top of theirs and pushed again:
 never a force-push. Two deliveries to one target never race (a lock beside the clone).
 
 The token is given to git for each call only, in its environment (`http.extraHeader`), never
@@ -223,9 +223,7 @@ def _apply(git: Git, target: GitTarget, files: Mapping[str, Path]) -> tuple[int,
     root = git.clone / target.folder if target.folder else git.clone
     for relative, source in files.items():
         destination = root / relative
-        there = destination.stat() if destination.exists() else None
-        here = source.stat()
-        if there is None or (there.st_size, there.st_mtime_ns) != (here.st_size, here.st_mtime_ns):
+        if not _same_bytes(source, destination):
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination)
     scope = target.folder or "."
@@ -242,6 +240,21 @@ def _apply(git: Git, target: GitTarget, files: Mapping[str, Path]) -> tuple[int,
     status = git("diff", "--cached", "--name-status", "--no-renames").stdout.splitlines()
     kinds = [line.split("\t", 1)[0] for line in status]
     return kinds.count("A"), kinds.count("M"), kinds.count("D")
+
+
+def _same_bytes(source: Path, destination: Path, block: int = 1 << 20) -> bool:
+    """Whether `destination` holds exactly `source`'s bytes. Sizes and times are no proof:
+    two files of one size written within one clock tick share both."""
+    try:
+        if destination.stat().st_size != source.stat().st_size:
+            return False
+    except FileNotFoundError:
+        return False
+    with source.open("rb") as here, destination.open("rb") as there:
+        while chunk := here.read(block):
+            if chunk != there.read(block):
+                return False
+    return True
 
 
 MOVED_ON = (
