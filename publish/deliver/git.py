@@ -3,7 +3,8 @@ the Datami feed to the repository the association's current site reads.
 
 A target keeps a working clone of its own (`clone`), fetched shallow before each delivery.
 The files are copied in only when their bytes differ from the clone's (the others keep their
-times, so git does not read them again), `git add` finds what changed, one commit is made
+times, so git does not read them again; a source not rewritten since its last delivery is not
+read either), `git add` finds what changed, one commit is made
 (none when nothing changed) and pushed. When the remote moved on meanwhile (someone else
 committed), the commit is made again on top of theirs and pushed again:
 never a force-push. Two deliveries to one target never race (a lock beside the clone).
@@ -16,6 +17,7 @@ before anybody reads them.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -221,11 +223,16 @@ def _apply(git: Git, target: GitTarget, files: Mapping[str, Path]) -> tuple[int,
     """Copy in what differs, remove (when mirrored) what bibia no longer makes, stage it:
     (added, changed, removed)."""
     root = git.clone / target.folder if target.folder else git.clone
+    seen = _Copied(git.clone / ".git" / "bibia-copied.json")
     for relative, source in files.items():
         destination = root / relative
+        if seen.unchanged(relative, source, destination):
+            continue
         if not _same_bytes(source, destination):
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination)
+        seen.note(relative, source)
+    seen.save(files)
     scope = target.folder or "."
     if target.mirror:
         tracked = git("ls-files", "-z", "--", scope).stdout.split("\0")
@@ -240,6 +247,41 @@ def _apply(git: Git, target: GitTarget, files: Mapping[str, Path]) -> tuple[int,
     status = git("diff", "--cached", "--name-status", "--no-renames").stdout.splitlines()
     kinds = [line.split("\t", 1)[0] for line in status]
     return kinds.count("A"), kinds.count("M"), kinds.count("D")
+
+
+class _Copied:
+    """What each source file was when its bytes were last found in the clone: its inode, size,
+    modification and change times (git's own index keeps the same). A source with the same
+    four, whose copy in the clone was not touched since (size and time still the source's),
+    is not read again; any other is compared byte for byte."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.known: dict[str, list[int]] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.known = {}
+
+    @staticmethod
+    def _signature(stat: os.stat_result) -> list[int]:
+        return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+
+    def unchanged(self, relative: str, source: Path, destination: Path) -> bool:
+        here = source.stat()
+        if self.known.get(relative) != self._signature(here):
+            return False
+        try:
+            there = destination.stat()
+        except FileNotFoundError:
+            return False
+        return (there.st_size, there.st_mtime_ns) == (here.st_size, here.st_mtime_ns)
+
+    def note(self, relative: str, source: Path) -> None:
+        self.known[relative] = self._signature(source.stat())
+
+    def save(self, files: Mapping[str, Path]) -> None:
+        kept = {relative: self.known[relative] for relative in files if relative in self.known}
+        self.path.write_text(json.dumps(kept, separators=(",", ":")), encoding="utf-8")
 
 
 def _same_bytes(source: Path, destination: Path, block: int = 1 << 20) -> bool:
