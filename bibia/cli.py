@@ -18,6 +18,8 @@ from schemas.errors import BibiaError, ConfigError, Interrupted
 
 log = logging.getLogger("bibia")
 DEMO_OUTPUT = Path("demo-output")
+DEMO_SENDER = "Bibliothèque d'IA territoriales <bibliotheque@interconnectes.invalid>"
+DEMO_CURATORS = "Curateurs de la bibliothèque <curateurs@interconnectes.invalid>"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _tool_parsers(sub)
     _curate_parser(sub)
+    _mail_parser(sub)
     _members_parser(sub)
     return parser
 
@@ -167,6 +170,27 @@ def _curate_parser(sub: Any) -> None:
         action.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
 
 
+def _mail_parser(sub: Any) -> None:
+    """`bibia mail`: the messages to contributors and curators."""
+    mail = sub.add_parser(
+        "mail",
+        help="les messages aux contributeurs et aux curateurs : envoyer ce qui attend, ne plus "
+        "écrire à une adresse",
+    )
+    actions = mail.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser(
+        "send", help="envoyer maintenant les messages en attente (sans attendre une exécution)"
+    )
+    stop = actions.add_parser(
+        "stop",
+        help="ne plus écrire à une adresse (un contributeur qui l'a demandé) : ajoutée à "
+        "BIBIA_MAIL_OPTOUTS",
+    )
+    stop.add_argument("address", metavar="ADRESSE", help="l'adresse électronique")
+    for action in actions.choices.values():
+        action.add_argument("--demo", action="store_true", help="l'entrepôt de la démo")
+
+
 def _members_parser(sub: Any) -> None:
     """`bibia members` and its actions (in French: curators and operators read them)."""
     members = sub.add_parser(
@@ -237,6 +261,17 @@ def _demo_settings(settings: Settings, env: os._Environ[str] | dict[str, str]) -
         changes["members_path"] = DEMO_OUTPUT / "members.yaml"
     if not env.get("BIBIA_MEMBERS_JOURNAL"):
         changes["members_journal_path"] = DEMO_OUTPUT / "members-journal.sqlite"
+    if not env.get("BIBIA_MAIL"):  # the demo's messages as .eml files a newcomer opens
+        exports = changes.get("export_dir", settings.export_dir)
+        site = (Path(str(exports)) / "public" / "site").resolve()
+        changes |= {
+            "mail_mode": "log",
+            "mail_folder": DEMO_OUTPUT / "mail",
+            "mail_from": settings.mail_from or DEMO_SENDER,
+            "curators_email": settings.curators_email or DEMO_CURATORS,
+            "site_url": settings.site_url or site.as_uri(),
+            "mail_optouts_path": DEMO_OUTPUT / "mail-optouts.txt",
+        }
     return settings.with_(**changes)
 
 
@@ -327,6 +362,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return commands.publish(settings, demo=args.demo)
     if args.command == "members":
         return _members(settings, args)
+    if args.command == "mail":
+        from bibia import commands
+
+        return commands.mail(settings, args.action, getattr(args, "address", None))
     if args.command == "status":
         from bibia import status
 

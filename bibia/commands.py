@@ -243,3 +243,28 @@ def publish(settings: Settings, demo: bool = False) -> int:
         state = f"EN RETARD : {outcome.behind}" if outcome.behind else outcome.said
         print(f"{outcome.target} ({outcome.address}) : {state}")
     return 1 if any(o.behind for o in outcomes) else 0
+
+
+def mail(settings: Settings, action: str, address: str | None = None) -> int:
+    """`bibia mail send`: what waits in the outbox, sent now (exit 1 when some still waits);
+    `bibia mail stop ADRESSE`: no more messages to that address."""
+    from bibia.mail import send_mail, stop_sending_to
+    from warehouse.db import connect, owner_only, writer_lock
+
+    if action == "stop":
+        assert address is not None
+        print(stop_sending_to(settings.mail_optouts_path, address))
+        return 0
+    if settings.mail_mode == "off":
+        print("BIBIA_MAIL=off : aucun message n'est envoyé (log ou on pour en envoyer)")
+        return 0
+    settings.require_mail()
+    now = now_utc()
+    with owner_only(), writer_lock(settings.db_path, settings.lock_timeout_seconds):
+        con = connect(settings.db_path, wait_seconds=settings.warehouse_wait_seconds)
+        try:
+            sent = send_mail(con, settings, f"mail-{now:%Y%m%dT%H%M%S}", now, digest=False)
+        finally:
+            con.close()
+    print(f"messages : {sent.said(settings.mail_mode)}")
+    return 1 if sent.waiting or sent.stopped else 0

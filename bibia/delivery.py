@@ -285,13 +285,14 @@ def _record(con: duckdb.DuckDBPyConnection, outcome: Outcome, run_id: str, now: 
         con.execute(
             f"INSERT OR REPLACE INTO deliveries ({', '.join(columns)}) VALUES "
             "(?, ?, false, NULL, ?, ?, coalesce(?, (SELECT last_commit FROM deliveries "
-            "WHERE target = ?)), ?)",
+            "WHERE target = ?)), ?, NULL)",
             [outcome.target, outcome.address, now, now, outcome.commit, outcome.target, run_id],
         )
         return
     con.execute(
         f"INSERT OR REPLACE INTO deliveries ({', '.join(columns)}) "
-        "SELECT ?, ?, true, ?, ?, d.last_success_at, d.last_commit, d.last_run_id "
+        "SELECT ?, ?, true, ?, ?, d.last_success_at, d.last_commit, d.last_run_id, "
+        "CASE WHEN d.behind THEN coalesce(d.behind_since_at, ?) ELSE ? END "
         "FROM (SELECT 1) LEFT JOIN deliveries d ON d.target = ?",
-        [outcome.target, outcome.address, outcome.behind, now, outcome.target],
+        [outcome.target, outcome.address, outcome.behind, now, now, now, outcome.target],
     )

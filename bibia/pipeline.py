@@ -34,6 +34,7 @@ from bibia.extract import (
     prefetched_pages,
 )
 from bibia.landing import land, set_aside, snapshot
+from bibia.mail import fill_outbox, send_mail, tell_failure
 from bibia.publication import PublishedLater, Staged, publish_staged, site, stage
 from bibia.runs import RunReport, finish, mark_interrupted, new_run_id, record
 from bibia.runtime import give_back_memory, prepare_process
@@ -236,7 +237,8 @@ def run_job(
 ) -> RunReport:
     """`kind`: a `RunKind`. Each step runs through `step(name, fn, *args)` (its `StepName`):
     fetch_form, fetch_page (ahead of the rest), land, derive, enrich, load (per batch of pages),
-    export and site (staged aside), then publish after the commit."""
+    export, site and outbox (staged aside, written in the transaction), then publish, deliver
+    and mail after the commit."""
     kind = RunKind(kind)
     totals: dict[str, float] = {}
     peaks: dict[str, int] = {}
@@ -247,6 +249,7 @@ def run_job(
     )
     if kind != RunKind.REBUILD:
         settings.require_tally()
+    settings.require_mail()
     if configured(settings):  # a delivery's settings are checked before the run, not after
         author_of(settings.publish_author)
     taxonomy, mapping, decisions = _configuration(settings)
@@ -274,6 +277,7 @@ def run_job(
             _transaction(step, inputs, batches, client, on_page, totals)
         except BaseException as exc:
             finish(con, report, client, exc)
+            tell_failure(con, settings, report.run_id, exc)
             raise
         finally:
             batches.close()
@@ -305,8 +309,9 @@ def _transaction(
     totals: dict[str, float],
 ) -> None:
     """The run's one transaction: sync or rebuild, the exports and the site staged, the
-    commit; then the staged files published, the webhook's events moved, and the publication
-    delivered to its remote targets (which never fails the run: a target waits). A failure rolls
+    messages written to the outbox, the commit; then the staged files published, the webhook's
+    events moved, the publication delivered to its remote targets and the messages sent (which
+    never fail the run: a target, a message waits). A failure rolls
     back what was not committed and leaves the staged files aside; the run is then recorded
     as failed, with one line that says what the operator needs to know."""
     con, report = inputs.con, inputs.report
@@ -328,6 +333,8 @@ def _transaction(
         if staged is not None:
             step(StepName.SITE, site, inputs, staged)
             staged.export.check_writable()
+        settings = inputs.settings
+        step(StepName.OUTBOX, fill_outbox, con, settings, report.run_id, now_utc())
         timed(run_directly, totals)("commit", con.execute, "COMMIT")  # timed, not a step
         committed = True
         if spooled is not None:
@@ -339,6 +346,9 @@ def _transaction(
             StepName.DELIVER, deliver_all, con, inputs.settings, report.run_id, now_utc(), changes
         )
         report.deliveries = [f"{o.target} : {o.behind or o.said}" for o in outcomes]
+        sent = step(StepName.MAIL, send_mail, con, settings, report.run_id, now_utc())
+        if settings.mail_mode != "off":
+            report.mail = sent.said(settings.mail_mode)
     except BaseException as exc:
         if staged is not None:
             staged.export.discard()

@@ -39,6 +39,7 @@ class RunReport:
     unnamed: int = 0  # items of Tally's pages without an id (nothing names them)
     aside: int = 0  # things received that could not be landed, set aside with their reason
     deliveries: list[str] = field(default_factory=list)  # what each target received, or why not
+    mail: str | None = None  # what the messages did (BIBIA_MAIL log or on)
 
     def as_row(self) -> dict[str, Any]:
         """The report as its `sync_runs` row (the columns of the contract)."""

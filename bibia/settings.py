@@ -27,6 +27,7 @@ WEB_ADDRESS = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s?#]*)?$"
 FORM_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 # the steps a run goes through, by name: what BIBIA_FAILPOINT may name
 FAILPOINTS = tuple(StepName)
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 # -- how each variable is read -------------------------------------------------------------
@@ -110,6 +111,34 @@ def url_path(name: str, raw: str) -> str:
     if not re.match(r"^/[A-Za-z0-9._~/-]*$", raw):
         raise ConfigError(f"{name} prend un chemin comme /tally/webhook, pas {raw!r}")
     return raw
+
+
+def one_of(*choices: str) -> Reader:
+    def read(name: str, raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ConfigError(f"{name} prend {' ou '.join(choices)}, pas {raw!r}")
+        return raw.lower()
+
+    return read
+
+
+ADDRESS = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+
+
+def mailbox(name: str, raw: str) -> str:
+    """An address, alone or as `Nom <adresse>`."""
+    found = re.match(r"^\s*(?:[^<>]*<([^<>]+)>|([^<>\s]+))\s*$", raw)
+    address = (found.group(1) or found.group(2)) if found else ""
+    if not ADDRESS.match(address.strip()):
+        raise ConfigError(
+            f"{name} prend une adresse électronique (ou « Nom <adresse> »), pas {raw!r}"
+        )
+    return raw.strip()
+
+
+def mailboxes(name: str, raw: str) -> str:
+    """One address or several, separated by commas."""
+    return ", ".join(mailbox(name, part) for part in raw.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -552,6 +581,113 @@ VARIABLES: tuple[Variable, ...] = (
         "how long the journal keeps a read or a request, then deletes it",
     ),
     Variable(
+        "BIBIA_MAIL",
+        "mail_mode",
+        one_of("off", "log", "on"),
+        (
+            "messages to contributors (held, reminded, published) and to the curators (a digest "
+            "after a run with news): `off` (none, nothing queued), `log` (each written as an `.eml`"
+            " file into `BIBIA_MAIL_FOLDER`, nothing sent: the demo, a first dry run) or `on` "
+            "(sent through `BIBIA_SMTP_HOST`)"
+        ),
+    ),
+    Variable(
+        "BIBIA_MAIL_FROM",
+        "mail_from",
+        mailbox,
+        "the sender, `Nom <adresse>` (an address the SMTP server lets bibia send from)",
+        default="(required with `BIBIA_MAIL`)",
+    ),
+    Variable(
+        "BIBIA_CURATORS_EMAIL",
+        "curators_email",
+        mailboxes,
+        (
+            "the curators (one address or several, separated by commas): they receive the "
+            "digest, and contributors' replies (`Reply-To`)"
+        ),
+        default="(required with `BIBIA_MAIL`)",
+    ),
+    Variable(
+        "BIBIA_SITE_URL",
+        "site_url",
+        web_address,
+        "the public site's address, from which a published project's page address is made",
+        default="(required with `BIBIA_MAIL`)",
+    ),
+    Variable(
+        "BIBIA_MAIL_FOLDER",
+        "mail_folder",
+        path,
+        "where `BIBIA_MAIL=log` writes its `.eml` files (`demo-output/mail/` with `--demo`)",
+        default="`mail/` beside `BIBIA_DB`",
+    ),
+    Variable(
+        "BIBIA_MAIL_OPTOUTS",
+        "mail_optouts_path",
+        path,
+        (
+            "the addresses that asked for no more messages, one a line (`bibia mail stop "
+            "ADRESSE` adds one); nothing is sent to them"
+        ),
+    ),
+    Variable(
+        "BIBIA_MAIL_REMINDER_DAYS",
+        "mail_reminder_days",
+        number(1, 365, zero=True),
+        "a submission still held this long after its message gets one reminder (0: none)",
+    ),
+    Variable(
+        "BIBIA_MAIL_PER_MINUTE",
+        "mail_per_minute",
+        number(1, 6_000),
+        "the most messages sent in a minute (what is left waits for the next run)",
+    ),
+    Variable(
+        "BIBIA_SMTP_HOST",
+        "smtp_host",
+        text,
+        "the SMTP server (`BIBIA_MAIL=on`)",
+        default="(required with `BIBIA_MAIL=on`)",
+    ),
+    Variable(
+        "BIBIA_SMTP_PORT",
+        "smtp_port",
+        whole(1, 65_535),
+        "its port",
+        default="587 (`starttls`), 465 (`tls`), 25 (`none`)",
+    ),
+    Variable(
+        "BIBIA_SMTP_TLS",
+        "smtp_tls",
+        one_of("starttls", "tls", "none"),
+        (
+            "`starttls` (the connection made secure before anything is said), `tls` (secure "
+            "from the start) or `none` (only to a server on loopback); certificates are checked"
+        ),
+    ),
+    Variable(
+        "BIBIA_SMTP_CA_FILE",
+        "smtp_ca_file",
+        path,
+        "the authorities (PEM) the server's certificate is checked against",
+        default="(the system's)",
+    ),
+    Variable(
+        "BIBIA_SMTP_USER",
+        "smtp_user",
+        text,
+        "the account bibia logs in with (`AUTH`, over TLS only)",
+        default="(none: no login)",
+    ),
+    Variable(
+        "BIBIA_SMTP_PASSWORD",
+        "smtp_password",
+        text,
+        "its password; never printed, logged or stored",
+        default="(none)",
+    ),
+    Variable(
         "PREFECT_API_URL",
         "prefect_api_url",
         web_address,
@@ -564,7 +700,8 @@ VARIABLES: tuple[Variable, ...] = (
         failpoint,
         (
             "a step that must fail (`fetch_form`, `fetch_questions`, `fetch_page`, `land`, "
-            "`derive`, `enrich`, `load`, `export`, `site`, `publish`, `deliver`), or, followed "
+            "`derive`, `enrich`, `load`, `export`, `site`, `outbox`, `publish`, `deliver`, "
+            "`mail`), or, followed "
             "by `:kill`, where the process kills itself (SIGKILL), to rehearse failures and "
             "crashes"
         ),
@@ -658,6 +795,22 @@ class Settings:
     members_path: Path = Path("curation/members.yaml")
     members_journal_path: Path | None = None  # default: beside the warehouse
     members_journal_days: float = 90.0
+    # messages to contributors and curators (`bibia.mail`): queued in the run, sent after it
+    mail_mode: str = "off"
+    mail_from: str | None = None
+    curators_email: str | None = None
+    site_url: str | None = None
+    mail_folder: Path | None = None  # default: beside the warehouse
+    mail_optouts_path: Path = Path("curation/mail-optouts.txt")
+    mail_reminder_days: float = 14.0
+    mail_per_minute: float = 30.0
+    smtp_host: str | None = None
+    smtp_port: int | None = None  # default: by smtp_tls
+    smtp_tls: str = "starttls"
+    smtp_ca_file: Path | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout_seconds: float = 30.0
 
     def __repr__(self) -> str:  # the key and the secret never appear, even in a repr
         secret = {
@@ -667,13 +820,14 @@ class Settings:
             "session_secret",
             "git_token",
             "datagouv_api_key",
+            "smtp_password",
         }
         shown = {k: v for k, v in self.__dict__.items() if k not in secret}
         key = "set" if self.tally_api_key else "unset"
         return (
             f"Settings(tally_api_key=<{key}>, webhook_secret=<...>, "
             f"proconnect_client_secret=<...>, session_secret=<...>, git_token=<...>, "
-            f"datagouv_api_key=<...>, {shown})"
+            f"datagouv_api_key=<...>, smtp_password=<...>, {shown})"
         )
 
     @property
@@ -690,6 +844,41 @@ class Settings:
     def members_journal(self) -> Path:
         """Where the members' space keeps its journal (BIBIA_MEMBERS_JOURNAL)."""
         return self.members_journal_path or self.db_path.parent / "members-journal.sqlite"
+
+    @property
+    def mail_spool(self) -> Path:
+        """Where `BIBIA_MAIL=log` writes its messages (BIBIA_MAIL_FOLDER)."""
+        return self.mail_folder or self.db_path.parent / "mail"
+
+    def require_mail(self) -> None:
+        """What messages cannot go without (`BIBIA_MAIL` log or on): one line, exit 2, before
+        the run."""
+        if self.mail_mode == "off":
+            return
+        needed = [
+            ("BIBIA_MAIL_FROM", self.mail_from),
+            ("BIBIA_CURATORS_EMAIL", self.curators_email),
+            ("BIBIA_SITE_URL", self.site_url),
+        ]
+        if self.mail_mode == "on":
+            needed.append(("BIBIA_SMTP_HOST", self.smtp_host))
+        missing = [name for name, value in needed if not value]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)} : à définir avec BIBIA_MAIL={self.mail_mode} (ou "
+                "BIBIA_MAIL=off : aucun message)"
+            )
+        if self.mail_mode != "on":
+            return
+        if self.smtp_tls == "none" and self.smtp_host not in LOOPBACK:
+            raise ConfigError(
+                f"BIBIA_SMTP_TLS=none n'est permis que vers un serveur local (127.0.0.1, ::1, "
+                f"localhost), pas {self.smtp_host} : starttls ou tls"
+            )
+        if bool(self.smtp_user) != bool(self.smtp_password):
+            raise ConfigError("BIBIA_SMTP_USER et BIBIA_SMTP_PASSWORD vont ensemble")
+        if self.smtp_ca_file is not None and not self.smtp_ca_file.is_file():
+            raise ConfigError(f"BIBIA_SMTP_CA_FILE : fichier introuvable ({self.smtp_ca_file})")
 
     def require_members(self) -> None:
         """What `bibia members serve` cannot start without: one line, exit 2."""

@@ -48,6 +48,7 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20, more: bool
     out += _set_aside(con)
     out += _decision_notes(con)
     out += _deliveries(con)
+    out += _messages(con, settings)
     if more:
         out += details(con)
     con.close()
@@ -75,6 +76,46 @@ def _deliveries(con: Any) -> list[str]:
                 f"{_shown(reason or '')} ; la prochaine exécution réessaie (`bibia publish` : "
                 "maintenant)"
             )
+    return out
+
+
+MESSAGE_KINDS = {
+    "retenue": "retenue",
+    "rappel": "rappel",
+    "publie": "publication",
+    "curateurs": "aux curateurs",
+}
+
+
+def _messages(con: Any, settings: Settings) -> list[str]:
+    """The messages: how many went, what waits and why, what was refused for good."""
+    counts = dict(
+        con.execute(
+            "SELECT state, count(*) FROM outbox WHERE created_run_id <> 'migration_015' "
+            "GROUP BY state"
+        ).fetchall()
+    )
+    if not counts or (settings.mail_mode == "off" and set(counts) == {"cancelled"}):
+        return []
+    out = [
+        "",
+        f"Messages (BIBIA_MAIL={settings.mail_mode}) : {counts.get('sent', 0)} envoyé(s), "
+        f"{counts.get('pending', 0)} en attente, {counts.get('refused', 0)} refusé(s) pour de "
+        f"bon, {counts.get('cancelled', 0)} annulé(s)",
+    ]
+    rows = con.execute(
+        "SELECT state, kind, recipient, attempts, last_error, last_attempt_at FROM outbox "
+        "WHERE state IN ('pending', 'refused') AND created_run_id <> 'migration_015' "
+        "ORDER BY state, last_attempt_at DESC NULLS LAST, key LIMIT 20"
+    ).fetchall()
+    for state, kind, recipient, attempts, error, tried in rows:
+        when = f", dernier essai le {tried:%Y-%m-%d %H:%M} UTC" if tried else ""
+        said = "en attente" if state == "pending" else "REFUSÉ"
+        why = f" : {_shown(error)}" if error else ""
+        out.append(
+            f"  {said:<10} {MESSAGE_KINDS.get(kind, kind):<13} à {_shown(recipient)} "
+            f"({attempts} essai(s){when}){why}"
+        )
     return out
 
 
@@ -315,6 +356,8 @@ def summary(report: Any, settings: Settings, demo: bool = False) -> str:
     """What a run did, in French: curators read it."""
     state = RUN_STATES.get(report.status, report.status)
     delivered = [f"  livraison {line}" for line in report.deliveries]
+    if report.mail:
+        delivered.append(f"  messages : {report.mail}")
     if report.files_written == 0:
         return "\n".join(
             [
@@ -383,6 +426,8 @@ def run_summary(settings: Settings, report: Any, error: str | None) -> str:
         out += [f"| {f} | {n} |" for f, n in warnings]
     if report.deliveries:
         out += ["", "## Livraisons", ""] + [f"- {_cell(line)}" for line in report.deliveries]
+    if report.mail:
+        out += ["", "## Messages", "", f"- {_cell(report.mail)}"]
     if report.notes:
         out += ["", "## Notes", ""] + [f"- {_cell(note)}" for note in report.notes]
     return "\n".join(out)

@@ -33,8 +33,10 @@ class StepName(StrEnum):
     LOAD = "load"
     EXPORT = "export"
     SITE = "site"
+    OUTBOX = "outbox"
     PUBLISH = "publish"
     DELIVER = "deliver"
+    MAIL = "mail"
 
 
 PER_BATCH = (StepName.LAND, StepName.DERIVE, StepName.ENRICH, StepName.LOAD)  # when new ones came

@@ -643,6 +643,12 @@ class Delivery(pa.DataFrameModel):
     last_run_id: Series[str] = column(
         "Exécution", "The run that delivered last.", access=INTERNAL, kind="id"
     )
+    behind_since_at: Series[pd.Timestamp] = column(
+        "En retard depuis (UTC)",
+        "The attempt that left it behind first (news for the curators once).",
+        access=INTERNAL,
+        kind="timestamp",
+    )
 
 
 class DatagouvResource(pa.DataFrameModel):
@@ -660,6 +666,78 @@ class DatagouvResource(pa.DataFrameModel):
     uploaded_at: Series[pd.Timestamp] = column(
         "Envoyé le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
     )
+
+
+OUTBOX_KINDS = ["retenue", "rappel", "publie", "curateurs"]
+OUTBOX_STATES = ["pending", "sent", "refused", "cancelled"]
+
+
+class OutboxMessage(pa.DataFrameModel):
+    """A message to a contributor or to the curators: written in a run's transaction, sent
+    after its commit, once."""
+
+    key: Series[str] = column(
+        "Objet",
+        "What it is about (retenue:<submission_id>, rappel:..., publie:<projet_id>, "
+        "curateurs:<run_id>): one message each.",
+        access=INTERNAL,
+        kind="id",
+        required=True,
+    )
+    message_id: Series[str] = column(
+        "Message-ID", "The same at every attempt.", access=INTERNAL, kind="text", required=True
+    )
+    kind: Series[str] = column(
+        "Type", "retenue, rappel, publie or curateurs.", access=INTERNAL, kind="text", required=True
+    )
+    recipient: Series[str] = column(
+        "Destinataire", "The address written to.", access=INTERNAL, kind="text", required=True
+    )
+    subject: Series[str] = column(
+        "Sujet", "Its subject.", access=INTERNAL, kind="text", required=True
+    )
+    body_text: Series[str] = column(
+        "Texte", "Its plain text part.", access=INTERNAL, kind="longtext", required=True
+    )
+    body_html: Series[str] = column(
+        "HTML", "Its HTML part.", access=INTERNAL, kind="longtext", required=True
+    )
+    state: Series[str] = column(
+        "État",
+        "pending, sent, refused (for good) or cancelled (no longer relevant, or never to send).",
+        access=INTERNAL,
+        kind="text",
+        required=True,
+    )
+    attempts: Series[int] = column(
+        "Essais", "Attempts to send it.", access=INTERNAL, kind="integer", required=True
+    )
+    last_error: Series[str] = column(
+        "Motif", "Why it waits, was refused or cancelled (French).", access=INTERNAL, kind="text"
+    )
+    created_run_id: Series[str] = column(
+        "Écrit par", "The run that wrote it.", access=INTERNAL, kind="id", required=True
+    )
+    created_at: Series[pd.Timestamp] = column(
+        "Écrit le (UTC)", "When.", access=INTERNAL, kind="timestamp", required=True
+    )
+    last_attempt_at: Series[pd.Timestamp] = column(
+        "Dernier essai (UTC)", "When.", access=INTERNAL, kind="timestamp"
+    )
+    sent_at: Series[pd.Timestamp] = column(
+        "Envoyé le (UTC)", "When the server accepted it.", access=INTERNAL, kind="timestamp"
+    )
+    sent_via: Series[str] = column(
+        "Par", "smtp, or log (written as .eml, nothing sent).", access=INTERNAL, kind="text"
+    )
+
+    @pa.check("kind")
+    def known_kind(cls, kind: pd.Series) -> pd.Series:
+        return kind.isin(OUTBOX_KINDS)
+
+    @pa.check("state")
+    def known_state(cls, state: pd.Series) -> pd.Series:
+        return state.isin(OUTBOX_STATES)
 
 
 TABLES: dict[str, type[pa.DataFrameModel]] = {
@@ -682,6 +760,7 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "withdrawn_projects": WithdrawnProject,
     "deliveries": Delivery,
     "datagouv_resources": DatagouvResource,
+    "outbox": OutboxMessage,
 }
 
 

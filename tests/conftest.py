@@ -35,6 +35,7 @@ FAST_MODULES = {
     "test_answers",
     "test_docs",
     "test_layers",
+    "test_letters",
     "test_mapping",
     "test_membership",
     "test_normalise",
