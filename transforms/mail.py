@@ -238,57 +238,46 @@ def published(publication: Publication) -> Letter | None:
     )
 
 
+def _sections(news: News) -> list[tuple[str, list[str]]]:
+    """The digest's sections, each a title and its lines."""
+    found = [
+        (
+            "L'exécution a échoué : rien n'a changé, les exports précédents restent en place.",
+            [_one_line(news.failure, 1_000)] if news.failure else [],
+        ),
+        (
+            "Exécution(s) arrêtée(s) avant leur fin (processus tué ?), rien n'en a été gardé :",
+            list(news.interrupted),
+        ),
+        (
+            f"{len(news.holds)} soumission(s) nouvellement retenue(s) :",
+            [_hold_line(hold) for hold in news.holds],
+        ),
+        (
+            "Publication en retard (la prochaine exécution réessaie ; `bibia publish` : "
+            "maintenant) :",
+            [f"{target} : {_one_line(why, 500)}" for target, why in news.behind],
+        ),
+        (
+            "Demandes d'accès à l'espace des membres (`bibia members requests`) :",
+            [
+                f"{email} ({_one_line(name, 100) or 'sans nom'}, SIRET {siret or 'inconnu'})"
+                for email, name, siret in news.requests
+            ],
+        ),
+        (
+            "Message(s) refusé(s) pour de bon par le serveur de courrier :",
+            [f"{who} : {_one_line(why, 300)}" for who, why in news.refused],
+        ),
+    ]
+    return [(title, lines) for title, lines in found if lines]
+
+
 def digest(news: News, curators: str) -> Letter | None:
     """To the curators: a run's news in one message (None: no news)."""
     if not news:
         return None
-    sections: list[tuple[str, list[str]]] = []
-    if news.failure:
-        sections.append(
-            (
-                "L'exécution a échoué : rien n'a changé, les exports précédents restent en place.",
-                [_one_line(news.failure, 1_000)],
-            )
-        )
-    if news.interrupted:
-        sections.append(
-            (
-                "Exécution(s) arrêtée(s) avant leur fin (processus tué ?), rien n'en a été gardé :",
-                list(news.interrupted),
-            )
-        )
-    if news.holds:
-        sections.append(
-            (
-                f"{len(news.holds)} soumission(s) nouvellement retenue(s) :",
-                [_hold_line(hold) for hold in news.holds],
-            )
-        )
-    if news.behind:
-        sections.append(
-            (
-                "Publication en retard (la prochaine exécution réessaie ; `bibia publish` : "
-                "maintenant) :",
-                [f"{target} : {_one_line(why, 500)}" for target, why in news.behind],
-            )
-        )
-    if news.requests:
-        sections.append(
-            (
-                "Demandes d'accès à l'espace des membres (`bibia members requests`) :",
-                [
-                    f"{email} ({_one_line(name, 100) or 'sans nom'}, SIRET {siret or 'inconnu'})"
-                    for email, name, siret in news.requests
-                ],
-            )
-        )
-    if news.refused:
-        sections.append(
-            (
-                "Message(s) refusé(s) pour de bon par le serveur de courrier :",
-                [f"{who} : {_one_line(why, 300)}" for who, why in news.refused],
-            )
-        )
+    sections = _sections(news)
     text = "\n\n".join(
         [
             f"Exécution {news.run_id}.",

@@ -3,8 +3,8 @@ the Datami feed to the repository the association's current site reads.
 
 A target keeps a working clone of its own (`clone`), fetched shallow before each delivery.
 The files are copied in only when their bytes differ from the clone's (the others keep their
-times, so git does not read them again; a source not rewritten since its last delivery is not
-read either), `git add` finds what changed, one commit is made
+times, so git does not read them again; a source not rewritten since its last delivery, whose
+copy nobody touched, is not read either), `git add` finds what changed, one commit is made
 (none when nothing changed) and pushed. When the remote moved on meanwhile (someone else
 committed), the commit is made again on top of theirs and pushed again:
 never a force-push. Two deliveries to one target never race (a lock beside the clone).
@@ -230,8 +230,10 @@ def _apply(git: Git, target: GitTarget, files: Mapping[str, Path]) -> tuple[int,
             continue
         if not _same_bytes(source, destination):
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination)
-        seen.note(relative, source)
+            # the copy's time is now's: git's index, which trusts a size and a time (to the
+            # second), would take a change of the same size at the same time for no change
+            shutil.copyfile(source, destination)
+        seen.note(relative, source, destination)
     seen.save(files)
     scope = target.folder or "."
     if target.mirror:
@@ -250,10 +252,10 @@ def _apply(git: Git, target: GitTarget, files: Mapping[str, Path]) -> tuple[int,
 
 
 class _Copied:
-    """What each source file was when its bytes were last found in the clone: its inode, size,
-    modification and change times (git's own index keeps the same). A source with the same
-    four, whose copy in the clone was not touched since (size and time still the source's),
-    is not read again; any other is compared byte for byte."""
+    """What each source file was when its bytes were last put or found in the clone (its
+    inode, size, modification and change times), and what its copy there was then (size and
+    modification time): both the same, the source is not read again; otherwise its bytes are
+    compared with the copy's."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -263,21 +265,24 @@ class _Copied:
             self.known = {}
 
     @staticmethod
-    def _signature(stat: os.stat_result) -> list[int]:
-        return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    def _signature(source: Path, destination: Path) -> list[int]:
+        here, there = source.stat(), destination.stat()
+        return [
+            here.st_ino, here.st_size, here.st_mtime_ns, here.st_ctime_ns,
+            there.st_ino, there.st_size, there.st_mtime_ns,
+        ]  # fmt: skip
 
     def unchanged(self, relative: str, source: Path, destination: Path) -> bool:
-        here = source.stat()
-        if self.known.get(relative) != self._signature(here):
+        known = self.known.get(relative)
+        if known is None:
             return False
         try:
-            there = destination.stat()
+            return known == self._signature(source, destination)
         except FileNotFoundError:
             return False
-        return (there.st_size, there.st_mtime_ns) == (here.st_size, here.st_mtime_ns)
 
-    def note(self, relative: str, source: Path) -> None:
-        self.known[relative] = self._signature(source.stat())
+    def note(self, relative: str, source: Path, destination: Path) -> None:
+        self.known[relative] = self._signature(source, destination)
 
     def save(self, files: Mapping[str, Path]) -> None:
         kept = {relative: self.known[relative] for relative in files if relative in self.known}
