@@ -74,6 +74,13 @@ def web_address(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def site_address(name: str, raw: str) -> str:
+    """A site's address: http(s), or a folder of this machine (`file:///...`: the demo)."""
+    if raw.startswith("file:///") and not re.search(r"\s", raw):
+        return raw.rstrip("/")
+    return web_address(name, raw)
+
+
 def text(_name: str, raw: str) -> str:
     return raw
 
@@ -611,7 +618,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "BIBIA_SITE_URL",
         "site_url",
-        web_address,
+        site_address,
         "the public site's address, from which a published project's page address is made",
         default="(required with `BIBIA_MAIL`)",
     ),

@@ -385,3 +385,38 @@ def test_the_digest_tells_a_target_newly_behind_and_access_requests_once(tmp_pat
     said = text_of(second.message)
     assert "late1" in said
     assert "Publication en retard" not in said and "ana.martin" not in said
+
+
+def test_a_run_whose_mail_settings_do_not_hold_stops_before_anything_in_one_line(settings):
+    done = bibia_cli(settings, "sync", BIBIA_MAIL="on", BIBIA_MAIL_FROM="b@exemple.fr")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "bibia: BIBIA_CURATORS_EMAIL, BIBIA_SITE_URL, BIBIA_SMTP_HOST : à définir avec "
+        "BIBIA_MAIL=on (ou BIBIA_MAIL=off : aucun message)"
+    ]
+    assert not settings.db_path.exists()  # nothing was done
+
+
+def test_a_held_message_reads_in_a_browser_with_its_link_to_follow(
+    tmp_path, emulator, smtp, browser
+):
+    """The HTML part, as a mail program shows it: the reasons as a list, the link a button
+    away, nothing of another submission."""
+    from selenium.webdriver.common.by import By
+
+    from tests.conftest import screenshot
+
+    settings = mail_settings(tmp_path, emulator, smtp)
+    run_job(settings, "sync")
+    (got,) = by_key(smtp, "retenue:fM93eg")
+    html = got.message.get_body(("html",))
+    assert html is not None
+    page = tmp_path / "message.html"
+    page.write_text(html.get_content(), encoding="utf-8")  # type: ignore[attr-defined]
+    browser.get(page.as_uri())
+    items = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "li")]
+    assert len(items) == 1 and items[0].startswith("Identifiant SIRET de la collectivité")
+    link = browser.find_element(By.LINK_TEXT, "Corriger le projet")
+    assert link.get_attribute("href").startswith("https://tally.so/r/bibiaD?ref=fM93eg&")
+    assert "Tri automatique du courrier entrant" in browser.find_element(By.TAG_NAME, "body").text
+    screenshot(browser, "message-retenue")

@@ -120,22 +120,34 @@ SIGNATURE = (
 
 
 Paragraph = str | list[str] | tuple[str, str]  # a paragraph, a bulleted list, a link
+BUTTON = (  # a link as a button, inline: mail programs ignore style sheets
+    "display: inline-block; background: #000091; color: #fff; padding: 0.5em 1em; "
+    "text-decoration: none; border-radius: 4px"
+)
 
 
 def _html(paragraphs: list[Paragraph]) -> str:
     """Plain HTML from paragraphs, lists and links (text, address), every value escaped."""
-    out = ['<!doctype html><html lang="fr"><meta charset="utf-8"><body>']
+    out = [
+        '<!doctype html><html lang="fr"><meta charset="utf-8">'
+        '<body style="font-family: Marianne, Arial, sans-serif; line-height: 1.5; '
+        'color: #161616; max-width: 40em; margin: 1.5em">'
+    ]
     for paragraph in paragraphs:
         if isinstance(paragraph, list):
             items = "".join(f"<li>{html.escape(item)}</li>" for item in paragraph)
             out.append(f"<ul>{items}</ul>")
         elif isinstance(paragraph, tuple):
             said, url = paragraph
-            out.append(f'<p><a href="{html.escape(url, quote=True)}">{html.escape(said)}</a></p>')
+            out.append(
+                f'<p><a href="{html.escape(url, quote=True)}" style="{BUTTON}">'
+                f"{html.escape(said)}</a></p>"
+            )
         else:
             out.append(f"<p>{html.escape(paragraph)}</p>")
     out.append(
-        f"<hr><p><small>{html.escape(REGISTER)}. Une question ? Répondez à ce message : il "
+        f'<hr style="border: 0; border-top: 1px solid #ddd"><p style="color: #666">'
+        f"<small>{html.escape(REGISTER)}. Une question ? Répondez à ce message : il "
         "parvient aux curateurs de la bibliothèque. Pour ne plus recevoir de message de la "
         "bibliothèque, répondez « ne plus recevoir ».</small></p></body></html>"
     )

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import pyarrow
 
-from schemas.project import columns_meta
-from schemas.tables import columns_of
+from schemas.project import arrow_schema, columns_meta
+from schemas.tables import OutboxMessage, columns_of
 from transforms.mail import PUBLIE, RAPPEL, RETENUE, Hold, Letter, Problem, Publication
+from warehouse.db import with_rows
 
 PENDING, SENT, REFUSED, CANCELLED = "pending", "sent", "refused", "cancelled"
 
@@ -38,34 +40,37 @@ def queue(
     state: str = PENDING,
     why: str | None = None,
 ) -> int:
-    """Write (letter, message_id) pairs, each unless its key is there already (told once);
-    returns how many were written."""
-    unsent = (None, None, None)  # last_attempt_at, sent_at, sent_via
-    rows = [
-        (
-            letter.key,
-            message_id,
-            letter.kind,
-            letter.recipient,
-            letter.subject,
-            letter.text,
-            letter.html,
-            state,
-            0,
-            why,
-            run_id,
-            now,
-            *unsent,
-        )
-        for letter, message_id in letters
-    ]
-    if not rows:
+    """Write (letter, message_id) pairs in one statement, each unless its key is there already
+    (told once); returns how many were written. (Row by row, the 45,000 projects of a first
+    publication took minutes.)"""
+    unique = {letter.key: (letter, message_id) for letter, message_id in letters}
+    if not unique:
         return 0
-    before = _count(con)
+    pairs = list(unique.values())
     columns = columns_of("outbox")
-    con.executemany(
-        f"INSERT INTO outbox ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-        "ON CONFLICT (key) DO NOTHING",
+    values: dict[str, list[object]] = {
+        "key": [letter.key for letter, _ in pairs],
+        "message_id": [message_id for _, message_id in pairs],
+        "kind": [letter.kind for letter, _ in pairs],
+        "recipient": [letter.recipient for letter, _ in pairs],
+        "subject": [letter.subject for letter, _ in pairs],
+        "body_text": [letter.text for letter, _ in pairs],
+        "body_html": [letter.html for letter, _ in pairs],
+        "state": [state] * len(pairs),
+        "attempts": [0] * len(pairs),
+        "last_error": [why] * len(pairs),
+        "created_run_id": [run_id] * len(pairs),
+        "created_at": [now] * len(pairs),
+        "last_attempt_at": [None] * len(pairs),
+        "sent_at": [None] * len(pairs),
+        "sent_via": [None] * len(pairs),
+    }
+    rows = pyarrow.table(values, schema=arrow_schema(columns, OutboxMessage))
+    before = _count(con)
+    names = ", ".join(columns)
+    with_rows(
+        con,
+        f"INSERT INTO outbox ({names}) SELECT {names} FROM incoming ON CONFLICT (key) DO NOTHING",
         rows,
     )
     return _count(con) - before

@@ -53,4 +53,19 @@ def demo_environment(settings: Settings) -> dict[str, str]:
         "GEO_API_URL": settings.geo_api_url,
         "BAN_API_URL": settings.ban_api_url,
         "ENRICHMENT_REQUESTS_PER_SECOND": "0",
+        **_mail_environment(settings),
+    }
+
+
+def _mail_environment(settings: Settings) -> dict[str, str]:
+    """The demo's messages, written as .eml files by the served runs too."""
+    if settings.mail_mode == "off":
+        return {}
+    return {
+        "BIBIA_MAIL": settings.mail_mode,
+        "BIBIA_MAIL_FOLDER": str(settings.mail_spool.resolve()),
+        "BIBIA_MAIL_FROM": settings.mail_from or "",
+        "BIBIA_CURATORS_EMAIL": settings.curators_email or "",
+        "BIBIA_SITE_URL": settings.site_url or "",
+        "BIBIA_MAIL_OPTOUTS": str(settings.mail_optouts_path.resolve()),
     }
