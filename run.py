@@ -9,6 +9,7 @@
     python3 run.py bench-members         # benchmarks/members.py: 200 logged-in clients
     python3 run.py bench-delivery        # benchmarks/delivery.py: git pushes at 50,000
     python3 run.py bench-site            # benchmarks/site_browser.py: the site in Chromium
+    python3 run.py bench-mail            # benchmarks/mail.py: the outbox at 50,000
     python3 run.py <command...>          # any command inside the environment
 
 The first call installs uv (from PyPI, pinned) into .tools/, then uv installs the exact
@@ -35,6 +36,7 @@ BENCHMARKS = {
     "bench-members": "benchmarks.members",
     "bench-delivery": "benchmarks.delivery",
     "bench-site": "benchmarks.site_browser",
+    "bench-mail": "benchmarks.mail",
 }  # with the bench group
 CHECKS = (
     ["ruff", "check", "."],

@@ -220,3 +220,14 @@ def test_a_mail_setting_that_does_not_hold_is_one_line(name, raw, said):
 def test_the_smtp_password_is_never_in_a_repr():
     settings = Settings.from_env({"BIBIA_SMTP_PASSWORD": "secret-du-relais"})
     assert "secret-du-relais" not in repr(settings)
+
+
+def test_a_digest_over_a_whole_register_stays_a_message():
+    holds = tuple(
+        Hold(f"S{i}", AT, "Ville", f"Projet {i}", "a@b.fr", LINK, (SIRET,)) for i in range(120)
+    )
+    letter = digest(News("r3", holds=holds), "c@exemple.fr")
+    assert letter is not None
+    assert "120 soumission(s) nouvellement retenue(s)" in letter.text
+    assert "S49 Ville — Projet 49" in letter.text and "S50 Ville" not in letter.text
+    assert "… et 70 autre(s) : `bibia status --held all`" in letter.text

@@ -24,6 +24,7 @@ from transforms.membership import EMAIL
 REGISTER = "Bibliothèque d'IA territoriales"
 RETENUE, RAPPEL, PUBLIE, CURATEURS = "retenue", "rappel", "publie", "curateurs"
 SUBJECT_CHARS = 90  # a project's name in a subject, at most
+DIGEST_LINES = 50  # lines a section of the curators' digest, at most
 LONG_LINES = policy.default.clone(max_line_length=998)  # headers folded only past SMTP's limit
 
 
@@ -282,7 +283,16 @@ def _sections(news: News) -> list[tuple[str, list[str]]]:
             [f"{who} : {_one_line(why, 300)}" for who, why in news.refused],
         ),
     ]
-    return [(title, lines) for title, lines in found if lines]
+    return [(title, _capped(lines)) for title, lines in found if lines]
+
+
+def _capped(lines: list[str]) -> list[str]:
+    """At most DIGEST_LINES lines a section: a first digest over a whole register stays a
+    message (`bibia status --held all` lists everything)."""
+    if len(lines) <= DIGEST_LINES:
+        return lines
+    more = len(lines) - DIGEST_LINES
+    return [*lines[:DIGEST_LINES], f"… et {more} autre(s) : `bibia status --held all`"]
 
 
 def digest(news: News, curators: str) -> Letter | None:
