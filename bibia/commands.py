@@ -266,5 +266,5 @@ def mail(settings: Settings, action: str, address: str | None = None) -> int:
             sent = send_mail(con, settings, f"mail-{now:%Y%m%dT%H%M%S}", now, digest=False)
         finally:
             con.close()
-    print(f"messages : {sent.said(settings.mail_mode)}")
+    print(f"messages : {sent.said(settings.mail_mode, settings.mail_spool)}")
     return 1 if sent.waiting or sent.stopped else 0

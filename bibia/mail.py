@@ -63,8 +63,10 @@ class Sent:
     cancelled: int = 0
     stopped: str | None = None  # why the sending stopped (the server, the folder)
 
-    def said(self, mode: str) -> str:
-        verb = "écrit(s) dans le dossier des messages" if mode == LOG else "envoyé(s)"
+    def said(self, mode: str, folder: Path | None = None) -> str:
+        verb = (
+            f"écrit(s) dans {folder or 'le dossier des messages'}" if mode == LOG else "envoyé(s)"
+        )
         if not (self.sent or self.waiting or self.refused or self.cancelled or self.stopped):
             return "aucun à envoyer"
         parts = [f"{self.sent} message(s) {verb}"]

@@ -348,7 +348,7 @@ def _transaction(
         report.deliveries = [f"{o.target} : {o.behind or o.said}" for o in outcomes]
         sent = step(StepName.MAIL, send_mail, con, settings, report.run_id, now_utc())
         if settings.mail_mode != "off":
-            report.mail = sent.said(settings.mail_mode)
+            report.mail = sent.said(settings.mail_mode, settings.mail_spool)
     except BaseException as exc:
         if staged is not None:
             staged.export.discard()

@@ -272,7 +272,7 @@ def test_the_demo_writes_its_messages_as_eml_files_a_newcomer_opens(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "message(s) écrit(s) dans le dossier des messages" in done.stdout
+    assert "message(s) écrit(s) dans demo-output/mail" in done.stdout
     files = sorted((tmp_path / "demo-output" / "mail").glob("*.eml"))
     kinds = Counter(path.name.split("-", 1)[1].split("-", 1)[0] for path in files)
     assert kinds["retenue"] >= 5 and kinds["publie"] >= 1 and kinds["curateurs"] == 1
@@ -419,4 +419,5 @@ def test_a_held_message_reads_in_a_browser_with_its_link_to_follow(
     link = browser.find_element(By.LINK_TEXT, "Corriger le projet")
     assert link.get_attribute("href").startswith("https://tally.so/r/bibiaD?ref=fM93eg&")
     assert "Tri automatique du courrier entrant" in browser.find_element(By.TAG_NAME, "body").text
+    browser.set_window_size(720, 560)  # a mail program's reading pane
     screenshot(browser, "message-retenue")
