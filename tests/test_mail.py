@@ -263,14 +263,19 @@ def test_a_failed_run_tells_the_curators_at_once_and_nobody_else(tmp_path, emula
 def test_the_demo_writes_its_messages_as_eml_files_a_newcomer_opens(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "BIBIA_"))}
     env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-m", "bibia.cli", "sync", "--demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def demo(*args: str) -> subprocess.CompletedProcess[str]:
+        """`bibia ARGS --demo`, from a newcomer's folder."""
+        return subprocess.run(
+            [sys.executable, "-m", "bibia.cli", *args, "--demo"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    done = demo("sync")
     assert done.returncode == 0, done.stderr
     assert "message(s) écrit(s) dans demo-output/mail" in done.stdout
     files = sorted((tmp_path / "demo-output" / "mail").glob("*.eml"))
@@ -279,23 +284,8 @@ def test_the_demo_writes_its_messages_as_eml_files_a_newcomer_opens(tmp_path):
     held = next(path for path in files if "-retenue-" in path.name)
     message = BytesParser(policy=policy.default).parse(held.open("rb"))
     assert "https://tally.so/r/bibiaD?ref=" in text_of(message)  # type: ignore[arg-type]
-    status = subprocess.run(
-        [sys.executable, "-m", "bibia.cli", "status", "--demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert f"Messages (BIBIA_MAIL=log) : {len(files)} envoyé(s)" in status.stdout
-    again = subprocess.run(
-        [sys.executable, "-m", "bibia.cli", "sync", "--demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    assert f"Messages (BIBIA_MAIL=log) : {len(files)} envoyé(s)" in demo("status").stdout
+    again = demo("sync")
     assert again.returncode == 0 and "messages : aucun à envoyer" in again.stdout
     assert sorted((tmp_path / "demo-output" / "mail").glob("*.eml")) == files
 
