@@ -33,6 +33,8 @@ from tests.conftest import (
     screenshot,
     start_emulator,
 )
+from tests.mailserver import PASSWORD as MAIL_PASSWORD
+from tests.mailserver import MailServer
 from tests.web import free_port
 
 BIBIA = [sys.executable, "-m", "bibia.cli"]
@@ -345,12 +347,17 @@ def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(
     subprocess.run(["git", "init", "-q", "--bare", str(site)], check=True)
     token = "ghp_never-seen-anywhere-" + "x" * 20
     delivery = {"BIBIA_PUBLISH_SITE_REPO": site.as_uri(), "BIBIA_GIT_TOKEN": token}
-    done = bibia_cli(settings, "sync", timeout=180, **prefect_server, **delivery)
-    assert done.returncode == 0, done.stderr
+    with MailServer(tmp_path / "tls") as smtp:  # messages, with a password to keep
+        mail = {**smtp.environment(), "BIBIA_MAIL_OPTOUTS": str(tmp_path / "optouts.txt")}
+        done = bibia_cli(settings, "sync", timeout=180, **prefect_server, **delivery, **mail)
+        assert done.returncode == 0, done.stderr
+        assert smtp.received  # sent from the flow run's task
     api = prefect_server["PREFECT_API_URL"]
     run = latest_adhoc_run(api, "COMPLETED")
     tasks = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
     assert any(t["name"].startswith("deliver") for t in tasks)  # delivery: its own task
+    assert any(t["name"].startswith("outbox") for t in tasks)
+    assert any(t["name"].startswith("mail") for t in tasks)
     logs = post(api, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
     messages = [entry["message"] for entry in logs]
     summary = [m for m in messages if m.startswith("exécution ")]
@@ -363,8 +370,10 @@ def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(
     assert f"| {DEMO_PUBLISHED} |" in artifact["data"]  # the counts' table
     assert "SIRET invalide" in artifact["data"]  # what held a submission back, and why
     assert "## Livraisons" in artifact["data"] and "site : commit " in artifact["data"]
+    assert "## Messages" in artifact["data"] and "message(s) envoyé(s)" in artifact["data"]
     said = json.dumps([run, tasks, logs, artifacts]) + done.stdout + done.stderr
     assert token not in said  # not a parameter, a log line or an artifact
+    assert MAIL_PASSWORD not in said
 
 
 @pytest.mark.prefect_server
