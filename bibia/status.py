@@ -88,7 +88,12 @@ MESSAGE_KINDS = {
 
 
 def _messages(con: Any, settings: Settings) -> list[str]:
-    """The messages: how many went, what waits and why, what was refused for good."""
+    """The messages: how many went, what waits and why, what was refused for good (none
+    before a run of 0.10.0 or later has brought the warehouse to migration 015)."""
+    if not con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = 'outbox'"
+    ).fetchall():
+        return []
     counts = dict(
         con.execute(
             "SELECT state, count(*) FROM outbox WHERE created_run_id <> 'migration_015' "

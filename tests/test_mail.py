@@ -338,6 +338,10 @@ def test_what_was_held_or_published_before_the_outbox_is_never_told(tmp_path):
         "VALUES ('old1', now()::TIMESTAMP, 'r0', now()::TIMESTAMP, 'SIRET invalide')"
     )
     con.close()
+    from bibia.settings import Settings
+
+    shown = render(Settings(db_path=db, export_dir=tmp_path / "exports"))  # read-only, at 014
+    assert "En quarantaine : 1 soumission(s)" in shown and "Messages" not in shown
     con = connect(db)
     try:
         rows = con.execute("SELECT key, state, last_error FROM outbox").fetchall()
