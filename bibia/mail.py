@@ -50,6 +50,9 @@ from warehouse import outbox
 log = logging.getLogger("bibia")
 MINUTES_PER_RUN = 5  # a run sends at most this many minutes' worth; the rest waits for the next
 CHUNK = 1_000  # messages written to the outbox at once
+# a message refused temporarily (4xx) this long after it was written is refused for good, as
+# mail servers give up on their queue (Postfix: 5 days)
+TEMPORARY_LIFETIME = timedelta(days=5)
 OFF, LOG, ON = "off", "log", "on"
 
 
@@ -257,9 +260,13 @@ def _send(
                 try:
                     smtp.send(message)
                 except Refused as exc:
-                    state = outbox.REFUSED if exc.permanent else outbox.PENDING
-                    refused += exc.permanent
-                    outbox.mark(con, item.key, state, now, f"le serveur a répondu {exc}")
+                    given_up = exc.permanent or now - item.created_at > TEMPORARY_LIFETIME
+                    state = outbox.REFUSED if given_up else outbox.PENDING
+                    refused += given_up
+                    said = f"le serveur a répondu {exc}"
+                    if given_up and not exc.permanent:
+                        said += f" (refus temporaires depuis {TEMPORARY_LIFETIME.days} jours)"
+                    outbox.mark(con, item.key, state, now, said)
                     log.info("message %s à %s : %s", item.key, item.recipient, exc)
                     continue
                 outbox.mark(con, item.key, outbox.SENT, now, via="smtp")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from bibia.settings import Settings
 from schemas.errors import RunLockedError
@@ -44,14 +47,30 @@ def render(settings: Settings, runs: int = 10, held: int | None = 20, more: bool
         con = connect(settings.db_path, read_only=True)
     except RunLockedError:  # a run writes: what can be said without the warehouse
         return "\n".join([*_busy(settings, now), "", *_exports(settings, now)])
-    out = [f"Entrepôt {settings.db_path}", "", *_runs(con, runs), *_held(con, settings, held)]
-    out += _set_aside(con)
-    out += _decision_notes(con)
-    out += _deliveries(con)
-    out += _messages(con, settings)
+    out = [f"Entrepôt {settings.db_path}", ""]
+    sections: list[Callable[[], list[str]]] = [
+        lambda: _runs(con, runs),
+        lambda: _held(con, settings, held),
+        lambda: _set_aside(con),
+        lambda: _decision_notes(con),
+        lambda: _deliveries(con),
+        lambda: _messages(con, settings),
+    ]
     if more:
-        out += details(con)
+        sections.append(lambda: details(con))
+    older = False
+    for section in sections:
+        try:
+            out += section()
+        except (duckdb.CatalogException, duckdb.BinderException):  # a table newer than it
+            older = True
     con.close()
+    if older:
+        out += [
+            "",
+            "(l'entrepôt date d'une version précédente de bibia : ce qu'il n'a pas encore n'est "
+            "pas montré ; la prochaine exécution le met à jour)",
+        ]
     return "\n".join([*out, "", *_exports(settings, now)])
 
 
@@ -88,12 +107,7 @@ MESSAGE_KINDS = {
 
 
 def _messages(con: Any, settings: Settings) -> list[str]:
-    """The messages: how many went, what waits and why, what was refused for good (none
-    before a run of 0.10.0 or later has brought the warehouse to migration 015)."""
-    if not con.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = 'outbox'"
-    ).fetchall():
-        return []
+    """The messages: how many went, what waits and why, what was refused for good."""
     counts = dict(
         con.execute(
             "SELECT state, count(*) FROM outbox WHERE created_run_id <> 'migration_015' "

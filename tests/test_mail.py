@@ -149,6 +149,25 @@ def test_a_temporary_refusal_waits_for_the_next_run_then_goes(tmp_path, emulator
     assert outbox_state(settings, "retenue:fM93eg")[:2] == ("sent", 2)
 
 
+def test_temporary_refusals_for_five_days_are_a_refusal_for_good(tmp_path, emulator, smtp):
+    import duckdb
+
+    settings = mail_settings(tmp_path, emulator, smtp)
+    smtp.answer(CAUX_MAIL, "452 4.2.2 Mailbox full", "452 4.2.2 Mailbox full")
+    run_job(settings, "sync")
+    assert outbox_state(settings, "retenue:fM93eg")[0] == "pending"
+    con = duckdb.connect(str(settings.db_path))
+    con.execute(
+        "UPDATE outbox SET created_at = created_at - INTERVAL 6 DAY WHERE key = 'retenue:fM93eg'"
+    )
+    con.close()
+    run_job(settings, "sync")
+    state, attempts, error = outbox_state(settings, "retenue:fM93eg")
+    assert (state, attempts) == ("refused", 2)
+    assert "452 4.2.2 Mailbox full (refus temporaires depuis 5 jours)" in error
+    assert by_key(smtp, "retenue:fM93eg") == []
+
+
 def test_a_permanent_refusal_is_recorded_shown_told_and_never_tried_again(tmp_path, emulator, smtp):
     settings = mail_settings(tmp_path, emulator, smtp)
     smtp.answer(CAUX_MAIL, "550 5.1.1 No such user here")
@@ -313,23 +332,17 @@ def test_with_mail_off_nothing_is_sent_then_or_later(tmp_path, emulator, smtp):
     assert [r.recipients for r in smtp.received] == [[CURATORS]]  # what waits, for the curators
 
 
-def test_what_was_held_or_published_before_the_outbox_is_never_told(tmp_path):
-    """Migration 015 on a warehouse that has a register already: nobody receives, the day mail
-    is switched on, a message about a project published or held months ago."""
-    from warehouse.db import connect
-    from warehouse.migrate import MIGRATIONS_DIR
+def older_warehouse(tmp_path: Path, last: int) -> Path:
+    """A warehouse as a bibia whose last migration was `last` left it, holding one hold."""
+    import duckdb
+
+    from warehouse.migrate import MIGRATIONS_DIR, migrate
 
     older = tmp_path / "older"
     older.mkdir()
     for path in MIGRATIONS_DIR.glob("*.sql"):
-        if not path.name.startswith("015"):
+        if int(path.name[:3]) <= last:
             (older / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    assert Path(older).is_dir()
-    # a warehouse at 014 with one hold and one project, then brought to 015
-    import duckdb
-
-    from warehouse.migrate import migrate
-
     db = tmp_path / "w.duckdb"
     con = duckdb.connect(str(db))
     migrate(con, older)
@@ -338,16 +351,33 @@ def test_what_was_held_or_published_before_the_outbox_is_never_told(tmp_path):
         "VALUES ('old1', now()::TIMESTAMP, 'r0', now()::TIMESTAMP, 'SIRET invalide')"
     )
     con.close()
-    from bibia.settings import Settings
+    return db
 
-    shown = render(Settings(db_path=db, export_dir=tmp_path / "exports"))  # read-only, at 014
-    assert "En quarantaine : 1 soumission(s)" in shown and "Messages" not in shown
+
+def test_what_was_held_or_published_before_the_outbox_is_never_told(tmp_path):
+    """Migration 015 on a warehouse that has a register already: nobody receives, the day mail
+    is switched on, a message about a project published or held months ago."""
+    from warehouse.db import connect
+
+    db = older_warehouse(tmp_path, 14)
     con = connect(db)
     try:
         rows = con.execute("SELECT key, state, last_error FROM outbox").fetchall()
     finally:
         con.close()
     assert rows == [("retenue:old1", "cancelled", "retenue avant les messages (migration 015)")]
+
+
+@pytest.mark.parametrize("last", [12, 14])
+def test_status_reads_an_older_warehouse_no_run_has_migrated_yet(tmp_path, last):
+    """`bibia status` opens the warehouse read-only, so never migrates it: what it has not yet
+    is left out, and said."""
+    from bibia.settings import Settings
+
+    db = older_warehouse(tmp_path, last)
+    shown = render(Settings(db_path=db, export_dir=tmp_path / "exports"))
+    assert "En quarantaine : 1 soumission(s)" in shown and "Messages" not in shown
+    assert "l'entrepôt date d'une version précédente de bibia" in shown
 
 
 def test_the_digest_tells_a_target_newly_behind_and_access_requests_once(tmp_path, emulator, smtp):

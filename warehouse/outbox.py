@@ -30,6 +30,7 @@ class Queued:
     text: str
     html: str
     attempts: int
+    created_at: datetime
 
 
 def queue(
@@ -181,8 +182,8 @@ def cancel_to(con: duckdb.DuckDBPyConnection, addresses: set[str], now: datetime
 def pending(con: duckdb.DuckDBPyConnection, limit: int) -> list[Queued]:
     """The messages waiting, the oldest first, the curators' before the others."""
     rows = con.execute(
-        "SELECT key, message_id, kind, recipient, subject, body_text, body_html, attempts "
-        "FROM outbox WHERE state = 'pending' "
+        "SELECT key, message_id, kind, recipient, subject, body_text, body_html, attempts, "
+        "created_at FROM outbox WHERE state = 'pending' "
         "ORDER BY kind = 'curateurs' DESC, created_at, key LIMIT ?",
         [limit],
     ).fetchall()
