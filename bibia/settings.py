@@ -129,14 +129,11 @@ def one_of(*choices: str) -> Reader:
     return read
 
 
-ADDRESS = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
-
-
 def mailbox(name: str, raw: str) -> str:
-    """An address, alone or as `Nom <adresse>`."""
-    found = re.match(r"^\s*(?:[^<>]*<([^<>]+)>|([^<>\s]+))\s*$", raw)
-    address = (found.group(1) or found.group(2)) if found else ""
-    if not ADDRESS.match(address.strip()):
+    """An address, alone or as `Nom <adresse>`: the same test as a contributor's address."""
+    from transforms.mail import address_of, sender_address
+
+    if address_of(sender_address(raw)) is None:
         raise ConfigError(
             f"{name} prend une adresse électronique (ou « Nom <adresse> »), pas {raw!r}"
         )

@@ -171,20 +171,11 @@ class MailServer:
         }
 
     def environment(self) -> dict[str, str]:
-        """The same, as a `bibia` process reads them."""
-        return {
-            "BIBIA_MAIL": "on",
-            "BIBIA_SMTP_HOST": "127.0.0.1",
-            "BIBIA_SMTP_PORT": str(self.port),
-            "BIBIA_SMTP_TLS": "starttls",
-            "BIBIA_SMTP_CA_FILE": str(self.cert),
-            "BIBIA_SMTP_USER": USER,
-            "BIBIA_SMTP_PASSWORD": PASSWORD,
-            "BIBIA_MAIL_FROM": "Bibliothèque d'IA territoriales <bibliotheque@exemple.fr>",
-            "BIBIA_CURATORS_EMAIL": "Curateurs <curateurs@exemple.fr>",
-            "BIBIA_SITE_URL": "https://bibliotheque.exemple.fr",
-            "BIBIA_MAIL_PER_MINUTE": "6000",
-        }
+        """The same, as a `bibia` process reads them (each setting's variable)."""
+        from bibia.settings import VARIABLES
+
+        variable = {v.setting: v.name for v in VARIABLES}
+        return {variable[setting]: str(value) for setting, value in self.settings().items()}
 
 
 def text_of(message: EmailMessage) -> str:
