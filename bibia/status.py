@@ -110,17 +110,22 @@ def _messages(con: Any, settings: Settings) -> list[str]:
     """The messages: how many went, what waits and why, what was refused for good."""
     counts = dict(
         con.execute(
-            "SELECT state, count(*) FROM outbox WHERE created_run_id <> 'migration_015' "
-            "GROUP BY state"
+            "SELECT CASE WHEN state = 'sent' AND sent_via = 'log' THEN 'logged' "
+            "WHEN last_error = 'pas d''adresse valable' THEN 'unreachable' ELSE state END, "
+            "count(*) FROM outbox "
+            "WHERE created_run_id <> 'migration_015' GROUP BY ALL"
         ).fetchall()
     )
-    if not counts or (settings.mail_mode == "off" and set(counts) == {"cancelled"}):
+    if not counts or (settings.mail_mode == "off" and set(counts) <= {"cancelled", "unreachable"}):
         return []
+    sent, logged = counts.get("sent", 0), counts.get("logged", 0)
+    written = f" (dont {logged} en fichiers .eml seulement : BIBIA_MAIL=log)" if logged else ""
     out = [
         "",
-        f"Messages (BIBIA_MAIL={settings.mail_mode}) : {counts.get('sent', 0)} envoyé(s), "
+        f"Messages (BIBIA_MAIL={settings.mail_mode}) : {sent + logged} envoyé(s){written}, "
         f"{counts.get('pending', 0)} en attente, {counts.get('refused', 0)} refusé(s) pour de "
-        f"bon, {counts.get('cancelled', 0)} annulé(s)",
+        f"bon, {counts.get('unreachable', 0)} sans adresse valable, "
+        f"{counts.get('cancelled', 0)} annulé(s)",
     ]
     rows = con.execute(
         "SELECT state, kind, recipient, attempts, last_error, last_attempt_at FROM outbox "
