@@ -25,6 +25,7 @@ import hmac
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -346,10 +347,12 @@ class Receiver:
         if self.runner is not None and self.spool.pending():
             log.info("webhook : des événements attendent dans le spool, une exécution est demandée")
             self.runner.notify()
+        self.serving = True
         self.server.serve_forever()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if getattr(self, "serving", False):  # shutdown() waits for a loop that ran, forever
+            self.server.shutdown()
         self.server.server_close()
         if self.runner is not None:
             self.runner.stop()
@@ -462,11 +465,23 @@ def serve(settings: Settings) -> int:
     """`bibia webhook`, until interrupted."""
     receiver = Receiver(settings, None)  # every start-up check first: one line, exit 2
     receiver.runner = Runner(settings, dict(os.environ), settings.webhook_debounce_seconds)
+    asked = threading.Event()
+
+    def ending(_signum: int, _frame: object) -> None:
+        """SIGTERM or Ctrl-C: the serving loop is asked to end, from another thread (it
+        cannot be from its own). Not an exception raised wherever the signal lands: one
+        landing while a request's thread started was caught as that request's error, and
+        the receiver served on."""
+        if not asked.is_set():
+            asked.set()
+            threading.Thread(target=receiver.server.shutdown, daemon=True).start()
+
+    before = {sig: signal.signal(sig, ending) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         receiver.serve()
-    except KeyboardInterrupt:
-        pass
     finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
         receiver.stop()
     return 0
 

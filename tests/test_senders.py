@@ -737,3 +737,31 @@ def test_landed_events_are_kept_a_bounded_time(settings, tmp_path, demo_form):
     run_job(settings.with_(webhook_keep_days=1.0), "sync")
     kept = sorted(p.name for p in (spool.folder / "landed").glob("*.json"))
     assert kept == [Spool.name_of("evt-fresh")]
+
+
+def test_sigterm_while_requests_arrive_ends_the_receiver_at_once(settings, tmp_path, demo_form):
+    """A SIGTERM that landed while a request's thread was starting was taken for that
+    request's error (a traceback in the log) and the receiver served on (seen in a loaded
+    check: still running 30 s later)."""
+    import threading
+
+    receiver = start_receiver(settings, tmp_path)
+    stop = threading.Event()
+
+    def knock() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(requests.RequestException):
+                requests.get(receiver.url, timeout=2)
+
+    knockers = [threading.Thread(target=knock, daemon=True) for _ in range(4)]
+    for thread in knockers:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        receiver.process.terminate()
+        assert receiver.process.wait(timeout=15) == 0
+    finally:
+        stop.set()
+        if receiver.process.poll() is None:
+            receiver.process.kill()
+    assert "Traceback" not in (tmp_path / "receiver.log").read_text()
