@@ -628,6 +628,8 @@ def test_a_restarted_receiver_asks_for_a_run_for_what_waits(settings, tmp_path, 
     assert spool.store("evt-waiting", json.dumps(event).encode())
     with receiving(settings, tmp_path, BIBIA_WEBHOOK_DEBOUNCE_SECONDS="0.2"):
         wait_until(lambda: spool.pending() == [], 60, "the run it asks for at start")
+        # the spool is emptied at the run's commit, its exports published just after
+        wait_until(lambda: "Resté au spool" in exported_names(settings), 30, "its publication")
         assert "Resté au spool" in exported_names(settings)
 
 
