@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandera.pandas as pa
 import pytest
 
+from bibia.demo.realistic import Profile, realistic_form
 from bibia.demo.synthetic import demo_shape
 from bibia.settings import DEFAULT_MAPPING, DEFAULT_TAXONOMY
 from schemas.project import form_fields, policy_table
 from schemas.taxonomy import Taxonomy
 from schemas.times import utc_naive
 from tests.conftest import ROOT, VALID_ANSWERS, tally_submission
-from transforms.derive import Rules, Submission, derive
+from transforms.derive import Rules, Submission, build_record, derive
 from transforms.mapping import FieldMapping, FormShape, plan_fields
-from transforms.validate import frame, schema_failures, validation_schema
+from transforms.normalise import Normaliser
+from transforms.validate import CheckCode, Failure, frame, schema_failures, validation_schema
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY)
 SHAPE = demo_shape()
@@ -197,3 +200,30 @@ def test_a_submission_id_appears_once_in_a_batch():
     (record,) = run({}).versions
     with pytest.raises(TypeError):
         schema_failures(frame([record, dict(record)]), validation_schema(TAXONOMY))
+
+
+def panderas_own_failures(records: list[dict[str, Any]]) -> list[Failure]:
+    """What pandera's lazy `validate` finds in these records, in its order."""
+    try:
+        validation_schema(TAXONOMY).validate(frame(records), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.itertuples(index=False)
+        return [Failure(int(c.index), str(c.column), CheckCode.of(str(c.check))) for c in cases]
+    return []
+
+
+@pytest.mark.parametrize("invalid_share", [0.0, 0.3, 0.9])
+def test_the_failures_found_are_the_ones_panderas_validate_finds(invalid_share):
+    """`schema_failures` runs the contract's checks one by one; pandera's lazy `validate` must
+    find the same failures, in the same order, on 300 submissions of the realistic form."""
+    form = realistic_form(300, seed=7, profile=Profile(invalid_share=invalid_share))
+    shape = FormShape.from_snapshot(form["questions"], {"blocks": form.get("blocks", [])})
+    rules = Rules(plan_fields(shape, FieldMapping.load(DEFAULT_MAPPING)), shape, TAXONOMY)
+    normaliser = Normaliser(TAXONOMY)
+    records = [
+        build_record(Submission(s["id"], utc_naive(s["submittedAt"]), s), rules, normaliser)[0]
+        for s in form["submissions"]
+    ]
+    found = schema_failures(frame(records), validation_schema(TAXONOMY))
+    assert found == panderas_own_failures(records)
+    assert (len(found) > 30) == (invalid_share > 0), len(found)

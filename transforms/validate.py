@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
+from pandera.engines.pandas_engine import Engine
 
 from schemas.kinds import KINDS
 from schemas.project import DROP, ProjectVersion, columns_meta
@@ -235,24 +237,33 @@ class Failure:
 
 
 def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Failure]:
-    """Lazy pandera validation: every (record, field, check) that fails."""
-    try:
-        schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    else:
-        return []
+    """Every (record, field, check) that fails the contract, in pandera's order: its columns,
+    dtypes, unique ids, nullability, then each column's checks, each run as pandera runs it
+    (`Check.__call__`, missing values left out). pandera's lazy `validate` finds the same
+    failures (`tests/test_validation.py` compares them) and writes a report of each failing
+    column besides, which bibia has no use for: 300 ms of the demo's 360 ms derivation here."""
+    if list(frame.columns) != list(schema.columns):
+        raise TypeError(f"columns {list(frame.columns)} are not the contract's (a bibia bug)")
     failures = []
-    for case in cases.itertuples(index=False):
-        row, check = case.index, str(case.check)
-        if check.startswith("dtype(") or check == "field_uniqueness" or row is None or pd.isna(row):
-            # what a contributor typed is checked by the kinds' checks; a wrong type or a
-            # missing column is bibia's own mistake, which no record must survive
+    for name, column in schema.columns.items():
+        series = frame[name]
+        if column.dtype is not None and not column.dtype.check(Engine.dtype(series.dtype)):
+            # what a contributor typed is checked by the kinds' checks; a wrong type is bibia's
+            # own mistake, which no record must survive
             raise TypeError(
-                f"column {case.column}: {case.failure_case!r} fails {check} (a bibia bug: "
-                "a normaliser or a record builder returned the wrong type)"
+                f"column {name}: {series.dtype} is not {column.dtype} (a bibia bug: a normaliser "
+                "or a record builder returned the wrong type)"
             )
-        failures.append(Failure(int(row), str(case.column), CheckCode.of(check)))
+        if column.unique and series.duplicated().any():
+            raise TypeError(f"column {name}: a value twice in one batch (a bibia bug)")
+        if not column.nullable:
+            missing = np.flatnonzero(series.isna().to_numpy())
+            failures += [Failure(int(row), name, NOT_NULLABLE) for row in missing]
+        for check in column.checks:
+            passed = check(series).check_output
+            code = CheckCode.of(check.error or check.name)
+            failed = passed.index[~passed.fillna(False).to_numpy(dtype=bool)]
+            failures += [Failure(int(row), name, code) for row in failed]
     return failures
 
 

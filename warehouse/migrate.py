@@ -43,7 +43,8 @@ def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply what is missing; return the names applied."""
+    """Apply what is missing, all in one transaction (a warehouse is never left half-migrated,
+    and a new one is made with one commit, not fifteen); return the names applied."""
     con.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
                version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
@@ -55,31 +56,27 @@ def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) ->
             "SELECT version, name, checksum FROM schema_migrations"
         ).fetchall()
     }
-    done = []
+    missing = []
     for migration in available(directory):
-        if migration.version in applied:
-            name, checksum = applied[migration.version]
-            if checksum != migration.checksum:
-                raise BibiaError(
-                    f"la migration {name} a été modifiée après avoir été appliquée à cet "
-                    "entrepôt : ajouter plutôt une nouvelle migration"
-                )
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        if migration.version not in applied:
+            missing.append(migration)
+        elif applied[migration.version][1] != migration.checksum:
+            raise BibiaError(
+                f"la migration {applied[migration.version][0]} a été modifiée après avoir été "
+                "appliquée à cet entrepôt : ajouter plutôt une nouvelle migration"
+            )
+    if not missing:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for migration in missing:
             con.execute(migration.sql)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
-                [
-                    migration.version,
-                    migration.name,
-                    migration.checksum,
-                    now_utc(),
-                ],
+                [migration.version, migration.name, migration.checksum, now_utc()],
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        done.append(migration.name)
-    return done
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return [migration.name for migration in missing]
