@@ -45,8 +45,10 @@ CHECKS = (
     ["python", "-m", "bibia.emulators.openid", "install"],  # the OpenID provider's npm packages
     # four workers on two cores (much of a test is waiting on a server or a browser; six were
     # slower), a test file each at a time (its module fixtures made once), the slowest files
-    # first (tests/conftest.py); the slowest tests said at the end
-    ["pytest", "-q", "-n", "4", "--dist", "loadfile", "--durations=15"],
+    # first (tests/conftest.py's order: xdist would otherwise take the files with the most
+    # tests first, and the Prefect tests, started last, ran alone for two minutes at the end);
+    # the slowest tests said at the end
+    ["pytest", "-q", "-n", "4", "--dist", "loadfile", "--no-loadscope-reorder", "--durations=15"],
 )
 
 

@@ -182,7 +182,13 @@ def test_a_run_does_not_import_hypothesis_where_it_is_installed(tmp_path, three_
     assert importlib.util.find_spec("hypothesis") is not None  # installed: the tests use it
     settings = make_settings(tmp_path, three_pages.url)
     # `-X importtime` in the run and in its worker (from the environment): each lists its imports
-    done = bibia_cli(settings, "sync", BIBIA_BATCH_SIZE=batch_size, PYTHONPROFILEIMPORTTIME="1")
+    done = bibia_cli(
+        settings,
+        "sync",
+        BIBIA_BATCH_SIZE=batch_size,
+        PYTHONPROFILEIMPORTTIME="1",
+        fresh_interpreter=True,
+    )
     assert done.returncode == 0, done.stderr
     imported = [line.rpartition("|")[2].strip() for line in done.stderr.splitlines()]
     assert "pandera.api.pandas.container" in imported

@@ -26,6 +26,7 @@ from bibia.emulators.loopback import Fault
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from schemas.errors import BibiaError
+from tests import spawn
 from tests.conftest import (
     DEMO_COMPLETED,
     DEMO_PUBLISHED,
@@ -329,7 +330,7 @@ def test_f5_sigterm_ends_a_run_with_one_line(tmp_path, demo_form):
     try:
         settings = make_settings(tmp_path, server.url)
         mark = f"BIBIA_TEST_MARK={uuid.uuid4()}"
-        run = subprocess.Popen(
+        run = spawn.Process(
             [*BIBIA, "sync"],
             cwd=ROOT,
             env=cli_env(settings, BIBIA_TEST_MARK=mark),
@@ -563,7 +564,7 @@ def test_f10_analysts_read_the_parquet_export_while_a_sync_runs(tmp_path, demo_f
         run_job(settings, "sync")
         server.add_submissions("bibiaD", [new_project("f10-new", "Projet pendant la lecture")])
         asked = len(server.seen)
-        run = subprocess.Popen(
+        run = spawn.Process(
             [*BIBIA, "sync"], cwd=ROOT, env=cli_env(settings), stderr=subprocess.PIPE, text=True
         )
         deadline = time.monotonic() + 30

@@ -18,6 +18,7 @@ import pytest
 from bibia.pipeline import run_job
 from bibia.status import render
 from schemas.errors import BibiaError
+from tests import spawn
 from tests.conftest import (
     DEMO_HELD,
     ROOT,
@@ -285,7 +286,7 @@ def test_the_demo_writes_its_messages_as_eml_files_a_newcomer_opens(tmp_path):
 
     def demo(*args: str) -> subprocess.CompletedProcess[str]:
         """`bibia ARGS --demo`, from a newcomer's folder."""
-        return subprocess.run(
+        return spawn.run(
             [sys.executable, "-m", "bibia.cli", *args, "--demo"],
             cwd=tmp_path,
             env=env,

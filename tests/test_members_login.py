@@ -25,6 +25,7 @@ from bibia.demo.members import ACCOUNTS, membership_text
 from bibia.emulators.openid import Client, OpenIdProvider
 from bibia.settings import Settings
 from schemas.files import write_atomically
+from tests import spawn
 from tests.conftest import DEMO_PUBLISHED, ROOT, cli_env, screenshot
 from tests.openid import (
     CLIENT_ID,
@@ -194,7 +195,7 @@ def bibia_members(settings: Settings, *args: str) -> subprocess.CompletedProcess
         BIBIA_MEMBERS_JOURNAL=str(settings.members_journal),
         BIBIA_CURATOR="curatrice",
     )
-    return subprocess.run(
+    return spawn.run(
         [sys.executable, "-m", "bibia.cli", "members", *args],
         cwd=ROOT,
         env=env,
@@ -269,7 +270,7 @@ def test_members_serve_demo_redirects_anonymous_serves_the_member_refuses_the_ot
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BIBIA_", "PROCONNECT_"))} | {
         "BIBIA_MEMBERS_PORT": str(port)
     }
-    process = subprocess.Popen(
+    process = spawn.Process(
         [sys.executable, "-m", "bibia.cli", "members", "serve", "--demo"],
         cwd=tmp_path,
         env=env,
@@ -332,7 +333,7 @@ def bibia_members_env(settings: Settings, **env: str) -> subprocess.CompletedPro
         BIBIA_MEMBERS_URL="https://membres.example",
         **env,
     )
-    return subprocess.run(
+    return spawn.run(
         [sys.executable, "-m", "bibia.cli", "members", "serve"],
         cwd=ROOT,
         env=full,

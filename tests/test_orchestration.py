@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from bibia.demo.synthetic import synthetic_form
 from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
+from tests import spawn
 from tests.conftest import (
     DEMO_COMPLETED,
     DEMO_PUBLISHED,
@@ -217,7 +218,7 @@ def slow_emulator(demo_form):
 
 def _two_syncs(settings, **env: str) -> list[subprocess.CompletedProcess[str]]:
     procs = [
-        subprocess.Popen(
+        spawn.Process(
             [*BIBIA, "sync"],
             cwd=ROOT,
             env=cli_env(settings, **env),
@@ -280,7 +281,7 @@ def test_progress_shows_on_a_terminal_and_stays_silent_otherwise(tmp_path):
     try:
         settings = make_settings(tmp_path / "tty", server.url)
         main, child = pty.openpty()
-        proc = subprocess.Popen(
+        proc = spawn.Process(
             [*BIBIA, "sync"],
             cwd=ROOT,
             env=cli_env(settings),

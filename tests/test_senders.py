@@ -31,6 +31,7 @@ from bibia.pipeline import RUN_MEMORY_LIMIT, run_job
 from bibia.settings import Settings
 from bibia.webhook import OWN_FOLDER, Spool, signature
 from schemas.records import RawRow
+from tests import spawn
 from tests.conftest import (
     ROOT,
     VALID_ANSWERS,
@@ -283,7 +284,7 @@ def test_f2_six_curate_commands_at_once_keep_six_decisions(settings, emulator):
     projects = published_ids(settings)[:6]
     env = cli_env(settings)
     commands = [
-        subprocess.Popen(
+        spawn.Process(
             [sys.executable, "-m", "bibia", "curate", "withdraw", pid, "--reason", f"demande {i}"],
             cwd=ROOT,
             env=env,

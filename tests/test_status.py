@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from bibia.pipeline import run_job
+from tests import spawn
 from tests.conftest import (
     DEMO_COMPLETED,
     DEMO_HELD,
@@ -89,7 +90,7 @@ def test_bibia_sql_prints_a_table_refuses_in_one_line_and_never_holds_the_wareho
     done = bibia_cli(settings, "sql", "SELECT count(*) AS projets FROM projects")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:3] == ["projets", "-------", f"{DEMO_PUBLISHED:<7}"]
-    as_csv = subprocess.run(
+    as_csv = spawn.run(
         [sys.executable, "-m", "bibia.cli", "sql", "--csv", "-"],
         input="SELECT theme FROM projects ORDER BY theme LIMIT 1",
         env=cli_env(settings),

@@ -20,6 +20,7 @@ from bibia.emulators.tally import EmulatedForm, webhook_event
 from bibia.pipeline import run_job
 from bibia.settings import Settings
 from bibia.webhook import signature
+from tests import spawn
 from tests.conftest import (
     ROOT,
     VALID_ANSWERS,
@@ -63,7 +64,7 @@ def start_receiver(settings: Settings, tmp_path: Path, **env: str) -> Receiver:
     }
     environment = cli_env(settings, **wanted)
     log = open(tmp_path / "receiver.log", "w")  # noqa: SIM115 - the process keeps it
-    process = subprocess.Popen(
+    process = spawn.Process(
         [sys.executable, "-m", "bibia", "-v", "webhook"],
         cwd=ROOT,
         env=environment,
