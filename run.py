@@ -41,15 +41,26 @@ BENCHMARKS = {
 CHECKS = (
     ["ruff", "check", "."],
     ["ruff", "format", "--check", "."],
-    ["mypy"],
     ["python", "-m", "bibia.emulators.openid", "install"],  # the OpenID provider's npm packages
-    # four workers on two cores (much of a test is waiting on a server or a browser; six were
-    # slower), a test file each at a time (its module fixtures made once), the slowest files
-    # first (tests/conftest.py's order: xdist would otherwise take the files with the most
-    # tests first, and the Prefect tests, started last, ran alone for two minutes at the end);
-    # the slowest tests said at the end
-    ["pytest", "-q", "-n", "4", "--dist", "loadfile", "--no-loadscope-reorder", "--durations=15"],
 )
+# mypy runs beside the tests: one core for some 40 s, while the tests leave a part of the two
+# idle (waiting on a server, a browser, a subprocess); its output is said after theirs
+BESIDE_TESTS = ["mypy"]
+# four workers on two cores (much of a test is waiting on a server or a browser; six were
+# slower), a test file each at a time (its module fixtures made once), the slowest files first
+# (tests/conftest.py's order: xdist would otherwise take the files with the most tests first,
+# and the Prefect tests, started last, ran alone for two minutes at the end); the slowest tests
+# said at the end
+TESTS = [
+    "pytest",
+    "-q",
+    "-n",
+    "4",
+    "--dist",
+    "loadfile",
+    "--no-loadscope-reorder",
+    "--durations=15",
+]
 
 
 def _uv() -> Path:
@@ -140,13 +151,28 @@ def main(argv: list[str]) -> int:
         argv = ["python", "-m", BENCHMARKS[argv[0]], *argv[1:]]
     if argv == ["check"] and (missing := _browser()):
         return missing
-    commands = CHECKS if argv == ["check"] else [argv]
-    for command in commands:
+    if argv != ["check"]:
+        return subprocess.run([uv, "run", "--frozen", "--no-sync", *argv], env=env).returncode
+    return _check(uv, env)
+
+
+def _check(uv: str, env: dict[str, str]) -> int:
+    """Every check: the quick ones in turn, then the tests with mypy beside them."""
+    run = [uv, "run", "--frozen", "--no-sync"]
+    for command in CHECKS:
         print(f"run.py : {shlex.join(command)}", file=sys.stderr, flush=True)
-        done = subprocess.run([uv, "run", "--frozen", "--no-sync", *command], env=env)
+        done = subprocess.run([*run, *command], env=env)
         if done.returncode:
             return done.returncode
-    return 0
+    print(f"run.py : {shlex.join(BESIDE_TESTS)} (pendant les tests)", file=sys.stderr, flush=True)
+    beside = subprocess.Popen(
+        [*run, *BESIDE_TESTS], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    print(f"run.py : {shlex.join(TESTS)}", file=sys.stderr, flush=True)
+    tests = subprocess.run([*run, *TESTS], env=env)
+    said, _ = beside.communicate()
+    print(f"run.py : {shlex.join(BESIDE_TESTS)} :\n{said.rstrip()}", file=sys.stderr, flush=True)
+    return beside.returncode or tests.returncode
 
 
 if __name__ == "__main__":
