@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +158,49 @@ def synced(tmp_path: Path, form: dict[str, Any], **changes: Any) -> tuple[Settin
         return settings, run_job(settings, "sync")
     finally:
         server.stop()
+
+
+_DEMO_SYNCED: dict[str, Path] = {}  # this test process's first sync of the demo, made once
+
+
+def demo_synced(settings: Settings) -> None:
+    """What `run_job(settings, "sync")` leaves after a first sync of the demo form, served
+    unchanged: the warehouse and exports of one such run made once per test process, copied
+    into `settings`' folders (a run costs about a second of CPU, and some 90 tests begin with
+    this one). Settings other than the folders and the emulator's address (a run with other
+    settings would make another state) run the sync itself."""
+    own = {"db_path", "export_dir", "decisions_path", "tally_api_url"}
+    base = make_settings(settings.db_path.parents[1], settings.tally_api_url)
+    other = [f.name for f in fields(base) if getattr(settings, f.name) != getattr(base, f.name)]
+    already = (settings.db_path.parent, settings.export_dir, settings.decisions_path)
+    if set(other) - own or any(path.exists() for path in already):
+        from bibia.pipeline import run_job
+
+        run_job(settings, "sync")
+        return
+    if "root" not in _DEMO_SYNCED:
+        root = Path(tempfile.mkdtemp(prefix="bibia-demo-synced-"))
+        with open(DEMO_FORM_PATH, encoding="utf-8") as handle:
+            synced(root, json.load(handle))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _DEMO_SYNCED["root"] = root
+    made = make_settings(_DEMO_SYNCED["root"], "")
+    copied: dict[tuple[int, int], str] = {}  # a file linked twice (the members' download) stays so
+
+    def copy(source: str, target: str) -> str:
+        found = os.stat(source)
+        if found.st_nlink > 1:
+            if (found.st_dev, found.st_ino) in copied:
+                os.link(copied[found.st_dev, found.st_ino], target)
+                return target
+            copied[found.st_dev, found.st_ino] = target
+        return str(shutil.copy2(source, target))
+
+    for source, target in (
+        (made.db_path.parent, settings.db_path.parent),
+        (made.export_dir, settings.export_dir),
+    ):
+        shutil.copytree(source, target, symlinks=True, copy_function=copy)
 
 
 def with_restricted_answers(form: dict[str, Any], impact: str, resources: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from schemas.taxonomy import Taxonomy
 from tests.conftest import (
     DEMO_HELD,
     bibia_cli,
+    demo_synced,
     make_settings,
     query,
     table_snapshot,
@@ -60,7 +61,7 @@ def derived_state(settings: Settings) -> dict[str, Any]:
 
 # -- the publication policy, on the demo ----------------------------------------------------
 def test_on_the_demo_nothing_is_held_for_an_optional_field(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     columns = columns_meta()
     errors = query(
         settings,
@@ -101,7 +102,7 @@ def test_on_the_demo_nothing_is_held_for_an_optional_field(settings):
 
 
 def test_every_held_submission_has_a_correction_link_and_a_mail_merge_row(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     path = settings.export_dir / "restricted" / "quarantine.csv"
     assert path.stat().st_mode & 0o777 == 0o600
     import csv
@@ -118,7 +119,7 @@ def test_every_held_submission_has_a_correction_link_and_a_mail_merge_row(settin
 
 # -- the whole loop, end to end, on the loopback Tally ---------------------------------------
 def test_a_curator_correction_then_the_contributors_own(settings, emulator, tmp_path: Path):
-    run_job(settings, "sync")
+    demo_synced(settings)
     assert query(settings, "SELECT count(*) FROM quarantine WHERE submission_id = ?", [CAUX])
     done = bibia(
         settings,
@@ -210,7 +211,7 @@ def _caux_answers() -> dict[str, Any]:
 
 
 def test_a_withdrawn_project_leaves_both_exports_and_comes_back_the_same(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     before = export_bytes(settings)
     ((projet_id,),) = query(
         settings, "SELECT projet_id FROM projects WHERE nom_projet = 'Callbot encombrants'"
@@ -255,7 +256,7 @@ def test_a_withdrawn_project_leaves_both_exports_and_comes_back_the_same(setting
     ],
 )
 def test_bad_curator_input_is_one_line_exit_2_and_changes_nothing(settings, args, says):
-    run_job(settings, "sync")
+    demo_synced(settings)
     settings.decisions_path.parent.mkdir(parents=True, exist_ok=True)
     settings.decisions_path.write_text("version: 1\ndecisions: []\n", encoding="utf-8")
     before = settings.decisions_path.read_bytes()
@@ -267,7 +268,7 @@ def test_bad_curator_input_is_one_line_exit_2_and_changes_nothing(settings, args
 
 
 def test_a_refused_correction_lists_the_allowed_values_the_closest_first(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     done = bibia(
         settings, "curate", "correct", CAUX, "coll_type", "Groupement de communes",
         "--reason", "essai",
@@ -342,7 +343,7 @@ def test_a_correction_link_carries_the_reference_and_the_answers_escaped():
 
 
 def test_a_curators_correction_moves_the_projects_last_update(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     ((submitted,),) = query(
         settings,
         "SELECT strftime(submitted_at, '%Y-%m-%d') FROM raw_tally_submissions "

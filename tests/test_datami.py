@@ -28,7 +28,7 @@ from publish.site.datami import (
 )
 from schemas.project import PUBLIC, columns_meta
 from schemas.taxonomy import Taxonomy
-from tests.conftest import DEMO_PUBLISHED, VALID_ANSWERS, query, tally_submission
+from tests.conftest import DEMO_PUBLISHED, VALID_ANSWERS, demo_synced, query, tally_submission
 
 HEADER = (
     "coll_nom;nom_projet;coll_siret;latitude;longitude;coll_type;projet_date;projet_status;"
@@ -103,7 +103,7 @@ def exported(settings: Settings) -> list[dict[str, Any]]:
 
 
 def test_every_demo_project_comes_back_whole_from_the_feed(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     read, _ = read_as_the_widget(settings)
     assert len(read) == DEMO_PUBLISHED
     assert [numbers(r) for r in read] == [as_exported(r) for r in exported(settings)]
@@ -112,7 +112,7 @@ def test_every_demo_project_comes_back_whole_from_the_feed(settings):
 
 
 def test_a_value_holding_the_usual_separators_comes_back_whole(settings, emulator):
-    run_job(settings, "sync")  # every line made with the usual joiner, then made again
+    demo_synced(settings)  # every line made with the usual joiner, then made again
     answers = {
         **VALID_ANSWERS,
         "nom_projet": "Assistant -- séparateurs",
@@ -173,7 +173,7 @@ def test_the_joiner_found_in_sql_is_the_one_chosen_in_python(
 
 
 def test_the_feed_has_the_current_sites_exact_format(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     text = (feed(settings) / DATA).read_text(encoding="utf-8")
     lines = text.split("\n")
     assert lines[0] == HEADER
@@ -191,7 +191,7 @@ def test_the_feed_has_the_current_sites_exact_format(settings):
 
 
 def test_schema_and_custom_properties_come_from_the_contract_and_the_taxonomy(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     taxonomy = Taxonomy.load(settings.taxonomy_path)
     schema = json.loads((feed(settings) / SCHEMA).read_text(encoding="utf-8"))
     props = json.loads((feed(settings) / CUSTOM_PROPS).read_text(encoding="utf-8"))
@@ -221,7 +221,7 @@ def test_schema_and_custom_properties_come_from_the_contract_and_the_taxonomy(se
 
 
 def test_the_map_settings_colour_every_theme_of_the_taxonomy(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     taxonomy = Taxonomy.load(settings.taxonomy_path)
     settings_file = json.loads((feed(settings) / MAP_SETTINGS).read_text(encoding="utf-8"))
     options = settings_file["mapOptions"]

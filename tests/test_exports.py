@@ -25,6 +25,7 @@ from tests.conftest import (
     ROOT,
     VALID_ANSWERS,
     bibia_cli,
+    demo_synced,
     make_settings,
     query,
     synced,
@@ -112,7 +113,7 @@ def assert_public_is_clean(export_dir: Path) -> None:
 
 
 def test_public_exports_carry_no_restricted_data_on_the_demo_form(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     assert_public_is_clean(settings.export_dir)
     restricted = pd.read_parquet(settings.export_dir / "restricted" / "bibliotheque_ia.parquet")
     assert restricted["projet_contact"].notna().sum() >= 3  # the split removed real e-mails
@@ -141,7 +142,7 @@ def test_the_same_sync_gives_byte_identical_exports(tmp_path, emulator):
 
 
 def test_restricted_files_are_readable_by_their_owner_only(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     folder = settings.export_dir / "restricted"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for name in FILES:
@@ -175,7 +176,7 @@ def test_the_folders_published_whole_are_the_top_most_new_ones(tmp_path, publish
 
 
 def test_a_first_publication_gives_every_file_and_folder_the_mode_of_its_access(settings):
-    run_job(settings, "sync")  # the folders are new: each is published whole
+    demo_synced(settings)  # the folders are new: each is published whole
     public, restricted = settings.export_dir / PUBLIC, settings.export_dir / RESTRICTED
     for path in [public, *public.rglob("*")]:
         assert stat.S_IMODE(path.stat().st_mode) == (0o755 if path.is_dir() else 0o644), path
@@ -193,7 +194,7 @@ def test_a_first_publication_gives_every_file_and_folder_the_mode_of_its_access(
 
 @pytest.mark.parametrize("access", [PUBLIC, RESTRICTED])
 def test_datapackage_is_a_valid_frictionless_package(settings, access):
-    run_job(settings, "sync")
+    demo_synced(settings)
     folder = settings.export_dir / access
     report = validate(str(folder / "datapackage.json"))
     assert report.valid, report.flatten(["type", "note"])
@@ -205,7 +206,7 @@ def test_datapackage_is_a_valid_frictionless_package(settings, access):
 
 
 def test_parquet_keeps_lists_and_csv_joins_them(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     table = pq.read_table(settings.export_dir / "public" / "bibliotheque_ia.parquet")
     assert str(table.schema.field("audience_service").type) == "list<element: string>"
     frame = pd.read_csv(
@@ -360,7 +361,7 @@ def file_stamps(export_dir: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_a_sync_that_finds_nothing_new_rewrites_nothing_and_says_so(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     before = file_stamps(settings.export_dir)
     done = bibia_cli(settings, "sync")
     assert done.returncode == 0, done.stderr
@@ -372,7 +373,7 @@ def test_a_sync_that_finds_nothing_new_rewrites_nothing_and_says_so(settings):
 
 
 def test_only_the_files_whose_bytes_change_are_rewritten(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     before = file_stamps(settings.export_dir)
     # a new version of a project that changes one restricted field only (its budget)
     ((sid,),) = query(
@@ -405,7 +406,7 @@ def test_only_the_files_whose_bytes_change_are_rewritten(settings, emulator):
 
 
 def test_a_publication_undone_after_the_commit_is_repaired_by_the_next_run(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     before = export_bytes(settings.export_dir)
     (settings.export_dir / "public" / "bibliotheque_ia.csv").unlink()
     (settings.export_dir / "restricted" / "bibliotheque_ia.parquet").write_bytes(b"broken")

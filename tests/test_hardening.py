@@ -34,6 +34,7 @@ from tests.conftest import (
     VALID_ANSWERS,
     bibia_cli,
     cli_env,
+    demo_synced,
     make_settings,
     query,
     start_emulator,
@@ -94,7 +95,7 @@ def hostile(emulator: Any, change: Any) -> None:
     ],
 )
 def test_f1_a_list_that_cannot_be_trusted_withdraws_nothing(settings, emulator, change):
-    run_job(settings, "sync")
+    demo_synced(settings)
     before = files_of(settings.export_dir)
     hostile(emulator, change)
     done = bibia_cli(settings, "sync", "--full")
@@ -112,7 +113,7 @@ def test_f1_a_list_that_cannot_be_trusted_withdraws_nothing(settings, emulator, 
 
 
 def test_f1_withdrawals_past_the_share_need_the_operators_word(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     gone = [s["id"] for s in emulator.forms["bibiaD"].submissions[:4]]  # 4 of 52: past 5 %
     for sid in gone:
         emulator.delete_submission("bibiaD", sid)
@@ -128,7 +129,7 @@ def test_f1_withdrawals_past_the_share_need_the_operators_word(settings, emulato
 
 
 def test_f1_a_few_real_deletions_need_no_flag(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     for sid in [s["id"] for s in emulator.forms["bibiaD"].submissions[:2]]:
         emulator.delete_submission("bibiaD", sid)  # 2 of 52: within 5 %
     assert run_job(settings, "sync_full").deleted == 2
@@ -205,7 +206,7 @@ def test_f2_items_of_unexpected_shapes_are_held_back_with_the_reason(settings, e
 
 # -- f3: one outcome per run -------------------------------------------------------------------
 def test_f3_an_export_folder_that_cannot_be_written_fails_before_the_commit(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     site = settings.export_dir / "restricted" / "site"
     moved = settings.export_dir.parent / "site-aside"
     site.rename(moved)
@@ -227,7 +228,7 @@ def test_f3_an_export_folder_that_cannot_be_written_fails_before_the_commit(sett
 
 
 def test_f3_a_failure_after_the_commit_is_repaired_by_the_next_run(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     emulator.add_submissions("bibiaD", [new_project("f3-late", "Projet publié plus tard")])
     public = files_of(settings.export_dir / "public")
     done = bibia_cli(settings, "sync", BIBIA_FAILPOINT="publish")
@@ -263,7 +264,7 @@ def test_f4_the_warehouse_its_wal_and_lock_are_owner_only(settings, emulator):
 
 
 def test_f4_an_older_world_readable_warehouse_is_made_owner_only(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     settings.db_path.chmod(0o644)
     run_job(settings, "sync")
     assert stat.S_IMODE(settings.db_path.stat().st_mode) == 0o600
@@ -294,7 +295,7 @@ STEPS = ["fetch_form", "fetch_page", "land", "derive", "enrich", "load", "export
 
 @pytest.mark.parametrize("where", [*STEPS, "publish"])
 def test_f5_sigkill_at_any_step_loses_nothing_and_leaves_nothing_behind(settings, emulator, where):
-    run_job(settings, "sync")  # the previous version: the demo form
+    demo_synced(settings)  # the previous version: the demo form
     more = [new_project(f"k-{i:03d}", f"Projet tardif {i}") for i in range(60)]
     emulator.add_submissions("bibiaD", more)
     mark = f"BIBIA_TEST_MARK={uuid.uuid4()}"
@@ -479,7 +480,7 @@ def test_f8_a_mapping_file_that_is_not_a_mapping_is_one_line(settings, tmp_path,
 
 
 def test_f8_a_damaged_warehouse_is_one_line(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     data = settings.db_path.read_bytes()
     settings.db_path.write_bytes(data[: len(data) // 2])
     done = bibia_cli(settings, "sync")
@@ -487,7 +488,7 @@ def test_f8_a_damaged_warehouse_is_one_line(settings):
 
 
 def test_f8_status_with_a_negative_count_is_one_line(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     done = bibia_cli(settings, "status", "--runs", "-1")
     assert done.returncode == 2 and "--runs" in one_line(done)
 
@@ -538,7 +539,7 @@ def test_f9_status_shows_escape_codes_instead_of_running_them(settings, emulator
 
 # -- f10: readers never block the writer ------------------------------------------------------
 def test_f10_a_sync_waits_for_an_analysts_connection_to_close(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     reader = duckdb.connect(str(settings.db_path), read_only=True)
     threading.Timer(1.5, reader.close).start()
     done = bibia_cli(settings, "sync")  # by default: a short query ends meanwhile
@@ -546,7 +547,7 @@ def test_f10_a_sync_waits_for_an_analysts_connection_to_close(settings):
 
 
 def test_f10_without_waiting_an_open_reader_is_one_line(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     reader = duckdb.connect(str(settings.db_path), read_only=True)
     try:
         done = bibia_cli(settings, "sync", BIBIA_READER_WAIT_SECONDS="0")
@@ -632,7 +633,7 @@ def test_version_and_python_dash_m(settings):
 
 
 def test_the_parquet_date_is_a_date(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     for access in ("public", "restricted"):
         schema = pq.read_schema(settings.export_dir / access / "bibliotheque_ia.parquet")
         assert str(schema.field("date").type) == "date32[day]"
@@ -646,7 +647,7 @@ def test_the_lock_file_is_ignored_by_git():
 
 
 def test_a_rehearsed_failure_of_a_step_a_run_never_reaches_still_fails_the_run(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     done = bibia_cli(settings, "sync", BIBIA_FAILPOINT="load")  # nothing new: no batch to load
     assert done.returncode == 1
     line = one_line(done)

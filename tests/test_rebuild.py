@@ -6,8 +6,7 @@ import csv
 import subprocess
 from pathlib import Path
 
-from bibia.pipeline import run_job
-from tests.conftest import ROOT, bibia_cli, query
+from tests.conftest import ROOT, bibia_cli, demo_synced, query
 
 ENVIRONNEMENT = "S00vLT"  # the demo submission whose theme is "Environnement"
 
@@ -24,7 +23,7 @@ def public_ids(settings) -> set[str]:
 
 
 def test_every_completed_submission_is_published_or_quarantined(settings, demo_form_data):
-    run_job(settings, "sync")
+    demo_synced(settings)
     completed = {s["id"] for s in demo_form_data["submissions"] if s["isCompleted"]}
     published = {sid for (sid,) in query(settings, "SELECT submission_id FROM project_versions")}
     held = {sid for (sid,) in query(settings, "SELECT submission_id FROM quarantine")}
@@ -35,7 +34,7 @@ def test_every_completed_submission_is_published_or_quarantined(settings, demo_f
 
 
 def test_an_alias_added_by_a_curator_rescues_the_submission(settings, tmp_path: Path):
-    run_job(settings, "sync")
+    demo_synced(settings)
     assert query(
         settings, "SELECT count(*) FROM quarantine WHERE submission_id = ?", [ENVIRONNEMENT]
     ) == [(1,)]
@@ -63,7 +62,7 @@ def test_an_alias_added_by_a_curator_rescues_the_submission(settings, tmp_path: 
 
 
 def test_rebuild_keeps_projet_ids_and_quarantine_history(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     ids = query(settings, "SELECT submission_id, projet_id FROM project_versions ORDER BY 1")
     since = query(settings, "SELECT submission_id, since_run_id FROM quarantine ORDER BY 1")
     csv_before = (settings.export_dir / "public" / "bibliotheque_ia.csv").read_bytes()

@@ -39,6 +39,7 @@ from tests.conftest import (
     VALID_ANSWERS,
     bibia_cli,
     cli_env,
+    demo_synced,
     query,
     tally_submission,
 )
@@ -183,7 +184,7 @@ def test_f4_a_run_with_no_correction_to_apply_reads_no_payload(tmp_path):
 
 
 def test_f4_payloads_are_read_a_chunk_at_a_time(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     ids = [r[0] for r in query(settings, "SELECT submission_id FROM raw_tally_submissions")]
     con = duckdb.connect(str(settings.db_path), read_only=True)
     try:
@@ -299,7 +300,7 @@ def published_ids(settings: Settings) -> list[str]:
 
 
 def test_f2_six_curate_commands_at_once_keep_six_decisions(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     projects = published_ids(settings)[:6]
     env = cli_env(settings)
     commands = [
@@ -333,7 +334,7 @@ def withdraw(settings: Settings, projet_id: str) -> None:
 
 
 def test_f3_a_withdrawal_follows_its_project_when_a_curator_renames_it(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     pid, sid, name = query(
         settings, "SELECT projet_id, submission_id, nom_projet FROM projects ORDER BY 1 LIMIT 1"
     )[0]
@@ -356,7 +357,7 @@ def test_f3_a_withdrawal_follows_its_project_when_a_curator_renames_it(settings,
 def test_f3_a_withdrawal_follows_its_project_when_the_contributor_edits_its_name(
     settings, emulator, demo_form
 ):
-    run_job(settings, "sync")
+    demo_synced(settings)
     sid = demo_form.submissions[0]["id"]
     pid = query(settings, "SELECT projet_id FROM project_versions WHERE submission_id = ?", [sid])
     withdraw(settings, pid[0][0])
@@ -390,7 +391,7 @@ def withdrawal(decision_id: str, projet_id: str) -> dict[str, Any]:
 
 
 def test_restore_ends_every_withdrawal_of_the_project(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     pid = published_ids(settings)[0]
     write_decisions(settings, [withdrawal("w-00000001", pid), withdrawal("w-00000002", pid)])
     run_job(settings, "sync")
@@ -402,7 +403,7 @@ def test_restore_ends_every_withdrawal_of_the_project(settings, emulator):
 
 
 def test_yaml_aliases_in_the_decisions_file_are_refused_in_one_line(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     bomb = (
         "version: 1\nx: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
         "y: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nz: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n"
@@ -419,7 +420,7 @@ def test_yaml_aliases_in_the_decisions_file_are_refused_in_one_line(settings, em
 def test_a_hand_written_decision_that_does_not_hold_is_refused_and_changes_nothing(
     settings, emulator
 ):
-    run_job(settings, "sync")
+    demo_synced(settings)
     pid, sid = query(settings, "SELECT projet_id, submission_id FROM projects ORDER BY 1")[0]
     bad = {
         "id": "c-0badbad0",
@@ -446,7 +447,7 @@ def test_a_hand_written_decision_that_does_not_hold_is_refused_and_changes_nothi
 
 
 def test_withdraw_given_a_submission_id_says_what_a_project_id_is(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     pid, sid = query(settings, "SELECT projet_id, submission_id FROM projects ORDER BY 1")[0]
     done = bibia_cli(settings, "curate", "withdraw", sid, "--reason", "x")
     assert done.returncode == 2 and "soumission" in done.stderr and pid in done.stderr
@@ -641,7 +642,7 @@ def _listening(port: int) -> bool:
 
 
 def test_a_restarted_receiver_asks_for_a_run_for_what_waits(settings, tmp_path, demo_form):
-    run_job(settings, "sync")
+    demo_synced(settings)
     spool = Spool.at(tmp_path / "spool").prepare()
     submission = tally_submission("waiting", {**VALID_ANSWERS, "nom_projet": "Resté au spool"})
     event = webhook_event(demo_form, submission, "evt-waiting")
@@ -733,7 +734,7 @@ def test_a_receiver_on_an_ipv6_loopback_accepts_events(settings, tmp_path, demo_
 
 
 def test_an_event_dated_in_the_future_waits_for_its_date(settings, tmp_path, demo_form):
-    run_job(settings, "sync")
+    demo_synced(settings)
     spool = Spool.at(settings.spool_folder).prepare()
     submission = tally_submission(
         "future", {**VALID_ANSWERS, "nom_projet": "Venu de 2099"}, "2099-01-01T00:00:00.000Z"
@@ -748,7 +749,7 @@ def test_an_event_dated_in_the_future_waits_for_its_date(settings, tmp_path, dem
 
 
 def test_landed_events_are_kept_a_bounded_time(settings, tmp_path, demo_form):
-    run_job(settings, "sync")
+    demo_synced(settings)
     spool = Spool.at(settings.spool_folder).prepare()
     old = spool.folder / "landed" / ("0" * 40 + ".json")
     old.write_text("{}")

@@ -16,6 +16,7 @@ from tests.conftest import (
     ROOT,
     bibia_cli,
     cli_env,
+    demo_synced,
 )
 
 
@@ -24,7 +25,7 @@ def status(settings) -> subprocess.CompletedProcess[str]:
 
 
 def test_status_lists_runs_quarantine_with_reasons_and_export_freshness(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     done = status(settings)
     assert done.returncode == 0, done.stderr
     text = done.stdout
@@ -62,7 +63,7 @@ print(sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r})), file=sy
 
 @pytest.mark.parametrize("args", [["--help"], ["status"]], ids=["help", "status"])
 def test_help_and_status_start_without_pandas_pandera_or_prefect(settings, args):
-    run_job(settings, "sync")
+    demo_synced(settings)
     done = subprocess.run(
         [sys.executable, "-c", IMPORTED.format(args=args, heavy=HEAVY)],
         cwd=ROOT,
@@ -75,7 +76,7 @@ def test_help_and_status_start_without_pandas_pandera_or_prefect(settings, args)
 
 
 def test_status_lists_the_most_recent_held_and_says_where_the_rest_is(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     done = bibia_cli(settings, "status", "--held", "1", timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"En quarantaine : {DEMO_HELD} soumission(s) retenue(s), les 1 plus récentes" in (
@@ -86,7 +87,7 @@ def test_status_lists_the_most_recent_held_and_says_where_the_rest_is(settings):
 
 
 def test_bibia_sql_prints_a_table_refuses_in_one_line_and_never_holds_the_warehouse(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     done = bibia_cli(settings, "sql", "SELECT count(*) AS projets FROM projects")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:3] == ["projets", "-------", f"{DEMO_PUBLISHED:<7}"]
@@ -108,7 +109,7 @@ def test_bibia_sql_prints_a_table_refuses_in_one_line_and_never_holds_the_wareho
 
 
 def test_status_details_shows_warnings_withdrawn_projects_and_replaced_holds(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     ((projet_id, name),) = [
         tuple(row)
         for row in __import__("tests.conftest", fromlist=["query"]).query(

@@ -17,6 +17,7 @@ from schemas.errors import TallyError
 from tests.conftest import (
     DEMO_COMPLETED,
     bibia_cli,
+    demo_synced,
     make_settings,
     query,
     start_emulator,
@@ -83,7 +84,7 @@ def test_incremental_run_asks_only_from_the_last_submission(tmp_path, big_emulat
 
 
 def test_a_second_identical_run_changes_nothing(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     tables = [
         "raw_tally_submissions",
         "raw_tally_submission_history",
@@ -98,7 +99,7 @@ def test_a_second_identical_run_changes_nothing(settings):
 
 
 def test_an_edited_submission_is_a_new_content_hash_with_history(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     form = emulator.forms["bibiaD"]
     edited = dict(form.submissions[0])
     sid = edited["id"]
@@ -124,7 +125,7 @@ def test_an_edited_submission_is_a_new_content_hash_with_history(settings, emula
 
 
 def test_a_full_run_notices_deletions_and_keeps_the_raw_row(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     sid = emulator.forms["bibiaD"].submissions[5]["id"]
     emulator.delete_submission("bibiaD", sid)
     report = run_job(settings, "sync_full")
@@ -214,7 +215,7 @@ def test_pacing_spaces_requests_at_the_configured_rate(settings):
 
 
 def test_a_garbage_page_fails_the_run_and_leaves_the_raw_table_as_it_was(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     before = table_snapshot(settings, "raw_tally_submissions")
     emulator.add_submissions(
         "bibiaD", more_submissions({"submissions": emulator.forms["bibiaD"].submissions}, 3)

@@ -16,7 +16,7 @@ from schemas.errors import BibiaError
 from schemas.project import export_columns
 from schemas.records import RawRow
 from schemas.tables import TABLES, duckdb_type
-from tests.conftest import ROOT, bibia_cli, query
+from tests.conftest import ROOT, bibia_cli, demo_synced, query
 from warehouse import db, raw
 from warehouse.migrate import MIGRATIONS_DIR, migrate
 
@@ -89,7 +89,7 @@ def test_a_new_migration_is_applied_on_an_existing_warehouse(con, tmp_path: Path
 
 
 def test_a_resubmitted_project_is_two_versions_and_one_project(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     versions = query(
         settings,
         "SELECT projet_id, projet_status, submitted_at FROM "
@@ -103,7 +103,7 @@ def test_a_resubmitted_project_is_two_versions_and_one_project(settings):
 
 
 def test_projet_ids_are_stable_across_runs_and_rebuilds(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     first = query(settings, "SELECT submission_id, projet_id FROM project_versions ORDER BY 1")
     run_job(settings, "sync_full")
     run_job(settings, "rebuild")
@@ -113,7 +113,7 @@ def test_projet_ids_are_stable_across_runs_and_rebuilds(settings):
 
 
 def test_the_same_project_sent_twice_is_one_project(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     rows = query(
         settings,
         "SELECT count(*), count(DISTINCT projet_id) FROM project_versions "
@@ -123,7 +123,7 @@ def test_the_same_project_sent_twice_is_one_project(settings):
 
 
 def test_an_edited_submission_replaces_its_version(settings, emulator):
-    run_job(settings, "sync")
+    demo_synced(settings)
     form = emulator.forms["bibiaD"]
     edited = next(s for s in form.submissions if s["isCompleted"])
     sid = edited["id"]
@@ -138,7 +138,7 @@ def test_an_edited_submission_replaces_its_version(settings, emulator):
 
 
 def test_analyst_views_count_every_project(settings):
-    run_job(settings, "sync")
+    demo_synced(settings)
     ((projects,),) = query(settings, "SELECT count(*) FROM projects")
     for view in (
         "stats_by_theme",
@@ -161,7 +161,7 @@ def test_analyst_views_count_every_project(settings):
 
 def test_the_readmes_example_queries_run(settings):
     """Each query of the README answers rows on the demo with one curator's correction."""
-    run_job(settings, "sync")
+    demo_synced(settings)
     sid = query(settings, "SELECT submission_id FROM projects ORDER BY 1 LIMIT 1")[0][0]
     done = bibia_cli(settings, "curate", "correct", sid, "nom_projet", "Autre nom", "--reason", "x")
     assert done.returncode == 0, done.stderr

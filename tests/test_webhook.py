@@ -26,6 +26,7 @@ from tests.conftest import (
     VALID_ANSWERS,
     bibia_cli,
     cli_env,
+    demo_synced,
     query,
     tally_submission,
 )
@@ -167,7 +168,7 @@ def test_a_signed_event_is_accepted_at_once_and_published_by_the_run_it_asks_for
 def test_a_bad_request_is_refused_with_its_status_and_nothing_is_stored(
     settings, tmp_path, demo_form, what, send, status
 ):
-    run_job(settings, "sync")
+    demo_synced(settings)
     receiver = start_receiver(settings, tmp_path, BIBIA_WEBHOOK_MAX_BYTES="65536")
     try:
         event = webhook_event(demo_form, new_submission("wh-bad", "Refusé"), f"evt-{what}")
@@ -193,7 +194,7 @@ def test_a_bad_request_is_refused_with_its_status_and_nothing_is_stored(
 def test_one_event_twice_then_polling_is_one_raw_row_and_one_version(
     settings, tmp_path, emulator, demo_form
 ):
-    run_job(settings, "sync")
+    demo_synced(settings)
     sent = new_submission("wh-twice", "Projet reçu deux fois")
     event = webhook_event(demo_form, sent, "evt-twice")
     receiver = spool_events(settings, tmp_path, event, event)  # Tally retries: a replay
@@ -222,7 +223,7 @@ def test_one_event_twice_then_polling_is_one_raw_row_and_one_version(
 def test_a_webhook_submission_never_moves_the_polling_mark(settings, emulator, tmp_path):
     """A submission only the webhook brought is newer than one polling has not listed yet (a
     missed delivery): the next poll still asks from before both."""
-    run_job(settings, "sync")
+    demo_synced(settings)
     late = tally_submission(
         "wh-late",
         {**VALID_ANSWERS, "nom_projet": "Tardif"},
@@ -261,7 +262,7 @@ def test_the_receiver_refuses_to_start_without_its_secret(settings):
 
 
 def test_status_shows_the_last_event_and_the_spool(settings, tmp_path, demo_form):
-    run_job(settings, "sync")
+    demo_synced(settings)
     sent = new_submission("wh-status", "Projet en attente")
     receiver = spool_events(settings, tmp_path, webhook_event(demo_form, sent, "evt-status"))
     done = bibia_cli(settings, "status", BIBIA_WEBHOOK_SPOOL=str(receiver.spool))
