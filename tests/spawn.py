@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -279,25 +280,21 @@ class Process:
         self._status = status_r
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            ready = selectors.DefaultSelector()
-            ready.register(self._status, selectors.EVENT_READ)
-            if ready.select(0):
-                self._read_status()
-            ready.close()
+        if self.returncode is None and self._ended_within(0):
+            self._read_status()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            ready = selectors.DefaultSelector()
-            ready.register(self._status, selectors.EVENT_READ)
-            found = ready.select(timeout)
-            ready.close()
-            if not found:
+            if not self._ended_within(timeout):
                 raise subprocess.TimeoutExpired(self.args, timeout or 0)
             self._read_status()
         assert self.returncode is not None
         return self.returncode
+
+    def _ended_within(self, timeout: float | None) -> bool:
+        """Whether the parent wrote this process's status (it has ended) within `timeout`."""
+        return bool(select.select([self._status], [], [], timeout)[0])
 
     def _read_status(self) -> None:
         data = b""
