@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import re
 import secrets
@@ -26,6 +27,7 @@ import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from bibia.emulators.loopback import POLL_SECONDS
 from bibia.emulators.tally import EmulatedForm
 from bibia.members.serve import application, bound_socket, uvicorn_config
 from bibia.pipeline import run_job
@@ -152,7 +154,8 @@ def forging_provider(identity: dict[str, Any]) -> Iterator[Forger]:
     handler = type("Handler", (_Handler,), {"forger": forger})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     forger.issuer = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    serve = functools.partial(server.serve_forever, poll_interval=POLL_SECONDS)
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield forger

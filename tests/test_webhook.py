@@ -82,7 +82,7 @@ def start_receiver(settings: Settings, tmp_path: Path, **env: str) -> Receiver:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return Receiver(url, spool, process)
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.02)
     raise AssertionError("the receiver did not start")
 
 
@@ -127,7 +127,7 @@ def wait_until(check: Any, timeout: float, what: str) -> None:
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"waited {timeout:g} s for {what}")
 
 

@@ -12,6 +12,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bibia.emulators.loopback import POLL_SECONDS
+
 LOGO = (
     b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
     b'<rect width="64" height="64" rx="10" fill="#e3ebf7"/>'
@@ -77,7 +79,8 @@ class Server:
     def __init__(self, handler: type[BaseHTTPRequestHandler] | functools.partial[object]) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)  # type: ignore[arg-type]
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve = functools.partial(self._server.serve_forever, poll_interval=POLL_SECONDS)
+        threading.Thread(target=serve, daemon=True).start()
 
     @property
     def url(self) -> str:
