@@ -3,6 +3,7 @@ the progress display."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pty
@@ -12,7 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,6 +26,7 @@ from selenium.webdriver.common.by import By
 from bibia.demo.synthetic import synthetic_form
 from bibia.emulators.tally import EmulatedForm
 from bibia.pipeline import run_job
+from bibia.settings import Settings
 from tests import spawn
 from tests.conftest import (
     DEMO_COMPLETED,
@@ -29,6 +34,7 @@ from tests.conftest import (
     ROOT,
     bibia_cli,
     cli_env,
+    demo_synced,
     make_settings,
     query,
     screenshot,
@@ -170,25 +176,74 @@ def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, se
     assert "succeeded" in statuses
 
 
+def files_of(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def post(api: str, path: str, body: dict) -> list[dict]:
+    response = requests.post(f"{api}{path}", json=body, timeout=10)
+    response.raise_for_status()
+    found: list[dict] = response.json()
+    return found
+
+
+def latest_adhoc_run(api: str, state: str) -> dict:
+    return next(r for r in flow_runs(api, "bibia-sync", state) if not r["deployment_id"])
+
+
+@dataclass(frozen=True)
+class FlowRun:
+    """A `bibia sync` run as a flow run of the module's Prefect server: what the command said,
+    the run as Prefect's API tells it, the exports' files before it."""
+
+    settings: Settings
+    done: subprocess.CompletedProcess[str]
+    api: str
+    run: dict[str, Any]
+    before: dict[Path, bytes]
+
+
+@contextmanager
+def demo_emulated(data: dict[str, Any]) -> Iterator[str]:
+    """The demo form served by a Tally emulator: its address (module fixtures cannot take
+    the function-scoped `emulator`)."""
+    server = start_emulator(EmulatedForm.from_json(copy.deepcopy(data)))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+FAILED_LINE = "l'étape export échoue exprès (BIBIA_FAILPOINT=export)"
+
+
+@pytest.fixture(scope="module")
+def failed_run(prefect_server, demo_form_data, tmp_path_factory) -> FlowRun:
+    """After a first sync, `bibia sync --full` under Prefect failing at its export step: what
+    Prefect, the warehouse and the exports say of it is tested on this one run."""
+    with demo_emulated(demo_form_data) as url:
+        settings = make_settings(tmp_path_factory.mktemp("failed-run"), url)
+        demo_synced(settings)
+        before = files_of(settings.export_dir / "public")
+        done = bibia_cli(
+            settings, "sync", "--full", timeout=180, BIBIA_FAILPOINT="export", **prefect_server
+        )
+    api = prefect_server["PREFECT_API_URL"]
+    return FlowRun(settings, done, api, latest_adhoc_run(api, "FAILED"), before)
+
+
 @pytest.mark.prefect_server
-def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(prefect_server, settings):
-    run_job(settings, "sync")
-    before = files_of(settings.export_dir / "public")
-    done = bibia_cli(
-        settings, "sync", "--full", timeout=180, BIBIA_FAILPOINT="export", **prefect_server
-    )
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        "bibia: l'étape export échoue exprès (BIBIA_FAILPOINT=export)"
-    ]
-    failed = flow_runs(prefect_server["PREFECT_API_URL"], "bibia-sync", "FAILED")
+def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(failed_run):
+    assert failed_run.done.returncode == 1
+    assert failed_run.done.stderr.strip().splitlines() == [f"bibia: {FAILED_LINE}"]
+    failed = flow_runs(failed_run.api, "bibia-sync", "FAILED")
     assert [r["parameters"] for r in failed if not r["deployment_id"]] == [{"full": True}]
     ((status, error),) = query(
-        settings, "SELECT status, error FROM sync_runs ORDER BY started_at DESC LIMIT 1"
+        failed_run.settings, "SELECT status, error FROM sync_runs ORDER BY started_at DESC LIMIT 1"
     )
     assert status == "failed" and "BIBIA_FAILPOINT" in error
-    after = files_of(settings.export_dir / "public")
-    assert after == before
+    after = files_of(failed_run.settings.export_dir / "public")
+    assert after == failed_run.before
 
 
 def test_a_failed_export_without_prefect_exits_1_with_one_line(settings):
@@ -321,40 +376,34 @@ def test_prefect_yaml_deploys_the_real_flows():
         assert deployment["concurrency_limit"] == 1
 
 
-def files_of(folder: Path) -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
 # -- bibia, visible in Prefect ----------------------------------------------------------------
 ARTIFACT = "bibia-run-summary"
 
 
-def post(api: str, path: str, body: dict) -> list[dict]:
-    response = requests.post(f"{api}{path}", json=body, timeout=10)
-    response.raise_for_status()
-    found: list[dict] = response.json()
-    return found
+TOKEN = "ghp_never-seen-anywhere-" + "x" * 20
 
 
-def latest_adhoc_run(api: str, state: str) -> dict:
-    return next(r for r in flow_runs(api, "bibia-sync", state) if not r["deployment_id"])
-
-
-@pytest.mark.prefect_server
-def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(
-    prefect_server, settings, tmp_path
-):
+@pytest.fixture(scope="module")
+def delivered_run(prefect_server, demo_form_data, tmp_path_factory) -> FlowRun:
+    """`bibia sync` under Prefect, delivering the site to a git repository (with a token) and
+    sending its mail (with a password): the API's view and the UI's are tested on this run."""
+    tmp_path = tmp_path_factory.mktemp("delivered-run")
     site = tmp_path / "site.git"
     subprocess.run(["git", "init", "-q", "--bare", str(site)], check=True)
-    token = "ghp_never-seen-anywhere-" + "x" * 20
-    delivery = {"BIBIA_PUBLISH_SITE_REPO": site.as_uri(), "BIBIA_GIT_TOKEN": token}
-    with MailServer(tmp_path / "tls") as smtp:  # messages, with a password to keep
+    delivery = {"BIBIA_PUBLISH_SITE_REPO": site.as_uri(), "BIBIA_GIT_TOKEN": TOKEN}
+    with demo_emulated(demo_form_data) as url, MailServer(tmp_path / "tls") as smtp:
+        settings = make_settings(tmp_path, url)
         mail = {**smtp.environment(), "BIBIA_MAIL_OPTOUTS": str(tmp_path / "optouts.txt")}
         done = bibia_cli(settings, "sync", timeout=180, **prefect_server, **delivery, **mail)
         assert done.returncode == 0, done.stderr
         assert smtp.received  # sent from the flow run's task
     api = prefect_server["PREFECT_API_URL"]
-    run = latest_adhoc_run(api, "COMPLETED")
+    return FlowRun(settings, done, api, latest_adhoc_run(api, "COMPLETED"), {})
+
+
+@pytest.mark.prefect_server
+def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(delivered_run):
+    api, run = delivered_run.api, delivered_run.run
     tasks = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
     assert any(t["name"].startswith("deliver") for t in tasks)  # delivery: its own task
     assert any(t["name"].startswith("outbox") for t in tasks)
@@ -372,32 +421,30 @@ def test_a_flow_run_shows_bibias_log_lines_and_a_summary_artifact(
     assert "SIRET invalide" in artifact["data"]  # what held a submission back, and why
     assert "## Livraisons" in artifact["data"] and "site : commit " in artifact["data"]
     assert "## Messages" in artifact["data"] and "message(s) envoyé(s)" in artifact["data"]
+    done = delivered_run.done
     said = json.dumps([run, tasks, logs, artifacts]) + done.stdout + done.stderr
-    assert token not in said  # not a parameter, a log line or an artifact
+    assert TOKEN not in said  # not a parameter, a log line or an artifact
     assert MAIL_PASSWORD not in said
 
 
 @pytest.mark.prefect_server
-def test_a_failed_flow_run_says_why_in_its_artifact(prefect_server, settings):
-    done = bibia_cli(settings, "sync", timeout=180, BIBIA_FAILPOINT="load", **prefect_server)
-    assert done.returncode == 1
-    api = prefect_server["PREFECT_API_URL"]
-    run = latest_adhoc_run(api, "FAILED")
+def test_a_failed_flow_run_says_why_in_its_artifact(failed_run):
+    api, run = failed_run.api, failed_run.run
     artifacts = post(
         api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
     )
     (artifact,) = [a for a in artifacts if a["key"] == "bibia-run-summary"]
-    assert "**Échec**" in artifact["data"] and "BIBIA_FAILPOINT=load" in artifact["data"]
-    line = "l'étape load échoue exprès (BIBIA_FAILPOINT=load)"
-    assert run["state"]["message"] == line  # the run says why in one line
+    assert "**Échec**" in artifact["data"] and "BIBIA_FAILPOINT=export" in artifact["data"]
+    assert run["state"]["message"] == FAILED_LINE  # the run says why in one line
     tasks = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
     states = {t["name"].rsplit("-", 1)[0]: t["state"]["type"] for t in tasks}
-    assert states["load"] == "FAILED" and states["derive"] == "COMPLETED", states
-    (load,) = [t for t in tasks if t["name"].startswith("load")]
-    assert load["state"]["message"] == line
+    assert states["export"] == "FAILED" and states["land"] == "COMPLETED", states
+    assert "site" not in states  # nothing runs after the step that failed
+    (export,) = [t for t in tasks if t["name"].startswith("export")]
+    assert export["state"]["message"] == FAILED_LINE
     logs = post(api, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
     assert not [e for e in logs if "Traceback" in e["message"]]  # a line, not a traceback
-    assert any(e["message"] == line for e in logs)
+    assert any(e["message"] == FAILED_LINE for e in logs)
 
 
 @pytest.mark.prefect_server
@@ -407,7 +454,7 @@ def test_serve_demo_serves_the_demo_without_a_key(prefect_server, tmp_path):
     log_path = tmp_path / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
-        [*BIBIA, "serve", "--demo", "--interval", "5"],
+        [*BIBIA, "serve", "--demo", "--interval", "3600"],  # the first run comes now
         cwd=tmp_path,
         env=env,
         stdout=log,
@@ -435,14 +482,11 @@ def test_prefect_yaml_refuses_to_deploy_without_bibia_home(prefect_server):
     api = prefect_server["PREFECT_API_URL"]
     env = {k: v for k, v in os.environ.items() if k != "BIBIA_HOME"}
     env.update(prefect_server)
-    prefect = [sys.executable, "-m", "prefect"]
-    subprocess.run(
-        [*prefect, "work-pool", "create", "bibia", "--type", "process"],
-        env=env,
-        capture_output=True,
-        timeout=120,
-    )
-    deploy = [*prefect, "--no-prompt", "deploy", "--all"]
+    # the pool `prefect work-pool create bibia --type process` makes, asked of the API (one
+    # Prefect command fewer to start)
+    pool = {"name": "bibia", "type": "process"}
+    requests.post(f"{api}/work_pools/", json=pool, timeout=10).raise_for_status()
+    deploy = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"]
     refused = subprocess.run(deploy, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0
     assert "set BIBIA_HOME" in refused.stdout + refused.stderr
@@ -464,14 +508,11 @@ def test_prefect_yaml_refuses_to_deploy_without_bibia_home(prefect_server):
 
 
 @pytest.mark.prefect_server
-def test_the_prefect_ui_shows_bibias_lines_and_summary(prefect_server, settings, browser):
+def test_the_prefect_ui_shows_bibias_lines_and_summary(delivered_run, browser):
     """In a real Chromium: the run's page lists bibia's lines, its artifact renders the summary.
     `BIBIA_SCREENSHOTS=docs/images` keeps the screenshots docs/operations.md shows."""
-    done = bibia_cli(settings, "sync", timeout=180, **prefect_server)
-    assert done.returncode == 0, done.stderr
-    api = prefect_server["PREFECT_API_URL"]
+    api, run = delivered_run.api, delivered_run.run
     ui = api.removesuffix("/api")
-    run = latest_adhoc_run(api, "COMPLETED")
     browser.set_window_size(1400, 1000)
     browser.get(f"{ui}/runs/flow-run/{run['id']}")
     text = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
