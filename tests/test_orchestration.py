@@ -143,36 +143,55 @@ def flow_runs(api: str, flow_name: str, state: str) -> list[dict]:
     return runs
 
 
+@dataclass(frozen=True)
+class Served:
+    """`bibia serve` started for the module: its settings, folder, process and log."""
+
+    settings: Settings
+    folder: Path
+    process: subprocess.Popen
+    log: Path
+
+    def deployment_runs(self, api: str) -> list[dict]:
+        """The served deployment's completed runs (the process still serving)."""
+        if self.process.poll() is not None:
+            raise AssertionError(self.log.read_text())
+        return [r for r in flow_runs(api, "bibia-sync", "COMPLETED") if r["deployment_id"]]
+
+
+@pytest.fixture(scope="module")
+def served(prefect_server, demo_form_data, tmp_path_factory) -> Iterator[Served]:
+    """`bibia serve --interval 3600` (its first run now, the next in an hour), reading a webhook
+    spool: the schedule's run and the run a webhook event asks for are tested on one process."""
+    folder = tmp_path_factory.mktemp("served")
+    with demo_emulated(demo_form_data) as url:
+        settings = make_settings(folder, url)
+        env = cli_env(settings, BIBIA_WEBHOOK_SPOOL=str(folder / "spool"), **prefect_server)
+        log_path = folder / "serve.log"
+        with open(log_path, "w") as log:
+            serve = subprocess.Popen(
+                [*BIBIA, "serve", "--interval", "3600"],
+                cwd=folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=ctrl_c_heard,
+            )
+            try:
+                yield Served(settings, folder, serve, log_path)
+            finally:
+                stop_group(serve, signal.SIGINT, 60)
+
+
 @pytest.mark.prefect_server
-def test_a_served_schedule_runs_sync_and_produces_the_exports(prefect_server, settings, tmp_path):
-    env = cli_env(settings, **prefect_server)
-    log_path = tmp_path / "serve.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [*BIBIA, "serve", "--interval", "3600"],  # the first run comes now, not in an hour
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=ctrl_c_heard,
-    )
+def test_a_served_schedule_runs_sync_and_produces_the_exports(served, prefect_server):
     api = prefect_server["PREFECT_API_URL"]
-    try:
-
-        def completed() -> list[dict]:
-            if serve.poll() is not None:
-                raise AssertionError(log_path.read_text())
-            return [r for r in flow_runs(api, "bibia-sync", "COMPLETED") if r["deployment_id"]]
-
-        runs = wait_for(completed, 240, "a scheduled run to complete", every=2)
-    finally:
-        stop_group(serve, signal.SIGINT, 60)
-        log.close()
+    runs = wait_for(lambda: served.deployment_runs(api), 240, "a scheduled run", every=2)
     assert runs[0]["parameters"] == {"full": False}  # nothing secret in the parameters
-    public = pd.read_csv(settings.export_dir / "public" / "bibliotheque_ia.csv")
+    public = pd.read_csv(served.settings.export_dir / "public" / "bibliotheque_ia.csv")
     assert len(public) == DEMO_PUBLISHED
-    statuses = {s for (s,) in query(settings, "SELECT status FROM sync_runs")}
+    statuses = {s for (s,) in query(served.settings, "SELECT status FROM sync_runs")}
     assert "succeeded" in statuses
 
 
@@ -534,38 +553,27 @@ def test_the_prefect_ui_shows_bibias_lines_and_summary(delivered_run, browser):
 
 
 @pytest.mark.prefect_server
-def test_a_webhook_event_asks_prefect_for_a_deployment_run(
-    prefect_server, settings, tmp_path, demo_form
-):
+def test_a_webhook_event_asks_prefect_for_a_deployment_run(served, prefect_server, demo_form):
     """With a Prefect server, the receiver asks for a run of the served deployment (which never
     runs twice at once) instead of running a sync itself."""
     from bibia.emulators.tally import webhook_event
     from tests.test_webhook import exported_names, new_submission, start_receiver, wait_until
 
-    run_job(settings, "sync")
-    env = cli_env(settings, BIBIA_WEBHOOK_SPOOL=str(tmp_path / "spool"), **prefect_server)
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [*BIBIA, "serve", "--cron", "0 0 1 1 *"],  # once a year: only the webhook asks
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=ctrl_c_heard,
-    )
-    receiver = start_receiver(settings, tmp_path, **prefect_server)
+    api = prefect_server["PREFECT_API_URL"]
+    done = wait_for(lambda: served.deployment_runs(api), 240, "the schedule's run", every=2)
+    receiver = start_receiver(served.settings, served.folder, **prefect_server)
     try:
-        time.sleep(3)  # the deployment is made
         sent = new_submission("wh-prefect", "Projet publié par Prefect")
         assert receiver.send(webhook_event(demo_form, sent, "evt-prefect")).status_code == 200
         wait_until(
-            lambda: "Projet publié par Prefect" in exported_names(settings), 180, "the export"
+            lambda: "Projet publié par Prefect" in exported_names(served.settings),
+            180,
+            "the export",
         )
     finally:
         receiver.process.terminate()
         receiver.process.wait(timeout=10)
-        stop_group(serve, signal.SIGINT, 60)
-        log.close()
-    runs = flow_runs(prefect_server["PREFECT_API_URL"], "bibia-sync", "COMPLETED")
-    assert any(r["deployment_id"] for r in runs)
+    asked = wait_for(
+        lambda: len(served.deployment_runs(api)) > len(done), 60, "the run Prefect made"
+    )
+    assert asked  # the served deployment ran it: the receiver ran no sync of its own
