@@ -46,8 +46,10 @@ CHECKS = (
 # mypy runs beside the tests: one core for some 40 s, while the tests leave a part of the two
 # idle (waiting on a server, a browser, a subprocess); its output is said after theirs
 BESIDE_TESTS = ["mypy"]
-# four workers on two cores (much of a test is waiting on a server or a browser; six were
-# slower), a test file each at a time (its module fixtures made once), the slowest files first
+# three workers on two cores (a test often waits on a server, a browser or a subprocess: two
+# left a core idle, 389 s; but each worker collects and imports everything and starts its own
+# forking parent, browser and demo sync: four spent 65 s more CPU, 383 s, where three took
+# 341 s), a test file each at a time (its module fixtures made once), the slowest files first
 # (tests/conftest.py's order: xdist would otherwise take the files with the most tests first,
 # and the Prefect tests, started last, ran alone for two minutes at the end); the slowest tests
 # said at the end
@@ -55,7 +57,7 @@ TESTS = [
     "pytest",
     "-q",
     "-n",
-    "4",
+    "3",
     "--dist",
     "loadfile",
     "--no-loadscope-reorder",

@@ -201,10 +201,10 @@ def _serve(settings: Settings, cron: str | None, interval: float | None, full: b
         name="scheduled",
         parameters={"full": full},
         entrypoint_type=EntrypointType.MODULE_PATH,
-        **schedule,  # type: ignore[arg-type]
+        **schedule,
     )
     if not cron:  # an interval's first run: now, not one whole interval later
-        run_deployment(deployment_id, timeout=0)  # type: ignore[arg-type]  # sync here
+        run_deployment(deployment_id, timeout=0)  # sync here
     try:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal):

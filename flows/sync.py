@@ -75,7 +75,7 @@ def one_line(fn: Callable[..., T]) -> Callable[..., T | State]:
 
 def run_as_task(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """The `step` of run_job: one Prefect task per step; retries on the HTTP one only."""
-    fn = one_line(fn)  # type: ignore[assignment]  # a Failed state is the task's, not a value
+    fn = one_line(fn)  # a Failed state is the task's, not a value
     if name in HTTP_STEPS:
         step = task(
             name=name,

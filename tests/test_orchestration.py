@@ -73,6 +73,19 @@ def wait_for(check, timeout: float, what: str, every: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+UNUSED_SERVICES = (
+    "CANCELLATION_CLEANUP",
+    "CLEANUP_RECONCILER",
+    "DB_VACUUM",
+    "EVENT_LOGGER",
+    "FOREMAN",
+    "LATE_RUNS",
+    "PAUSE_EXPIRATIONS",
+    "REPOSSESSOR",
+    "TRIGGERS",
+)
+
+
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
     """`prefect server start` on a free loopback port, with its own PREFECT_HOME."""
@@ -85,6 +98,9 @@ def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "true",  # the run page is looked at in a browser
         "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
+        # the services these tests never meet (cancellations, late runs, workers' health,
+        # automations...) stay off; the scheduler and the task-run recorder serve
+        **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in UNUSED_SERVICES},
     }
     env.pop("PREFECT_API_URL", None)
     log = open(home / "server.log", "w")  # noqa: SIM115 - closed below

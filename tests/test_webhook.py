@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -54,36 +53,44 @@ class Receiver:
 
 
 def start_receiver(settings: Settings, tmp_path: Path, **env: str) -> Receiver:
-    port = free_port()
+    """`bibia -v webhook` on a free port, once it says it listens there (its log line, not a
+    connection that succeeds: another test's server may have taken the port between its pick
+    and the receiver's start, and answered instead); on another port when it had been taken."""
     spool = tmp_path / "spool"
-    wanted = {
-        "TALLY_WEBHOOK_SECRET": SECRET,
-        "BIBIA_WEBHOOK_PORT": str(port),
-        "BIBIA_WEBHOOK_SPOOL": str(spool),
-        "BIBIA_WEBHOOK_DEBOUNCE_SECONDS": "0.5",
-        **env,
-    }
-    environment = cli_env(settings, **wanted)
-    log = open(tmp_path / "receiver.log", "w")  # noqa: SIM115 - the process keeps it
-    process = spawn.Process(
-        [sys.executable, "-m", "bibia", "-v", "webhook"],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}{PATH}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError((tmp_path / "receiver.log").read_text())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+    log_path = tmp_path / "receiver.log"
+    for _ in range(3):
+        port = free_port()
+        wanted = {
+            "TALLY_WEBHOOK_SECRET": SECRET,
+            "BIBIA_WEBHOOK_PORT": str(port),
+            "BIBIA_WEBHOOK_SPOOL": str(spool),
+            "BIBIA_WEBHOOK_DEBOUNCE_SECONDS": "0.5",
+            **env,
+        }
+        with open(log_path, "w") as log:  # the process writes to its own copy of it
+            process = spawn.Process(
+                [sys.executable, "-m", "bibia", "-v", "webhook"],
+                cwd=ROOT,
+                env=cli_env(settings, **wanted),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        url = f"http://127.0.0.1:{port}{PATH}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            said = log_path.read_text(encoding="utf-8")
+            if f"à l'écoute sur {url}" in said:
                 return Receiver(url, spool, process)
-        except OSError:
+            if process.poll() is not None:
+                if "déjà utilisé" in said:
+                    break  # taken meanwhile: another port
+                raise AssertionError(said)
             time.sleep(0.02)
-    raise AssertionError("the receiver did not start")
+        else:
+            process.kill()
+            raise AssertionError(f"the receiver did not start: {log_path.read_text()}")
+    raise AssertionError("no free port for the receiver in three tries")
 
 
 def spool_events(settings: Settings, tmp_path: Path, *events: dict[str, Any]) -> Receiver:
