@@ -1,3 +1,3 @@
 """bibia: the data pipeline of the Bibliothèque d'IA territoriales."""
 
-__version__ = "0.11.0"
+__version__ = "0.11.1"

@@ -59,6 +59,7 @@ SLOWEST_FIRST = (
     "test_hardening",
     "test_site_browser",
     "test_exports",
+    "test_runs",
     "test_delivery",
     "test_tally_extraction",
     "test_batches",

@@ -1,13 +1,12 @@
-"""Orchestration: a real Prefect server started here, schedules, failures, concurrent runs,
-the progress display."""
+"""Orchestration: a real Prefect server started here; a served schedule and the run a webhook
+event asks for, failed and delivering flow runs as Prefect's API and UI show them, prefect.yaml's
+deployments. (Runs without Prefect, two at once, progress: tests/test_runs.py.)"""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
 import sys
@@ -23,13 +22,9 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from bibia.demo.synthetic import synthetic_form
 from bibia.emulators.tally import EmulatedForm
-from bibia.pipeline import run_job
 from bibia.settings import Settings
-from tests import spawn
 from tests.conftest import (
-    DEMO_COMPLETED,
     DEMO_PUBLISHED,
     ROOT,
     bibia_cli,
@@ -281,117 +276,10 @@ def test_a_failed_run_is_failed_in_prefect_and_in_sync_runs(failed_run):
     assert after == failed_run.before
 
 
-def test_a_failed_export_without_prefect_exits_1_with_one_line(settings):
-    run_job(settings, "sync")
-    before = files_of(settings.export_dir / "restricted")
-    done = bibia_cli(settings, "sync", "--full", BIBIA_FAILPOINT="export")
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        "bibia: l'étape export échoue exprès (BIBIA_FAILPOINT=export)"
-    ]
-    after = files_of(settings.export_dir / "restricted")
-    assert after == before
-
-
 def test_serve_without_a_prefect_server_is_a_configuration_error(settings):
     done = bibia_cli(settings, "serve", "--interval", "60", timeout=60)
     assert done.returncode == 2
     assert "PREFECT_API_URL" in done.stderr and "Traceback" not in done.stderr
-
-
-@pytest.fixture
-def slow_emulator(demo_form):
-    server = start_emulator(demo_form, delay_seconds=3.0)
-    yield server
-    server.stop()
-
-
-def _two_syncs(settings, **env: str) -> list[subprocess.CompletedProcess[str]]:
-    procs = [
-        spawn.Process(
-            [*BIBIA, "sync"],
-            cwd=ROOT,
-            env=cli_env(settings, **env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    out = []
-    for proc in procs:
-        stdout, stderr = proc.communicate(timeout=120)
-        out.append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
-    return out
-
-
-def test_two_syncs_at_once_one_runs_the_other_stops_cleanly(tmp_path, slow_emulator):
-    settings = make_settings(tmp_path, slow_emulator.url)
-    results = _two_syncs(settings)
-    assert sorted(r.returncode for r in results) == [0, 1]
-    loser = next(r for r in results if r.returncode == 1)
-    (line,) = loser.stderr.strip().splitlines()
-    assert line.startswith("bibia: une autre exécution de bibia utilise")
-    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(DEMO_COMPLETED,)]
-    assert query(settings, "SELECT status FROM sync_runs") == [("succeeded",)]
-    assert (
-        len(pd.read_parquet(settings.export_dir / "public" / "bibliotheque_ia.parquet"))
-        == DEMO_PUBLISHED
-    )
-
-
-def test_two_syncs_at_once_the_second_waits_when_asked(tmp_path, slow_emulator):
-    settings = make_settings(tmp_path, slow_emulator.url)
-    results = _two_syncs(settings, BIBIA_LOCK_TIMEOUT_SECONDS="60")
-    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
-    assert query(settings, "SELECT count(*) FROM raw_tally_submissions") == [(DEMO_COMPLETED,)]
-    runs = query(settings, "SELECT status, new FROM sync_runs ORDER BY started_at")
-    assert runs == [("succeeded", DEMO_COMPLETED), ("succeeded", 0)]
-
-
-def _read_all(fd: int, proc: subprocess.Popen) -> str:
-    chunks = []
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
-def test_progress_shows_on_a_terminal_and_stays_silent_otherwise(tmp_path):
-    server = start_emulator(EmulatedForm.from_json(synthetic_form(1_200)))
-    try:
-        settings = make_settings(tmp_path / "tty", server.url)
-        main, child = pty.openpty()
-        proc = spawn.Process(
-            [*BIBIA, "sync"],
-            cwd=ROOT,
-            env=cli_env(settings),
-            stdin=child,
-            stdout=child,
-            stderr=child,
-        )
-        os.close(child)
-        shown = _read_all(main, proc)
-        proc.wait(timeout=60)
-        os.close(main)
-        assert proc.returncode == 0, shown
-        assert "page 3/3, 1,200 of 1,200 submissions read" in shown
-
-        quiet = make_settings(Path(tmp_path / "pipe"), server.url)
-        done = bibia_cli(quiet, "sync", timeout=60)
-        assert done.returncode == 0
-        assert "page" not in done.stderr and "\r" not in done.stderr + done.stdout
-    finally:
-        server.stop()
 
 
 def test_prefect_yaml_deploys_the_real_flows():
