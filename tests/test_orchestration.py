@@ -49,6 +49,20 @@ def ctrl_c_heard() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def start_serving(args: list[str], cwd: Path, env: dict[str, str], log: Any) -> subprocess.Popen:
+    """`bibia serve ARGS` in a session of its own (stopped with its children by `stop_group`),
+    its output into `log`."""
+    return subprocess.Popen(
+        [*BIBIA, "serve", *args],
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=ctrl_c_heard,
+    )
+
+
 def stop_group(proc: subprocess.Popen, sig: int, timeout: float) -> None:
     """Signal a process started with start_new_session, then kill it if it lingers."""
     os.killpg(proc.pid, sig)
@@ -180,15 +194,7 @@ def served(prefect_server, demo_form_data, tmp_path_factory) -> Iterator[Served]
         env = cli_env(settings, BIBIA_WEBHOOK_SPOOL=str(folder / "spool"), **prefect_server)
         log_path = folder / "serve.log"
         with open(log_path, "w") as log:
-            serve = subprocess.Popen(
-                [*BIBIA, "serve", "--interval", "3600"],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=ctrl_c_heard,
-            )
+            serve = start_serving(["--interval", "3600"], folder, env, log)
             try:
                 yield Served(settings, folder, serve, log_path)
             finally:
@@ -376,15 +382,7 @@ def test_serve_demo_serves_the_demo_without_a_key(prefect_server, tmp_path):
     env.update(prefect_server)
     log_path = tmp_path / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [*BIBIA, "serve", "--demo", "--interval", "3600"],  # the first run comes now
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=ctrl_c_heard,
-    )
+    serve = start_serving(["--demo", "--interval", "3600"], tmp_path, env, log)  # a run now
     public = tmp_path / "demo-output" / "exports" / "public" / "bibliotheque_ia.csv"
     try:
 
