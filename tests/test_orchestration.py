@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from bibia.emulators.tally import EmulatedForm
+from bibia.emulators.tally import EmulatedForm, TallyEmulator
 from bibia.settings import Settings
 from tests.conftest import (
     DEMO_PUBLISHED,
@@ -169,7 +168,7 @@ def flow_runs(api: str, flow_name: str, state: str) -> list[dict]:
 
 
 @dataclass(frozen=True)
-class Served:
+class Serving:
     """`bibia serve` started for the module: its settings, folder, process and log."""
 
     settings: Settings
@@ -185,18 +184,18 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(prefect_server, demo_form_data, tmp_path_factory) -> Iterator[Served]:
+def served(prefect_server, demo_form_data, tmp_path_factory) -> Iterator[Serving]:
     """`bibia serve --interval 3600` (its first run now, the next in an hour), reading a webhook
     spool: the schedule's run and the run a webhook event asks for are tested on one process."""
     folder = tmp_path_factory.mktemp("served")
-    with demo_emulated(demo_form_data) as url:
-        settings = make_settings(folder, url)
+    with demo_emulator(demo_form_data) as emulator:
+        settings = make_settings(folder, emulator.url)
         env = cli_env(settings, BIBIA_WEBHOOK_SPOOL=str(folder / "spool"), **prefect_server)
         log_path = folder / "serve.log"
         with open(log_path, "w") as log:
             serve = start_serving(["--interval", "3600"], folder, env, log)
             try:
-                yield Served(settings, folder, serve, log_path)
+                yield Serving(settings, folder, serve, log_path)
             finally:
                 stop_group(serve, signal.SIGINT, 60)
 
@@ -239,15 +238,10 @@ class FlowRun:
     before: dict[Path, bytes]
 
 
-@contextmanager
-def demo_emulated(data: dict[str, Any]) -> Iterator[str]:
-    """The demo form served by a Tally emulator: its address (module fixtures cannot take
-    the function-scoped `emulator`)."""
-    server = start_emulator(EmulatedForm.from_json(copy.deepcopy(data)))
-    try:
-        yield server.url
-    finally:
-        server.stop()
+def demo_emulator(data: dict[str, Any]) -> TallyEmulator:
+    """The demo form served by a Tally emulator, started; `with` stops it (module fixtures
+    cannot take the function-scoped `emulator`)."""
+    return start_emulator(EmulatedForm.from_json(copy.deepcopy(data)))
 
 
 FAILED_LINE = "l'étape export échoue exprès (BIBIA_FAILPOINT=export)"
@@ -257,8 +251,8 @@ FAILED_LINE = "l'étape export échoue exprès (BIBIA_FAILPOINT=export)"
 def failed_run(prefect_server, demo_form_data, tmp_path_factory) -> FlowRun:
     """After a first sync, `bibia sync --full` under Prefect failing at its export step: what
     Prefect, the warehouse and the exports say of it is tested on this one run."""
-    with demo_emulated(demo_form_data) as url:
-        settings = make_settings(tmp_path_factory.mktemp("failed-run"), url)
+    with demo_emulator(demo_form_data) as emulator:
+        settings = make_settings(tmp_path_factory.mktemp("failed-run"), emulator.url)
         demo_synced(settings)
         before = files_of(settings.export_dir / "public")
         done = bibia_cli(
@@ -306,9 +300,6 @@ def test_prefect_yaml_deploys_the_real_flows():
 
 
 # -- bibia, visible in Prefect ----------------------------------------------------------------
-ARTIFACT = "bibia-run-summary"
-
-
 TOKEN = "ghp_never-seen-anywhere-" + "x" * 20
 
 
@@ -320,8 +311,8 @@ def delivered_run(prefect_server, demo_form_data, tmp_path_factory) -> FlowRun:
     site = tmp_path / "site.git"
     subprocess.run(["git", "init", "-q", "--bare", str(site)], check=True)
     delivery = {"BIBIA_PUBLISH_SITE_REPO": site.as_uri(), "BIBIA_GIT_TOKEN": TOKEN}
-    with demo_emulated(demo_form_data) as url, MailServer(tmp_path / "tls") as smtp:
-        settings = make_settings(tmp_path, url)
+    with demo_emulator(demo_form_data) as emulator, MailServer(tmp_path / "tls") as smtp:
+        settings = make_settings(tmp_path, emulator.url)
         mail = {**smtp.environment(), "BIBIA_MAIL_OPTOUTS": str(tmp_path / "optouts.txt")}
         done = bibia_cli(settings, "sync", timeout=180, **prefect_server, **delivery, **mail)
         assert done.returncode == 0, done.stderr
